@@ -1,0 +1,238 @@
+"""The ``backprop`` command: parse the arguments, call the library, print. No logic of its own.
+
+Exit codes: 0 success, 1 a failure (the loss diverged, a gradient check failed, a file could not
+be written), 2 bad usage (an unknown option, a value out of range). Errors are one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+import numpy as np
+
+
+class UsageError(Exception):
+    """Bad input from the user: exit code 2."""
+
+
+class Failure(Exception):
+    """The command ran but did not succeed: exit code 1."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with errors as one line ("backprop slp: error: ...") and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and np.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+# ----------------------------------------------------------------------------------------- slp
+
+
+def add_slp_options(p: argparse.ArgumentParser) -> None:
+    """The post's parameters, shared by the commands that rerun its experiment."""
+    from .slp import POST
+
+    p.add_argument(
+        "--dim",
+        type=positive_int,
+        default=POST["dim"],
+        help="D, input and output size (default: %(default)s)",
+    )
+    p.add_argument(
+        "--samples",
+        type=positive_int,
+        default=POST["samples"],
+        help="N, number of input vectors (default: %(default)s)",
+    )
+    p.add_argument(
+        "--lr", type=positive_float, default=POST["lr"], help="learning rate (default: %(default)s)"
+    )
+    p.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=POST["seed"],
+        help="seed of np.random.seed (default: %(default)s)",
+    )
+
+
+def cmd_slp(args: argparse.Namespace) -> int:
+    from .slp import Diverged, report_lines, run_slp
+
+    try:
+        run = run_slp(args.dim, args.samples, args.lr, args.epochs, args.seed)
+    except Diverged as e:
+        raise Failure(str(e)) from None
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "dim": args.dim,
+                    "samples": args.samples,
+                    "lr": args.lr,
+                    "epochs": args.epochs,
+                    "seed": args.seed,
+                    "initial_loss": run.initial_loss,
+                    "final_loss": run.final_loss,
+                    "losses": run.losses,
+                    "inputs": run.inputs.tolist(),
+                    "outputs": run.outputs.tolist(),
+                }
+            )
+        )
+    else:
+        print("\n".join(report_lines(run, args.every)))
+    return 0
+
+
+# ----------------------------------------------------------------------------------- gradcheck
+
+
+def cmd_gradcheck(args: argparse.Namespace) -> int:
+    from .gradcheck import builtin_reports
+
+    reports = builtin_reports(seed=args.seed)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "subject": r.subject,
+                        "threshold": r.threshold,
+                        "passed": r.passed,
+                        "gradients": [
+                            {"name": row.name, "shape": list(row.shape), "rel_error": row.rel_error}
+                            for row in r.rows
+                        ],
+                    }
+                    for r in reports
+                ]
+            )
+        )
+    else:
+        width = max(len(r.subject) for r in reports)
+        print(f"{'subject':<{width}}  {'gradient':<10} {'shape':<10} {'rel. error':>10}  result")
+        for r in reports:
+            for row in r.rows:
+                verdict = "ok" if row.passed(r.threshold) else "FAIL"
+                shape = "x".join(map(str, row.shape))
+                print(
+                    f"{r.subject:<{width}}  {row.name:<10} {shape:<10} {row.rel_error:>10.1e}  {verdict}"
+                )
+        worst = max(r.max_rel_error for r in reports)
+        print(f"worst relative error {worst:.1e} (threshold {reports[0].threshold:.0e})")
+    failed = [r.subject for r in reports if not r.passed]
+    if failed:
+        raise Failure(f"gradient check failed for {', '.join(failed)}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- main
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="backprop",
+        description="Neural-network training in NumPy with every backward pass written by hand.",
+    )
+    parser.add_argument("--version", action="version", version="backprop 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+
+    p = sub.add_parser(
+        "slp",
+        help="rerun the post's single-layer perceptron and print what its program prints",
+        description="Train the post's single-layer perceptron (o = x @ W + b, target = x) with "
+        "backprop's Linear, MSELoss and SGD, and print what the post's program prints.",
+    )
+    add_slp_options(p)
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=1000,
+        help="training iterations (default: %(default)s)",
+    )
+    p.add_argument(
+        "--every",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="print every N-th iteration (and the last) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON object instead of the report"
+    )
+    p.set_defaults(func=cmd_slp)
+
+    p = sub.add_parser(
+        "gradcheck",
+        help="check every built-in layer and loss against central differences",
+        description="Check the hand-written backward pass of every built-in layer and loss "
+        "against central differences in float64, and print the relative errors.",
+    )
+    p.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="seed of the random shapes and values (default: %(default)s)",
+    )
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(func=cmd_gradcheck)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    prog = f"backprop {args.command}"
+    try:
+        return func(args)
+    except BrokenPipeError:
+        # The reader went away (`backprop slp | head`): stop quietly, as Unix tools do.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 0
+    except (UsageError, ValueError) as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    except (Failure, OSError) as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130

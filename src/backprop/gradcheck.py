@@ -1,0 +1,193 @@
+"""Gradient checking: the hand-written backward pass against central differences.
+
+For a scalar function L(θ), the centred difference
+
+    ∂L/∂θᵢ ≈ (L(θ + h eᵢ) − L(θ − h eᵢ)) / 2h
+
+has an error of order h², against h for the one-sided difference. In float64, h ≈ 1e-6
+balances that truncation error against the rounding error of order ε/h (ε ≈ 2.2e-16), so a
+correct backward pass agrees to about 1e-8 relative or better; a wrong formula is off by order 1.
+In float32 (ε ≈ 1.2e-7) the same check cannot tell a bug from rounding, which is why the check
+always runs on a float64 copy of the model.
+
+A layer's output is not a scalar, so a layer is checked through L = Σ (G ⊙ layer(x)) for a
+random upstream gradient G: then dL/dy = G, and backward(G) must return the vector-Jacobian
+product Gᵀ J that the differences of L estimate.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .layers import Array, Module
+from .losses import CrossEntropyLoss, Loss
+
+
+@dataclass
+class GradCheckRow:
+    name: str
+    shape: tuple[int, ...]
+    rel_error: float
+
+    def passed(self, threshold: float) -> bool:
+        return self.rel_error <= threshold
+
+
+@dataclass
+class GradCheckReport:
+    """The relative error of every gradient checked, and the threshold they are held to."""
+
+    subject: str
+    threshold: float
+    rows: list[GradCheckRow] = field(default_factory=list)
+
+    @property
+    def max_rel_error(self) -> float:
+        return max((r.rel_error for r in self.rows), default=0.0)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed(self.threshold) for r in self.rows)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        lines = [f"gradcheck {self.subject} (threshold {self.threshold:.0e})"]
+        for r in self.rows:
+            verdict = "ok" if r.passed(self.threshold) else "FAIL"
+            lines.append(f"  {r.name:<16} {r.shape!s:<12} rel. error {r.rel_error:.2e}  {verdict}")
+        return "\n".join(lines)
+
+
+def rel_error(analytic: Array, numeric: Array) -> float:
+    """‖a − n‖ / (‖a‖ + ‖n‖): 0 when equal, 1 when unrelated; 0 if both are exactly zero.
+
+    Norm-wise rather than per element, so entries that are zero up to rounding do not dominate.
+    """
+    denom = float(np.linalg.norm(analytic) + np.linalg.norm(numeric))
+    return 0.0 if denom == 0 else float(np.linalg.norm(analytic - numeric)) / denom
+
+
+def numerical_gradient(f: Callable[[], float], x: Array, h: float = 1e-6) -> Array:
+    """Centred differences of the scalar f() with respect to every entry of x, changed in place."""
+    grad = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        plus = f()
+        flat[i] = old - h
+        minus = f()
+        flat[i] = old
+        gflat[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+def as_float64(module: Module) -> Module:
+    """A float64 deep copy of ``module``, its gradients zeroed."""
+    module = copy.deepcopy(module)
+    for p in module.parameters():
+        p.data = p.data.astype(np.float64)
+        p._grad = np.zeros_like(p.data)
+        p.zero_grad()
+    return module
+
+
+def gradcheck(
+    subject: Module | Loss,
+    x: Array,
+    target: Array | None = None,
+    *,
+    h: float = 1e-6,
+    threshold: float = 1e-7,
+    rng: np.random.Generator | None = None,
+) -> GradCheckReport:
+    """Check the backward pass of a layer, a ``Sequential`` or a loss by central differences.
+
+    subject: a Module (checked through a random upstream gradient) or a loss (then ``target``
+        is required). x: the input, (N, in) for a layer, the prediction for a loss.
+    Returns a report with the relative error of dL/dx and of every parameter's gradient; it
+    is truthy when all are within ``threshold``. Runs in float64 on copies: the subject and
+    ``x`` are left as they were.
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    x = np.array(x, dtype=np.float64)
+    if isinstance(subject, Module):
+        return _check_module(subject, x, h, threshold, rng)
+    if target is None:
+        raise ValueError("gradcheck: a loss needs a target")
+    return _check_loss(subject, x, target, h, threshold)
+
+
+def _check_module(
+    module: Module, x: Array, h: float, threshold: float, rng: np.random.Generator
+) -> GradCheckReport:
+    module = as_float64(module)
+    upstream = rng.standard_normal(module(x).shape)
+
+    def loss() -> float:
+        return float(np.sum(upstream * module(x)))
+
+    module.forward(x)
+    module.zero_grad()
+    dx = module.backward(upstream)
+    report = GradCheckReport(repr(module).replace("\n", " "), threshold)
+    report.rows.append(
+        GradCheckRow("input", x.shape, rel_error(dx, numerical_gradient(loss, x, h)))
+    )
+    for name, p in module.named_parameters():
+        numeric = numerical_gradient(loss, p.data, h)
+        report.rows.append(GradCheckRow(name, p.shape, rel_error(p.grad, numeric)))
+    return report
+
+
+def _check_loss(
+    loss_fn: Loss, pred: Array, target: Array, h: float, threshold: float
+) -> GradCheckReport:
+    loss_fn = copy.deepcopy(loss_fn)
+    if not isinstance(loss_fn, CrossEntropyLoss):
+        target = np.array(target, dtype=np.float64)
+    loss_fn(pred, target)
+    analytic = loss_fn.backward()
+    numeric = numerical_gradient(lambda: loss_fn(pred, target), pred, h)
+    report = GradCheckReport(repr(loss_fn), threshold)
+    report.rows.append(GradCheckRow("prediction", pred.shape, rel_error(analytic, numeric)))
+    return report
+
+
+def builtin_reports(seed: int = 0) -> list[GradCheckReport]:
+    """Gradient checks of every built-in layer and loss, on random shapes drawn from ``seed``."""
+    from .layers import Identity, Linear, ReLU, Sequential, Sigmoid, Tanh
+    from .losses import REDUCTIONS, MSELoss
+
+    rng = np.random.default_rng(seed)
+    n, d_in, d_out = (int(v) for v in rng.integers(2, 7, size=3))
+    x = rng.standard_normal((n, d_in))
+    deep = Sequential(
+        Linear(d_in, 8, rng=rng), Tanh(), Linear(8, 8, rng=rng), ReLU(),
+        Linear(8, 5, rng=rng), Sigmoid(), Linear(5, d_out, rng=rng),
+    )  # fmt: skip
+    modules: list[tuple[str, Module]] = [
+        (f"Linear({d_in}, {d_out})", Linear(d_in, d_out, rng=rng)),
+        (f"Linear({d_in}, {d_out}, bias=False)", Linear(d_in, d_out, bias=False, rng=rng)),
+        ("ReLU", ReLU()),
+        ("Sigmoid", Sigmoid()),
+        ("Tanh", Tanh()),
+        ("Identity", Identity()),
+        (f"Sequential({d_in}-8-8-5-{d_out})", deep),
+    ]
+    reports = []
+    for label, module in modules:
+        report = gradcheck(module, x, rng=rng)
+        report.subject = label
+        reports.append(report)
+    pred, target = rng.standard_normal((n, d_out)), rng.standard_normal((n, d_out))
+    reports += [gradcheck(MSELoss(r), pred, target) for r in REDUCTIONS]
+    labels = rng.integers(0, d_out, size=n)
+    reports.append(gradcheck(CrossEntropyLoss(), pred, labels))
+    return reports

@@ -1,0 +1,15 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print the worst relative error against PyTorch seen in this run, per kind of value."""
+    try:
+        from torch_reference import WORST
+    except ImportError:
+        return
+    if WORST:
+        parts = ", ".join(f"{k} {v:.1e}" for k, v in sorted(WORST.items()))
+        terminalreporter.write_line(f"worst relative error against PyTorch: {parts}")

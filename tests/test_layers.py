@@ -1,0 +1,244 @@
+"""Layers against PyTorch autograd (float64, ~1e-10) and central differences."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch_reference import compare_with_torch, random_mlp
+
+from backprop import (
+    CrossEntropyLoss,
+    Identity,
+    Linear,
+    MSELoss,
+    Parameter,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+    gradcheck,
+)
+
+ACTIVATIONS = [ReLU, Sigmoid, Tanh, Identity]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    n=st.integers(1, 9),
+    d_in=st.integers(1, 9),
+    d_out=st.integers(1, 9),
+    bias=st.booleans(),
+)
+def test_linear_matches_torch(seed: int, n: int, d_in: int, d_out: int, bias: bool) -> None:
+    rng = np.random.default_rng(seed)
+    layer = Sequential(Linear(d_in, d_out, bias=bias, rng=rng))
+    x, t = rng.normal(size=(n, d_in)), rng.normal(size=(n, d_out))
+    compare_with_torch(layer, x, MSELoss("sum"), t)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(1, 9), d=st.integers(1, 9))
+def test_activation_matches_torch(activation: type, seed: int, n: int, d: int) -> None:
+    rng = np.random.default_rng(seed)
+    x, t = 3 * rng.normal(size=(n, d)), rng.normal(size=(n, d))
+    compare_with_torch(Sequential(activation()), x, MSELoss("sum"), t)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    depth=st.integers(1, 5),
+    n=st.integers(1, 16),
+    data=st.data(),
+)
+def test_random_deep_sequential_matches_torch(
+    seed: int, depth: int, n: int, data: st.DataObject
+) -> None:
+    rng = np.random.default_rng(seed)
+    sizes = data.draw(st.lists(st.integers(1, 12), min_size=depth + 1, max_size=depth + 1))
+    acts = data.draw(st.lists(st.sampled_from(ACTIVATIONS), min_size=1, max_size=4))
+    model = random_mlp(rng, sizes, acts)
+    x = rng.normal(size=(n, sizes[0]))
+    loss_fn: CrossEntropyLoss | MSELoss
+    t: np.ndarray
+    if data.draw(st.booleans()):
+        loss_fn, t = CrossEntropyLoss(), rng.integers(0, sizes[-1], size=n)
+    else:
+        loss_fn, t = (
+            MSELoss(data.draw(st.sampled_from(["batchmean", "mean", "sum"]))),
+            rng.normal(size=(n, sizes[-1])),
+        )
+    compare_with_torch(model, x, loss_fn, t)
+
+
+@pytest.mark.parametrize("make", [
+    lambda rng: Linear(5, 3, rng=rng),
+    lambda rng: Linear(5, 3, bias=False, rng=rng),
+    lambda rng: ReLU(), lambda rng: Sigmoid(), lambda rng: Tanh(), lambda rng: Identity(),
+    lambda rng: Sequential(Linear(5, 7, rng=rng), Tanh(), Linear(7, 4, rng=rng), Sigmoid(), Linear(4, 2, rng=rng)),
+])  # fmt: skip
+@pytest.mark.parametrize("seed", range(5))
+def test_gradcheck_every_layer(make: Any, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 8))
+    report = gradcheck(make(rng), rng.normal(size=(n, 5)), rng=rng)
+    assert report.passed, str(report)
+    assert report.max_rel_error < 1e-7
+
+
+def test_linear_init_is_pytorch_uniform_bound() -> None:
+    rng = np.random.default_rng(0)
+    layer = Linear(25, 400, rng=rng)
+    bound = 1 / np.sqrt(25)
+    for p in layer.parameters():
+        assert np.all(np.abs(p.data) <= bound)
+        # the draw fills the interval: its extremes lie close to ±bound
+        assert p.data.max() > 0.9 * bound and p.data.min() < -0.9 * bound
+
+
+def test_linear_weight_layout_is_the_posts_and_transposed_from_torch() -> None:
+    rng = np.random.default_rng(1)
+    layer = Linear(3, 2, rng=rng)
+    assert layer.weight.shape == (3, 2)
+    x = rng.normal(size=(4, 3))
+    t = torch.nn.Linear(3, 2, dtype=torch.float64)
+    assert layer.bias is not None
+    with torch.no_grad():
+        t.weight.copy_(torch.from_numpy(layer.weight.data.T.copy()))
+        t.bias.copy_(torch.from_numpy(layer.bias.data))
+    np.testing.assert_allclose(layer(x), t(torch.from_numpy(x)).detach().numpy(), rtol=1e-12)
+    # o_n = b_n + θ_n · x with θ_n the n-th column of W, as in the post
+    n = 1
+    o = layer(x)
+    np.testing.assert_allclose(
+        o[:, n], layer.bias.data[n] + x @ layer.weight.data[:, n], rtol=1e-12
+    )
+
+
+def test_gradients_accumulate_until_zero_grad() -> None:
+    rng = np.random.default_rng(2)
+    model = Sequential(Linear(3, 4, rng=rng), Tanh(), Linear(4, 2, rng=rng))
+    x1, x2 = rng.normal(size=(5, 3)), rng.normal(size=(6, 3))
+    g1, g2 = rng.normal(size=(5, 2)), rng.normal(size=(6, 2))
+
+    def grads_of(x: np.ndarray, g: np.ndarray) -> list[np.ndarray]:
+        model.zero_grad()
+        model(x)
+        model.backward(g)
+        return [p.grad.copy() for p in model.parameters()]
+
+    a, b = grads_of(x1, g1), grads_of(x2, g2)
+    model.zero_grad()
+    model(x1)
+    model.backward(g1)
+    model(x2)
+    model.backward(g2)
+    for p, ga, gb in zip(model.parameters(), a, b, strict=True):
+        np.testing.assert_allclose(p.grad, ga + gb, rtol=1e-12, atol=1e-15)
+    model.zero_grad()
+    assert all(np.all(p.grad == 0) for p in model.parameters())
+
+
+def test_backward_params_skips_only_the_input_gradient() -> None:
+    rng = np.random.default_rng(3)
+    model = Sequential(Linear(3, 4, rng=rng), ReLU(), Linear(4, 2, rng=rng))
+    x, g = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+    model(x)
+    model.zero_grad()
+    model.backward(g)
+    full = [p.grad.copy() for p in model.parameters()]
+    model(x)
+    model.zero_grad()
+    model.backward_params(g)
+    for p, f in zip(model.parameters(), full, strict=True):
+        np.testing.assert_array_equal(p.grad, f)
+
+
+@pytest.mark.parametrize("activation", [Sigmoid, Tanh])
+def test_saturating_activations_are_stable_at_extremes(activation: type) -> None:
+    x = np.array([[-1000.0, -50.0, 0.0, 50.0, 1000.0]])
+    layer: Any = activation()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # underflow to 0 is the right answer for e^-1000; overflow and invalid are not
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            y = layer(x)
+            g = layer.backward(np.ones_like(x))
+    ref = getattr(torch, activation.__name__.lower())(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(y, ref, rtol=1e-12, atol=0)
+    assert np.all(np.isfinite(g))
+
+
+def test_sigmoid_keeps_relative_precision_for_negative_inputs() -> None:
+    x = np.array([[-30.0, -100.0, -700.0]])
+    np.testing.assert_allclose(Sigmoid()(x), 1 / (1 + np.exp(-x)), rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layers_keep_their_dtype(dtype: type) -> None:
+    rng = np.random.default_rng(4)
+    model = Sequential(
+        Linear(3, 5, rng=rng, dtype=dtype), ReLU(), Linear(5, 4, rng=rng, dtype=dtype), Sigmoid(),
+        Linear(4, 4, rng=rng, dtype=dtype), Tanh(), Linear(4, 2, rng=rng, dtype=dtype),
+    )  # fmt: skip
+    x: np.ndarray = rng.normal(size=(6, 3)).astype(dtype)
+    h = x
+    for layer in model:
+        h = layer(h)
+        assert h.dtype == dtype, f"{layer!r} output is {h.dtype}"
+    g = np.ones_like(h)
+    for layer in reversed(list(model)):
+        g = layer.backward(g)
+        assert g.dtype == dtype, f"{layer!r} grad is {g.dtype}"
+    for p in model.parameters():
+        assert p.data.dtype == dtype and p.grad.dtype == dtype
+
+
+def test_linear_casts_input_to_its_dtype() -> None:
+    layer = Linear(3, 2, rng=np.random.default_rng(0), dtype=np.float32)
+    assert layer(np.ones((2, 3))).dtype == np.float32
+
+
+def test_linear_names_the_layer_and_shapes_on_bad_input() -> None:
+    layer = Linear(4, 4, rng=np.random.default_rng(0))
+    with pytest.raises(
+        ValueError,
+        match=r"Linear\(in_features=4, out_features=4.*expects input of shape \(N, 4\), got \(2, 3\)",
+    ):
+        layer(np.ones((2, 3)))
+
+
+def test_backward_before_forward_is_an_error() -> None:
+    with pytest.raises(RuntimeError, match="before forward"):
+        Linear(2, 2, rng=np.random.default_rng(0)).backward(np.ones((1, 2)))
+    with pytest.raises(RuntimeError, match="before forward"):
+        ReLU().backward(np.ones((1, 2)))
+
+
+def test_sequential_container_protocol_and_repr() -> None:
+    rng = np.random.default_rng(0)
+    model = Sequential(Linear(4, 3, rng=rng), ReLU(), Linear(3, 2, bias=False, rng=rng))
+    assert len(model) == 3
+    assert isinstance(model[1], ReLU)
+    assert [type(m).__name__ for m in model] == ["Linear", "ReLU", "Linear"]
+    assert len(model.parameters()) == 3
+    assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias", "2.weight"]
+    text = repr(model)
+    assert "in_features=4, out_features=3" in text and "(1): ReLU()" in text
+    with pytest.raises(TypeError, match="item 1"):
+        Sequential(Linear(2, 2, rng=rng), "relu")  # type: ignore[arg-type]
+
+
+def test_parameter_grad_matches_data_shape_and_dtype() -> None:
+    p = Parameter(np.zeros((3, 2), dtype=np.float32))
+    assert p.grad.shape == (3, 2) and p.grad.dtype == np.float32
+    with pytest.raises(ValueError, match="shape"):
+        p.grad = np.zeros((2, 3))

@@ -1,0 +1,116 @@
+"""The one helper for "same as PyTorch": the same inputs to both, float64, every value compared.
+
+``compare_with_torch`` runs a forward pass, a loss and a backward pass in backprop and in
+PyTorch's autograd, and returns the worst relative error over the output, the loss, dL/dx and
+every parameter gradient, after asserting each is within ``rtol``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from backprop import CrossEntropyLoss, Linear, Module, MSELoss, Sequential
+from backprop.interop import to_torch
+
+RTOL = 1e-10
+
+# Worst relative error seen by compare_with_torch in this test session, for the summary line.
+WORST: dict[str, float] = {}
+
+
+def rel_err(ours: np.ndarray, ref: np.ndarray) -> float:
+    """max |ours − ref| / max |ref|: relative to the scale of the reference array."""
+    ours, ref = np.asarray(ours, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    assert ours.shape == ref.shape, f"shape: ours {ours.shape}, reference {ref.shape}"
+    scale = float(np.max(np.abs(ref), initial=0.0))
+    diff = float(np.max(np.abs(ours - ref), initial=0.0))
+    return diff if scale == 0 else diff / scale
+
+
+def assert_close(what: str, ours: Any, ref: Any, rtol: float = RTOL) -> float:
+    err = rel_err(np.asarray(ours), np.asarray(ref))
+    key = " ".join(what.split()[:2])
+    WORST[key] = max(WORST.get(key, 0.0), err)
+    assert err <= rtol, (
+        f"{what}: relative error {err:.3e} > {rtol:.0e}\nours:\n{ours}\nreference:\n{ref}"
+    )
+    return err
+
+
+def torch_loss(loss_fn: Any, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    F = torch.nn.functional
+    if isinstance(loss_fn, CrossEntropyLoss):
+        return F.cross_entropy(out, target)
+    assert isinstance(loss_fn, MSELoss)
+    if loss_fn.reduction == "batchmean":
+        return F.mse_loss(out, target, reduction="sum") / out.shape[0]
+    return F.mse_loss(out, target, reduction=loss_fn.reduction)
+
+
+def torch_params(model: torch.nn.Sequential) -> list[np.ndarray]:
+    """Parameters in backprop's layout (Linear weights transposed back to (in, out))."""
+    out = []
+    for layer in model:
+        if isinstance(layer, torch.nn.Linear):
+            out.append(layer.weight.detach().numpy().T)
+            if layer.bias is not None:
+                out.append(layer.bias.detach().numpy())
+    return out
+
+
+def torch_grads(model: torch.nn.Sequential) -> list[np.ndarray]:
+    out = []
+    for layer in model:
+        if isinstance(layer, torch.nn.Linear):
+            assert layer.weight.grad is not None
+            out.append(layer.weight.grad.numpy().T)
+            if layer.bias is not None:
+                assert layer.bias.grad is not None
+                out.append(layer.bias.grad.numpy())
+    return out
+
+
+def _grad(t: torch.Tensor) -> np.ndarray:
+    assert t.grad is not None
+    return t.grad.numpy()
+
+
+def compare_with_torch(
+    model: Module, x: np.ndarray, loss_fn: Any, target: np.ndarray, rtol: float = RTOL
+) -> float:
+    """Forward, loss, dL/dx and every parameter gradient: backprop against torch autograd."""
+    tmodel = to_torch(model)
+    # ours
+    out = model(x)
+    loss = loss_fn(out, target)
+    model.zero_grad()
+    dx = model.backward(loss_fn.backward())
+    # reference
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    tt = torch.tensor(target)
+    out_t = tmodel(xt)
+    loss_t = torch_loss(loss_fn, out_t, tt)
+    loss_t.backward()
+    errs = [
+        assert_close("forward output", out, out_t.detach().numpy(), rtol),
+        assert_close("loss value", loss, loss_t.item(), rtol),
+        assert_close("input gradient dL/dx", dx, _grad(xt), rtol),
+    ]
+    names = [name for name, _ in model.named_parameters()]
+    for name, p, ref in zip(names, model.parameters(), torch_grads(tmodel), strict=True):
+        errs.append(assert_close(f"parameter gradient {name}", p.grad, ref, rtol))
+    return max(errs)
+
+
+def random_mlp(
+    rng: np.random.Generator, sizes: list[int], activations: list[type[Module]]
+) -> Sequential:
+    layers: list[Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(Linear(sizes[i], sizes[i + 1], rng=rng))
+        if i < len(sizes) - 2:
+            layers.append(activations[i % len(activations)]())
+    return Sequential(*layers)
