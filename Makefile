@@ -25,5 +25,9 @@ test: $(VENV)/.dev
 	$(BIN)/mypy
 	$(BIN)/pytest
 
+# The speed suite (benchmarks/): about 5 minutes; writes benchmarks/results.md and the README's table.
+bench: $(VENV)/.dev
+	$(PY) -m benchmarks.run
+
 clean:
 	rm -rf $(VENV) build src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

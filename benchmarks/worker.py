@@ -1,0 +1,88 @@
+"""One measurement in this process: ``python -m benchmarks.worker CASE LIB`` prints one JSON line.
+
+LIB is backprop, torch, sklearn, post (the post's own NumPy loop) or gemm (the GEMM peak). The
+unit of work (a step, an epoch, a training run) is warmed up, then repeated for about
+``--seconds`` in ``--repeats`` timed blocks; the median block rate is reported. Timing uses
+``time.perf_counter`` (wall clock), since the libraries may use several threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+from .cases import CASES, Work, build_backprop, build_post, build_sklearn, build_torch, gemm_buffers
+
+
+def rate(work: Work, seconds: float, repeats: int) -> tuple[float, object]:
+    """Units of work per second: the median over ``repeats`` blocks of about ``seconds`` each."""
+    t0 = time.perf_counter()
+    result = work()
+    once = time.perf_counter() - t0
+    # warm up for a tenth of the time, at least once more (caches, allocator, BLAS threads)
+    deadline = time.perf_counter() + seconds / 10
+    while True:
+        result = work()
+        if time.perf_counter() >= deadline:
+            break
+    per_block = max(1, int(seconds / repeats / max(once, 1e-7)))
+    rates = []
+    for _ in range(repeats):
+        k, t0 = 0, time.perf_counter()
+        while True:
+            work()
+            k += 1
+            elapsed = time.perf_counter() - t0
+            if k >= per_block and elapsed >= seconds / repeats / 2:
+                break
+        rates.append(k / elapsed)
+    return statistics.median(rates), result
+
+
+def threadpools() -> list[dict[str, object]]:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    keys = ("internal_api", "prefix", "version", "num_threads", "architecture")
+    return [{k: info.get(k) for k in keys if k in info} for info in threadpool_info()]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.worker")
+    parser.add_argument("case", choices=sorted(CASES))
+    parser.add_argument("lib", choices=["backprop", "torch", "sklearn", "post", "gemm"])
+    parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    case = CASES[args.case]
+    out: dict[str, object] = {"case": case.name, "lib": args.lib}
+    if args.lib == "gemm":
+        peak, step_gemms = gemm_buffers(case)
+        widest = max(case.sizes[1:-1])
+        out["peak_gflops"] = (
+            rate(peak, args.seconds, args.repeats)[0] * 2 * case.batch * widest**2 / 1e9
+        )
+        out["step_gemm_gflops"] = (
+            rate(step_gemms, args.seconds, args.repeats)[0] * case.gemm_flops() / 1e9
+        )
+    else:
+        build = {"backprop": build_backprop, "torch": build_torch, "sklearn": build_sklearn,
+                 "post": build_post}[args.lib]  # fmt: skip
+        work, samples = build(case)
+        per_second, result = rate(work, args.seconds, args.repeats)
+        out.update(rate=per_second, samples_per_unit=samples, result=result)
+        if args.lib == "torch":
+            import torch
+
+            out["torch_threads"] = torch.get_num_threads()
+    out["threadpools"] = threadpools()
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
