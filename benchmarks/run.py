@@ -275,10 +275,11 @@ def report(raw: Any, start_rows: Any, mem_rows: Any, args: Any, elapsed: float) 
         "## Memory of a training run (784-1024-1024-10, batch 512, float32, 10 steps)",
         "",
         "| optimizer | needed: parameters + gradients + optimizer state + cached activations "
-        "| peak allocated (tracemalloc) | ratio |",
-        "|---|---|---|---|",
+        "| held after building the model | peak during the steps (tracemalloc) | peak / needed |",
+        "|---|---|---|---|---|",
         *[
             f"| {r['optimizer']} | {r['need_bytes'] / 2**20:.1f} MiB | "
+            f"{r['built_bytes'] / 2**20:.1f} MiB | "
             f"{r['peak_bytes'] / 2**20:.1f} MiB | {r['peak_bytes'] / r['need_bytes']:.2f}× |"
             for r in mem_rows
         ],
@@ -319,8 +320,10 @@ METHOD = [
     "- Start-up: each command run as a fresh process with its output discarded, alternating, "
     "median over the rounds; peak RSS from `wait4`.",
     "- Memory: `python -m benchmarks.memory`, a fresh process; tracemalloc follows every NumPy "
-    "allocation from the model's construction through ten steps (the data excluded); 'needed' "
-    "is counted from the shapes, independently of the library.",
+    "allocation from the model's construction through ten steps on one batch (the batch "
+    "excluded); the peak is that of the steps. 'Needed' is counted from the shapes, "
+    "independently of the library: what a step cannot do without (the cached activations are "
+    "each hidden layer's output and the softmax probabilities).",
 ]
 
 

@@ -13,6 +13,7 @@ Conventions (as in PyTorch, with one deliberate difference):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -185,15 +186,20 @@ class Linear(Module):
                 f"{self!r}: backward expects grad_output of shape "
                 f"({x.shape[0]}, {self.out_features}), got {grad_output.shape}"
             )
-        W = self.weight
+        # Right after zero_grad, dL/dW and dL/db go straight into the gradient buffers (no
+        # temporary); otherwise they are added to what is there.
+        W, b = self.weight, self.bias
         if W._grad_is_zero:
-            # Right after zero_grad the product goes straight into the buffer: no temporary.
             np.matmul(x.T, grad_output, out=W._grad)
             W._grad_is_zero = False
         else:
             W._grad += x.T @ grad_output
-        if self.bias is not None:
-            self.bias.accumulate(grad_output.sum(axis=0))
+        if b is not None:
+            if b._grad_is_zero:
+                np.add.reduce(grad_output, axis=0, out=b._grad)
+                b._grad_is_zero = False
+            else:
+                b._grad += np.add.reduce(grad_output, axis=0)
 
     def parameters(self) -> list[Parameter]:
         return [self.weight] if self.bias is None else [self.weight, self.bias]
@@ -306,7 +312,10 @@ class Sequential(Module):
         # The network's input is data: a NaN or inf there is refused with its place named. Values
         # inside the network are not checked, so a diverging run reaches the loss and is
         # reported there, by the training loop.
-        if not np.isfinite(x).all():
+        # The sum is a one-pass filter with no temporary: it is finite only if every entry is
+        # (NaN and ±inf propagate through sums). If it is not (a NaN or inf, or a float
+        # overflow of the sum), check_finite looks at every entry and raises only for a real one.
+        if not math.isfinite(np.add.reduce(x, axis=None)):
             check_finite("Sequential: input", x)
         for layer in self.layers:
             x = layer(x)

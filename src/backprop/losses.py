@@ -42,14 +42,18 @@ class MSELoss:
             )
         self._diff = diff = pred - target
         sq = np.square(diff)
+        # Sums are taken with np.add.reduce, the loop behind .sum() and .mean(), without their
+        # Python-level wrappers (a few microseconds a call); a mean is the sum divided by the
+        # count, as NumPy's .mean() computes it, so the results are the same to the bit.
         if self.reduction == "batchmean":
             # The post's order of operations (sum over each sample's outputs, then the mean over
             # samples) is kept, so the post's printout is reproduced bit for bit.
-            loss = float(sq.reshape(len(sq), -1).sum(1).mean())
+            per_sample = np.add.reduce(sq.reshape(len(sq), -1), axis=1)
+            loss = float(np.add.reduce(per_sample) / len(per_sample))
         elif self.reduction == "mean":
-            loss = float(sq.mean())
+            loss = float(np.add.reduce(sq, axis=None) / sq.size)
         else:
-            loss = float(sq.sum())
+            loss = float(np.add.reduce(sq, axis=None))
         if not math.isfinite(loss):
             check_finite("MSELoss: target", target)
         return loss
@@ -83,6 +87,7 @@ class CrossEntropyLoss:
     def __init__(self) -> None:
         self._probs: Array | None = None
         self._labels: Array | None = None
+        self._arange: Array = np.arange(0)
 
     def __call__(self, logits: Array, target: Array) -> float:
         return self.forward(logits, target)
@@ -96,37 +101,47 @@ class CrossEntropyLoss:
                 f"CrossEntropyLoss: target must be ({n},) class labels for logits {logits.shape}, "
                 f"got shape {target.shape}"
             )
-        if not np.issubdtype(target.dtype, np.integer):
+        if target.dtype.kind not in "iu":
             raise ValueError(
                 f"CrossEntropyLoss: target must hold integer class labels, got dtype {target.dtype}"
             )
-        lo, hi = int(target.min()), int(target.max())
+        # Reductions below are ufunc.reduce calls, the loops behind .min(), .max(), .sum() and
+        # .mean(), without their Python-level wrappers: on a small batch those cost more than
+        # the arithmetic.
+        lo, hi = int(np.minimum.reduce(target)), int(np.maximum.reduce(target))
         if lo < 0 or hi >= c:
             i = int(np.argmax((target < 0) | (target >= c)))
             raise ValueError(
                 f"CrossEntropyLoss: label {int(target[i])} at index {i} is out of range "
                 f"[0, {c - 1}] for {c} classes"
             )
-        shifted = logits - logits.max(axis=1, keepdims=True)
+        shifted = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
         exp = np.exp(shifted)
-        sum_exp = exp.sum(axis=1, keepdims=True)
-        rows = np.arange(n)
+        sum_exp = np.add.reduce(exp, axis=1, keepdims=True)
+        rows = self._rows(n)
         # −log softmax at the true class, per sample: log Σ e^(z−m) − (z_y − m)
         nll = np.log(sum_exp[:, 0]) - shifted[rows, target]
-        loss = float(nll.mean())
+        loss = float(np.add.reduce(nll) / n)
         exp /= sum_exp
         self._probs, self._labels = exp, target
         return loss
 
     def backward(self) -> Array:
+        """(softmax(Z) − onehot(y)) / N, computed as softmax(Z)/N with 1/N taken off at the true
+        classes: one pass over Z's shape instead of a copy and two passes."""
         probs, labels = self._probs, self._labels
         if probs is None or labels is None:
             raise RuntimeError("CrossEntropyLoss: backward() called before the loss was computed")
         n = len(probs)
-        grad = probs.copy()
-        grad[np.arange(n), labels] -= 1
-        grad /= n
+        grad = probs / n
+        grad[self._rows(n), labels] -= 1 / n
         return grad
+
+    def _rows(self, n: int) -> Array:
+        """np.arange(n), kept from call to call: the row index of every sample's true class."""
+        if len(self._arange) != n:
+            self._arange = np.arange(n)
+        return self._arange
 
     def __repr__(self) -> str:
         return "CrossEntropyLoss()"
