@@ -127,14 +127,15 @@ class CrossEntropyLoss:
         return loss
 
     def backward(self) -> Array:
-        """(softmax(Z) − onehot(y)) / N, computed as softmax(Z)/N with 1/N taken off at the true
-        classes: one pass over Z's shape instead of a copy and two passes."""
         probs, labels = self._probs, self._labels
         if probs is None or labels is None:
             raise RuntimeError("CrossEntropyLoss: backward() called before the loss was computed")
         n = len(probs)
-        grad = probs / n
-        grad[self._rows(n), labels] -= 1 / n
+        # 1 is taken off before dividing by N: where softmax is close to 1, p − 1 is exact,
+        # while p/N − 1/N would lose the digits that the division rounded away.
+        grad = probs.copy()
+        grad[self._rows(n), labels] -= 1
+        grad /= n
         return grad
 
     def _rows(self, n: int) -> Array:
