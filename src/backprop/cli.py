@@ -479,11 +479,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         kept = ""
         if args.save:
             last = e.history.epochs
-            kept = (
-                f"; {args.save} keeps epoch {last}, the last with a finite loss"
-                if last > done or os.path.exists(args.save)
-                else "; nothing was saved"
-            )
+            if last > done:
+                kept = f"; {args.save} keeps epoch {last}, the last with a finite loss"
+            elif os.path.exists(args.save):
+                kept = f"; {args.save} was left as it was"
+            else:
+                kept = "; nothing was saved"
         raise Failure(f"{e}{kept}") from None
     finally:
         if progress is not None:

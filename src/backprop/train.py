@@ -186,47 +186,50 @@ def fit(
     frame_set = set(frame_steps)
     start = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
     losses = history.batch_losses
-    for epoch in range(history.epochs + 1, epochs + 1):
-        step = (epoch - 1) * steps_per_epoch
-        # One copy of the data per epoch; every batch is then a view (a slice), not a copy.
-        order = rng.permutation(n)
-        X_epoch, t_epoch = X[order], targets[order]
-        for b in range(steps_per_epoch):
-            xb = X_epoch[b * batch_size : (b + 1) * batch_size]
-            tb = t_epoch[b * batch_size : (b + 1) * batch_size]
-            out = model(xb)
-            try:
-                loss = loss_fn(out, tb)
-            except ValueError:
-                if np.all(np.isfinite(out)):
-                    raise
-                loss = math.nan
-            if not math.isfinite(loss):
-                raise Diverged(epoch, b + 1, loss, optimizer.lr, history)
-            if step in frame_set:
-                history.frames.append(snapshot(model, step, loss))
-            losses.append(loss)
-            optimizer.zero_grad()
-            model.backward_params(loss_fn.backward())
-            optimizer.step()
-            step += 1
-            if on_batch is not None:
-                on_batch(step, loss)
-        epoch_losses = np.array(losses[-steps_per_epoch:])
-        sizes = np.full(steps_per_epoch, batch_size)
-        sizes[-1] = n - batch_size * (steps_per_epoch - 1)
-        train_loss = float(epoch_losses @ sizes / n)
-        if X_test is not None and y_test is not None:
-            test_loss, metric = evaluate(model, loss_fn, X_test, y_test, task)
-            if not math.isfinite(test_loss):
-                raise Diverged(epoch, None, test_loss, optimizer.lr, history)
-        history.train_loss.append(train_loss)
-        if X_test is not None and y_test is not None:
-            history.test_loss.append(test_loss)
-            history.test_metric.append(metric)
-        history.seconds.append(time.perf_counter() - start)
-        if on_epoch is not None:
-            on_epoch(epoch, history)
+    # A diverging run overflows on its way to a NaN loss; that is reported as Diverged, once,
+    # instead of as a stream of NumPy warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for epoch in range(history.epochs + 1, epochs + 1):
+            step = (epoch - 1) * steps_per_epoch
+            # One copy of the data per epoch; every batch is then a view (a slice), not a copy.
+            order = rng.permutation(n)
+            X_epoch, t_epoch = X[order], targets[order]
+            for b in range(steps_per_epoch):
+                xb = X_epoch[b * batch_size : (b + 1) * batch_size]
+                tb = t_epoch[b * batch_size : (b + 1) * batch_size]
+                out = model(xb)
+                try:
+                    loss = loss_fn(out, tb)
+                except ValueError:
+                    if np.all(np.isfinite(out)):
+                        raise
+                    loss = math.nan
+                if not math.isfinite(loss):
+                    raise Diverged(epoch, b + 1, loss, optimizer.lr, history)
+                if step in frame_set:
+                    history.frames.append(snapshot(model, step, loss))
+                losses.append(loss)
+                optimizer.zero_grad()
+                model.backward_params(loss_fn.backward())
+                optimizer.step()
+                step += 1
+                if on_batch is not None:
+                    on_batch(step, loss)
+            epoch_losses = np.array(losses[-steps_per_epoch:])
+            sizes = np.full(steps_per_epoch, batch_size)
+            sizes[-1] = n - batch_size * (steps_per_epoch - 1)
+            train_loss = float(epoch_losses @ sizes / n)
+            if X_test is not None and y_test is not None:
+                test_loss, metric = evaluate(model, loss_fn, X_test, y_test, task)
+                if not math.isfinite(test_loss):
+                    raise Diverged(epoch, None, test_loss, optimizer.lr, history)
+            history.train_loss.append(train_loss)
+            if X_test is not None and y_test is not None:
+                history.test_loss.append(test_loss)
+                history.test_metric.append(metric)
+            history.seconds.append(time.perf_counter() - start)
+            if on_epoch is not None:
+                on_epoch(epoch, history)
     return history
 
 
