@@ -162,7 +162,7 @@ def test_a_large_learning_rate_diverges_without_warnings() -> None:
     model = mlp([5, 2], rng=np.random.default_rng(0))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an overflow warning would fail the test
-        with pytest.raises(Diverged, match="the loss became (nan|inf) at epoch"):
+        with pytest.raises(Diverged, match=r"the loss became (nan|inf) at epoch"):
             fit(model, MSELoss(), SGD(model.parameters(), lr=10.0), X, y, epochs=100)
 
 
