@@ -39,7 +39,7 @@ def test_a_trained_model_crosses_to_torch_and_back_unchanged(dtype: str) -> None
     assert theirs.dtype == np.dtype(dtype)
     # Different matrix-multiply kernels may round differently in the last bit.
     assert_close(
-        "forward output in torch", theirs, model(x), rtol=1e-13 if dtype == "float64" else 1e-6
+        f"{dtype} output in torch", theirs, model(x), rtol=1e-13 if dtype == "float64" else 1e-6
     )
     back = from_torch(tmodel)
     assert repr(back) == repr(model)
