@@ -197,7 +197,12 @@ def blocks(e: ExplainedStep) -> list[Block]:
             "Gradient-descent update",
             f"W' = W − η ∂L/∂W     b' = b − η ∂L/∂b     η = {e.lr:g}",
             f"W': ({d}, {d})  b': ({d},)",
-            [("W'", e.new_weight), ("b'", e.new_bias)],
+            [
+                ("η ∂L/∂W", e.lr * e.weight_grad),
+                ("η ∂L/∂b", e.lr * e.bias_grad),
+                ("W'", e.new_weight),
+                ("b'", e.new_bias),
+            ],
         ),
         Block(
             "After the step",
@@ -226,10 +231,20 @@ def format_scalar(v: float) -> str:
 
 
 def format_array(a: Array) -> list[str]:
-    """Rows of a 1-D or 2-D array, 7 significant digits, columns aligned, in NumPy's brackets."""
+    """Rows of a 1-D or 2-D array in NumPy's brackets, columns aligned on the decimal point.
+
+    Fixed-point with enough decimals to give the smallest entry 5 significant digits, when the
+    entries span less than five orders of magnitude; otherwise scientific notation with 7.
+    """
     a = np.asarray(a, dtype=np.float64)
     rows = a.reshape(1, -1) if a.ndim == 1 else a
-    cells = [[f"{v:#.7g}" for v in row] for row in rows]
+    mags = np.abs(a[np.isfinite(a) & (a != 0)])
+    lo, hi = (float(mags.min()), float(mags.max())) if mags.size else (1.0, 1.0)
+    if lo >= 1e-4 and hi < 1e6 and hi / lo < 1e5:
+        decimals = max(0, 4 - math.floor(math.log10(lo)))
+        cells = [[f"{v:.{decimals}f}" for v in row] for row in rows]
+    else:
+        cells = [[f"{v:.6e}" for v in row] for row in rows]
     width = max((len(c) for row in cells for c in row), default=1)
     lines = ["[" + "  ".join(c.rjust(width) for c in row) + "]" for row in cells]
     if a.ndim == 1:
