@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -241,3 +242,12 @@ def test_explain_module_does_not_import_rich() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_the_readme_excerpt_is_what_explain_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("$ backprop explain | sed -n 14,24p\n", 1)[1].split("```", 1)[0]
+    head, _, tail = block.partition("$ backprop explain | tail -6\n")
+    lines = explain_text(capsys).splitlines()
+    assert head.splitlines() == lines[13:24]
+    assert tail.splitlines() == lines[-6:]
