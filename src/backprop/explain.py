@@ -157,6 +157,7 @@ def blocks(e: ExplainedStep) -> list[Block]:
     else:
         ratio_rows += [
             ("predicted E' = (I − 2η/N (X Xᵀ + 1 1ᵀ)) E", e.predicted_outputs - e.inputs),
+            ("measured E' = O' − T", e.new_outputs - e.inputs),
             ("predicted L'/L = ‖E'‖² / ‖E‖²", e.predicted_ratio),
         ]
     ratio_rows += [
@@ -339,6 +340,7 @@ def to_json(e: ExplainedStep) -> dict[str, Any]:
         "new_outputs": arr(e.new_outputs),
         "new_loss": e.new_loss,
         "factor": e.factor,
+        "predicted_outputs": arr(e.predicted_outputs),
         "predicted_ratio": num(e.predicted_ratio),
         "measured_ratio": num(e.measured_ratio),
     }
