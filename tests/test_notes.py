@@ -133,6 +133,13 @@ def test_the_three_conventions_are_the_same_layer() -> None:
         assert ours[0, n] == pytest.approx(b[n] + torch_layer.weight[n].detach().numpy() @ x[0])
 
 
+def test_inline_math_and_code_stay_on_one_line() -> None:
+    # A Markdown renderer may split a span broken across lines; keep each on one line.
+    prose = notes().split("## Code", 1)[0]
+    for span in re.findall(r"\\\((.*?)\\\)", prose, re.S) + re.findall(r"`([^`]*)`", prose):
+        assert "\n" not in span, span
+
+
 def test_every_figure_exists_or_is_made_by_the_figures_target() -> None:
     text = notes()
     figures = re.findall(r"!\[[^\]]*\]\((figures/[^)]+)\)", text)
