@@ -405,6 +405,15 @@ def test_more_samples_follow_the_error_map() -> None:
     below = run_slp(dim=d, samples=n, lr=0.99 * n / lam_max, epochs=3000)
     above = run_slp(dim=d, samples=n, lr=1.01 * n / lam_max, epochs=3000)
     assert below.final_loss < below.initial_loss < above.final_loss
+    # N > d + 1: zero eigenvalues, but the error has no part in them, and the loss still vanishes
+    _, _, X = posts_draws(2, 5)
+    eig, vecs = np.linalg.eigh(X @ X.T + np.ones((5, 5)))
+    null = vecs[:, eig < 1e-10 * eig.max()]
+    assert null.shape[1] == 2
+    run = run_slp(dim=2, samples=5, lr=0.05, epochs=3000, record=True)
+    E0 = run.predictions[0] - X
+    assert np.abs(null.T @ E0).max() < 1e-12 * np.abs(E0).max()
+    assert run.final_loss < 1e-12 * run.initial_loss
 
 
 # -------------------------------------------------------------------------- what was left out
