@@ -255,12 +255,15 @@ def build_parser() -> Parser:
         "ratio next to the measured one. Laid out with colour on a terminal, plain text when piped.",
     )
     add_slp_options(p)
+    from .explain import MAX_STEP
+
     p.add_argument(
         "--step",
         type=step_number,
         default=0,
         metavar="K",
-        help="explain update K, counted from 0 as the post's iterations are (default: %(default)s)",
+        help=f"explain update K (0 to {MAX_STEP}), counted from 0 as the post's iterations are "
+        "(default: %(default)s)",
     )
     p.add_argument("--json", action="store_true", help="print the numbers as one JSON object")
     p.set_defaults(func=cmd_explain)
