@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from .history import Frame, snapshot
-from .layers import Array, Linear, Module, ReLU, Sequential, Sigmoid, Tanh
-from .losses import CrossEntropyLoss, Loss, MSELoss, check_finite
+from .layers import Array, Linear, Module, ReLU, Sequential, Sigmoid, Tanh, check_finite
+from .losses import CrossEntropyLoss, Loss, MSELoss
 from .optim import Optimizer
 
 METRICS = {"classification": "accuracy", "regression": "r2"}
