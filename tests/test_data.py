@@ -257,3 +257,15 @@ def test_predict_refuses_a_bad_csv(tmp_path: Path, capsys: Any, text: str, messa
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == f"backprop predict: error: {rows}: {message}\n"
+
+
+def test_the_readme_predict_example(tmp_path: Path, capsys: Any, monkeypatch: Any) -> None:
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    block = text[text.index("$ backprop train --data iris --save iris.npz") :]
+    lines = block[: block.index("```")].splitlines()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "flowers.csv").write_text("\n".join(lines[2:5]) + "\n")
+    assert main(["train", "--data", "iris", "--save", "iris.npz"]) == 0
+    capsys.readouterr()
+    assert main(["predict", "--model", "iris.npz", "--data", "flowers.csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == lines[6:]

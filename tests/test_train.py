@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
 import warnings
@@ -92,15 +93,27 @@ def test_float64_run_has_pytorchs_batch_losses(
         assert history.train_loss[epoch] == pytest.approx(batch @ sizes / 70, rel=1e-9)
 
 
+def readme_block(starting: str) -> list[str]:
+    """The lines of the README's code block that begins with ``starting``."""
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    block = text[text.index(starting) :]
+    return block[: block.index("```")].splitlines()
+
+
+def without_times(line: str) -> str:
+    return re.sub(r"\s*\(\d+\.\d s\)", "", line)
+
+
 def test_digits_with_the_defaults_reaches_0975(tmp_path: Path, capsys: Any) -> None:
     """`backprop train --data digits` and nothing else. The accuracy is recomputed here from the
-    saved model, on scikit-learn's stratified 20% split with seed 0, scaled in this test."""
+    saved model, on scikit-learn's stratified 20% split with seed 0, scaled in this test; the
+    README shows the same lines."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
     path = tmp_path / "digits.npz"
-    assert main(["train", "--data", "digits", "--save", str(path), "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    assert main(["train", "--data", "digits", "--save", str(path)]) == 0
+    lines = [without_times(line) for line in capsys.readouterr().out.splitlines()]
     X, y = load_digits(return_X_y=True)
     X_train, X_test, _, y_test = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
     mean, std = X_train.mean(axis=0), X_train.std(axis=0)
@@ -109,8 +122,12 @@ def test_digits_with_the_defaults_reaches_0975(tmp_path: Path, capsys: Any) -> N
     logits = model(((X_test - mean) / std).astype(np.float32))
     accuracy = np.mean(np.argmax(logits, axis=1) == y_test)
     assert accuracy >= 0.975
-    assert report["test_accuracy"] == accuracy
-    assert (report["dataset"], report["task"], report["epochs"]) == ("digits", "classification", 30)
+    assert lines[-1] == f"test accuracy {accuracy:.4f} on 360 rows after 30 epochs; saved {path}"
+    printed = [*lines[:-1], lines[-1].split(";")[0]]
+    shown = readme_block("$ backprop train --data digits")[1:]
+    assert len(shown) == 6
+    for line in shown:
+        assert line == "..." or without_times(line) in printed, line
 
 
 def test_r2_and_accuracy_match_scikit_learn() -> None:

@@ -258,6 +258,23 @@ def train_settings(args: argparse.Namespace, stored: dict[str, Any] | None) -> d
     return {**stored, "data": args.data or stored["data"]}
 
 
+def describe_run(settings: dict[str, Any], model: Any) -> str:
+    """One line for a figure's title: data, layer sizes, activation, optimizer, batch, epochs."""
+    from .layers import Linear
+
+    sizes = [layer.in_features for layer in model if isinstance(layer, Linear)]
+    sizes.append(model.parameters()[-1].shape[-1])
+    optimizer = f"{settings['optimizer'].upper() if settings['optimizer'] == 'sgd' else 'Adam'}"
+    optimizer += f" lr {settings['lr']:g}"
+    if settings["optimizer"] == "sgd" and settings["momentum"]:
+        optimizer += f" momentum {settings['momentum']:g}"
+    return (
+        f"{settings['data']}: {' → '.join(map(str, sizes))} with {settings['activation']}, "
+        f"{optimizer}, batch {settings['batch_size']}, {settings['epochs']} epochs, "
+        f"seed {settings['seed']}, {settings['dtype']}"
+    )
+
+
 def load_training_data(settings: dict[str, Any]) -> Any:
     from .data import BUNDLED, load_bundled, read_csv
 
@@ -493,8 +510,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.history:
         write_history_csv(history, args.history)
     if args.plot:
-        title = f"backprop train --data {settings['data']}: {task}, {epochs} epochs"
-        plot_history(history, args.plot, title=title)
+        plot_history(history, args.plot, title=describe_run(settings, model), test_rows=len(X_test))
     seconds = history.seconds[-1]
     metric_key = f"test_{history.metric}"
     if args.json:
