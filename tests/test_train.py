@@ -125,7 +125,7 @@ def test_digits_with_the_defaults_reaches_0975(tmp_path: Path, capsys: Any) -> N
     assert lines[-1] == f"test accuracy {accuracy:.4f} on 360 rows after 30 epochs; saved {path}"
     printed = [*lines[:-1], lines[-1].split(";")[0]]
     shown = readme_block("$ backprop train --data digits")[1:]
-    assert len(shown) == 6
+    assert len(shown) == 5
     for line in shown:
         assert line == "..." or without_times(line) in printed, line
 
