@@ -389,14 +389,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             if ckpt.info.get(key) != info[key]:
                 raise Failure(f"--data {settings['data']!r} does not match the checkpoint's {key}")
 
-    scaler = ckpt.scaler if ckpt is not None and ckpt.scaler else Scaler.fit(X_train)
+    scaler = (ckpt.scaler if ckpt is not None else None) or Scaler.fit(X_train)
     X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
     target_scaler = None
     if task == "regression":
         # Standardised targets keep the first losses near 1 whatever the units of the target;
         # R² is the same in either scale, and predict undoes the scaling.
-        target_scaler = ckpt.target_scaler if ckpt is not None else Scaler.fit(y_train)
-        assert target_scaler is not None
+        target_scaler = (ckpt.target_scaler if ckpt is not None else None) or Scaler.fit(y_train)
         y_train, y_test = target_scaler.transform(y_train), target_scaler.transform(y_test)
 
     loss_fn = CrossEntropyLoss() if loss_name == "cross_entropy" else MSELoss()
