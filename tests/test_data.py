@@ -269,3 +269,32 @@ def test_the_readme_predict_example(tmp_path: Path, capsys: Any, monkeypatch: An
     capsys.readouterr()
     assert main(["predict", "--model", "iris.npz", "--data", "flowers.csv"]) == 0
     assert capsys.readouterr().out.splitlines() == lines[6:]
+
+
+def test_prepare_scales_with_the_training_rows_only() -> None:
+    from sklearn.model_selection import train_test_split
+
+    from backprop.data import prepare
+
+    data = load_bundled("diabetes")
+    prepared = prepare(data, None, 0.2, 3)
+    X_train, X_test, y_train, y_test = train_test_split(
+        data.X, data.y, test_size=0.2, random_state=3
+    )
+    assert prepared.task == "regression"
+    mean, std = X_train.mean(axis=0), X_train.std(axis=0)
+    np.testing.assert_allclose(prepared.X_test, (X_test - mean) / std, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        prepared.y_test, (y_test - y_train.mean()) / y_train.std(), rtol=1e-12
+    )
+    assert abs(prepared.y_train.mean()) < 1e-12 and abs(prepared.y_test.mean()) > 1e-3
+
+
+def test_forced_classification_needs_whole_numbers(tmp_path: Path, capsys: Any) -> None:
+    path = write(tmp_path, "a,y\n1,0.5\n2,1.5\n3,0.5\n4,1.5\n5,0.5\n6,1.5\n")
+    assert main(["train", "--data", str(path), "--task", "classification"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err
+        == "backprop train: error: classification needs whole-number class labels in column 'y'\n"
+    )

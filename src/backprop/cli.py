@@ -324,10 +324,18 @@ class TrainProgress:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .checkpoint import HISTORY_KEYS, CheckpointError, load_checkpoint, save
-    from .data import DataError, Scaler, encode_labels, infer_task, split
+    from .data import DataError, prepare
     from .losses import CrossEntropyLoss, MSELoss
-    from .optim import SGD, Adam, Optimizer
-    from .train import Diverged, FitHistory, fit, mlp, plot_history, write_history_csv
+    from .optim import Optimizer
+    from .train import (
+        Diverged,
+        FitHistory,
+        fit,
+        make_optimizer,
+        mlp,
+        plot_history,
+        write_history_csv,
+    )
 
     check_output(args.save, "--save", (".npz",))
     check_output(args.history, "--history", (".csv",))
@@ -353,23 +361,20 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     try:
         data = load_training_data(settings)
-        task = settings["task"] or infer_task(data.y)
-        if task == "classification":
-            classes, y = encode_labels(data.y)
-            if not np.all(classes == np.round(classes)):
-                raise DataError(
-                    f"--task classification needs whole-number class labels in column "
-                    f"{data.target_name!r}"
-                )
-            if len(classes) < 2:
-                raise DataError(f"column {data.target_name!r} holds one class only")
-        else:
-            classes, y = np.array([]), data.y
-        X_train, X_test, y_train, y_test = split(
-            data.X, y, settings["test_size"], settings["seed"], task == "classification"
+        prepared = prepare(
+            data,
+            settings["task"],
+            settings["test_size"],
+            settings["seed"],
+            ckpt.scaler if ckpt is not None else None,
+            ckpt.target_scaler if ckpt is not None else None,
         )
     except DataError as e:
         raise Failure(str(e)) from None
+    task, classes = prepared.task, prepared.classes
+    X_train, X_test = prepared.X_train, prepared.X_test
+    y_train, y_test = prepared.y_train, prepared.y_test
+    scaler, target_scaler = prepared.scaler, prepared.target_scaler
     settings["task"] = task
     loss_name = settings["loss"] or ("cross_entropy" if task == "classification" else "mse")
     if loss_name == "cross_entropy" and task == "regression":
@@ -388,15 +393,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         for key in ("feature_names", "target_name", "classes"):
             if ckpt.info.get(key) != info[key]:
                 raise Failure(f"--data {settings['data']!r} does not match the checkpoint's {key}")
-
-    scaler = (ckpt.scaler if ckpt is not None else None) or Scaler.fit(X_train)
-    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-    target_scaler = None
-    if task == "regression":
-        # Standardised targets keep the first losses near 1 whatever the units of the target;
-        # R² is the same in either scale, and predict undoes the scaling.
-        target_scaler = (ckpt.target_scaler if ckpt is not None else None) or Scaler.fit(y_train)
-        y_train, y_test = target_scaler.transform(y_train), target_scaler.transform(y_test)
 
     loss_fn = CrossEntropyLoss() if loss_name == "cross_entropy" else MSELoss()
     optimizer: Optimizer
@@ -419,17 +415,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         rng = np.random.default_rng(settings["seed"])
         sizes = [data.X.shape[1], *settings["hidden"], max(len(classes), 1)]
         model = mlp(sizes, settings["activation"], rng=rng, dtype=settings["dtype"])
-        if settings["optimizer"] == "adam":
-            optimizer = Adam(
-                model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"]
-            )
-        else:
-            optimizer = SGD(
-                model.parameters(),
-                lr=settings["lr"],
-                momentum=settings["momentum"],
-                weight_decay=settings["weight_decay"],
-            )
+        optimizer = make_optimizer(
+            settings["optimizer"],
+            model.parameters(),
+            lr=settings["lr"],
+            momentum=settings["momentum"],
+            weight_decay=settings["weight_decay"],
+        )
         done = 0
 
     steps = -(-len(X_train) // settings["batch_size"])

@@ -209,6 +209,76 @@ def split(
     return X_train, X_test, y_train, y_test
 
 
+@dataclass
+class Prepared:
+    """A dataset split and scaled, ready for ``fit``.
+
+    X_train, X_test: standardised features. y_train, y_test: class indices (int64) into
+    ``classes`` for classification; for regression, the target standardised by
+    ``target_scaler``.
+    """
+
+    task: str
+    X_train: Array
+    X_test: Array
+    y_train: Array
+    y_test: Array
+    classes: Array
+    scaler: Scaler
+    target_scaler: Scaler | None
+
+
+def prepare(
+    data: Dataset,
+    task: str | None,
+    test_size: float,
+    seed: int,
+    scaler: Scaler | None = None,
+    target_scaler: Scaler | None = None,
+) -> Prepared:
+    """Split ``data`` (stratified for classification, see ``split``), then standardise with the
+    training rows' statistics, or with the scalers given (those of a checkpoint).
+
+    task: "classification", "regression", or None to decide with ``infer_task``. A regression
+    target is standardised too: the first losses are then near 1 whatever the target's units,
+    and R² is the same in either scale.
+    """
+    task = task or infer_task(data.y)
+    if task == "classification":
+        classes, y = encode_labels(data.y)
+        if not np.all(classes == np.round(classes)):
+            raise DataError(
+                f"classification needs whole-number class labels in column {data.target_name!r}"
+            )
+        if len(classes) < 2:
+            raise DataError(f"column {data.target_name!r} holds one class only")
+    else:
+        classes, y = np.array([]), data.y
+    X_train, X_test, y_train, y_test = split(
+        data.X, y, test_size, seed, stratify=task == "classification"
+    )
+    scaler = scaler or Scaler.fit(X_train)
+    if scaler.mean.shape != (data.X.shape[1],):
+        raise DataError(
+            f"{data.name} has {data.X.shape[1]} features, the scaler {scaler.mean.size}"
+        )
+    if task == "regression":
+        target_scaler = target_scaler or Scaler.fit(y_train)
+        y_train, y_test = target_scaler.transform(y_train), target_scaler.transform(y_test)
+    else:
+        target_scaler = None
+    return Prepared(
+        task,
+        scaler.transform(X_train),
+        scaler.transform(X_test),
+        y_train,
+        y_test,
+        classes,
+        scaler,
+        target_scaler,
+    )
+
+
 class Scaler:
     """Standardisation: x' = (x − mean) / std, per column, with the statistics of the data it
     was fitted on (the training split only, so nothing about the test rows leaks into training).

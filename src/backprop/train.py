@@ -18,9 +18,19 @@ from typing import Any
 import numpy as np
 
 from .history import Frame, snapshot
-from .layers import Array, Linear, Module, ReLU, Sequential, Sigmoid, Tanh, check_finite
+from .layers import (
+    Array,
+    Linear,
+    Module,
+    Parameter,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+    check_finite,
+)
 from .losses import CrossEntropyLoss, Loss, MSELoss
-from .optim import Optimizer
+from .optim import SGD, Adam, Optimizer
 
 METRICS = {"classification": "accuracy", "regression": "r2"}
 
@@ -331,3 +341,21 @@ def mlp(
             layers.append(kinds[activation]())
         layers.append(Linear(sizes[i], sizes[i + 1], rng=rng, dtype=dtype))
     return Sequential(*layers)
+
+
+def make_optimizer(
+    name: str,
+    params: list[Parameter],
+    lr: float,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+) -> Optimizer:
+    """``Adam(params, lr, weight_decay=...)`` for "adam", ``SGD(params, lr, momentum,
+    weight_decay)`` for "sgd"."""
+    if name == "adam":
+        if momentum:
+            raise ValueError("momentum applies to SGD; Adam has betas")
+        return Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "sgd":
+        return SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}; valid: adam, sgd")
