@@ -335,7 +335,7 @@ def test_a_process_killed_while_saving_leaves_a_whole_checkpoint(tmp_path: Path)
         )
         assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
         while not path.exists():
-            pass
+            assert proc.poll() is None, "the saving process ended"
         with zipfile.ZipFile(path):  # a save completed; now kill during a later one
             pass
         proc.send_signal(signal.SIGKILL)
