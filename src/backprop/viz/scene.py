@@ -1,0 +1,323 @@
+"""One figure, drawn once and then updated frame by frame: the network on the left, the loss
+curve on the right, the step and the loss in the title.
+
+Colours and scales are fixed over the whole run (the largest |weight| of a layer in any frame
+sets its full width), so a line that grows thicker means a weight that grew.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..history import Frame
+from ..layers import Array
+from .diagram import MAX_NEURONS, Diagram
+
+POSITIVE = np.array([0.13, 0.40, 0.67])  # blue
+NEGATIVE = np.array([0.70, 0.09, 0.17])  # red
+TARGET = "#1a7f37"  # green
+CURRENT = "#e66100"  # orange: the loss now
+# colours that must survive the GIF's 256-colour palette exactly
+KEY_COLOURS = ["#ffffff", "#000000", "#e8e8e8", "#555555", TARGET, CURRENT]
+WIDTH, HEIGHT, DPI = 9.0, 4.8, 100  # 900 × 480 pixels
+
+
+def _tint(values: Array, scale: float, floor: float = 0.0) -> Array:
+    """RGB per value: white at 0, towards blue (positive) or red (negative) with |value|."""
+    r = np.clip(np.abs(values) / scale, 0, 1)[:, None] * (1 - floor) + floor
+    base = np.where(values[:, None] >= 0, POSITIVE, NEGATIVE)
+    return np.asarray((1 - r) + r * base)
+
+
+def _sub(name: str, i: int) -> str:
+    return f"${name}_{{{i}}}$"
+
+
+def _ys(n: int) -> Array:
+    """Heights of n neurons, top to bottom, centred in [0, 1]."""
+    if n == 1:
+        return np.array([0.5])
+    gap = min(0.78 / (n - 1), 0.24)
+    return 0.5 + ((n - 1) / 2 - np.arange(n)) * gap
+
+
+class Scene:
+    """The figure for a run; ``render(frame, k)`` redraws it for frame k and returns RGB pixels.
+
+    frames: the frames to draw, in step order; their params follow the diagram's layers.
+    losses: losses[s] is the loss after s updates; drawn up to the current frame's step.
+    x: the one example shown on the input units (in,), or None.
+    target: its target: a vector (out,) or a class index, or None.
+    """
+
+    def __init__(
+        self,
+        diagram: Diagram,
+        frames: Sequence[Frame],
+        losses: Sequence[float],
+        x: Array | None,
+        target: Array | int | None,
+        title: str,
+        names: tuple[str, str] = ("x", "o"),
+    ) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.collections import LineCollection
+        from matplotlib.figure import Figure
+        from matplotlib.lines import Line2D
+
+        self.diagram, self.frames, self.x, self.target = diagram, frames, x, target
+        self.losses = np.asarray(losses, dtype=np.float64)
+        self.total = frames[-1].step
+        self.fig = fig = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI)
+        self.canvas = FigureCanvasAgg(fig)
+        grid = fig.add_gridspec(
+            1, 2, width_ratios=[1.6, 1], left=0.01, right=0.98, top=0.83, bottom=0.2, wspace=0.12
+        )
+        self.net = net = fig.add_subplot(grid[0])
+        self.curve = curve = fig.add_subplot(grid[1])
+        fig.text(0.5, 0.965, title, ha="center", va="top", fontsize=11)
+        self.status = fig.text(0.5, 0.905, "", ha="center", va="top", fontsize=13, weight="bold")
+
+        columns = len(diagram.widths)
+        net.set_xlim(-0.95, columns - 1 + 1.25)
+        net.set_ylim(-0.04, 1.08)
+        net.axis("off")
+        self.values = [diagram.values(f, x) for f in frames] if x is not None else None
+
+        # every scale is fixed over the run: the largest magnitude in any frame
+        def largest(at: int | None) -> float:
+            if at is None:
+                return 1.0
+            return max(float(np.abs(f.params[at]).max()) for f in frames) or 1.0
+
+        self.weight_scale = [largest(c.weight_at) for c in diagram.connections]
+        self.bias_scale = [largest(c.bias_at) for c in diagram.connections]
+        self.value_scale = [
+            max(float(np.abs(v[c]).max()) for v in self.values) or 1.0 if self.values else 1.0
+            for c in range(columns)
+        ]
+
+        self.edges: list[Any] = []
+        self.heatmaps: list[Any] = []
+        for c in diagram.connections:
+            x0, x1 = c.index, c.index + 1
+            if c.as_edges:
+                y0, y1 = _ys(c.in_features), _ys(c.out_features)
+                segments = [
+                    [(x0, y0[i]), (x1, y1[n])]
+                    for i in range(c.in_features)
+                    for n in range(c.out_features)
+                ]
+                lines = LineCollection(segments, zorder=1, capstyle="round")
+                net.add_collection(lines)
+                self.edges.append(lines)
+                self.heatmaps.append(None)
+            else:
+                scale = self.weight_scale[len(self.edges)]
+                image = net.imshow(
+                    np.zeros((c.in_features, c.out_features)),
+                    cmap="RdBu",
+                    vmin=-scale,
+                    vmax=scale,
+                    extent=(x0 + 0.22, x1 - 0.22, 0.08, 0.92),
+                    aspect="auto",
+                    interpolation="nearest",
+                    zorder=1,
+                )
+                net.text(
+                    (x0 + x1) / 2,
+                    0.02,
+                    f"W  {c.in_features}×{c.out_features}",
+                    ha="center",
+                    va="top",
+                    fontsize=9,
+                )
+                self.edges.append(None)
+                self.heatmaps.append(image)
+
+        last = columns - 1
+        self.neurons: list[Any] = []
+        self.strips: list[Any] = []
+        self.labels: list[list[Any]] = []  # per column: Text, or (value, target, bias)
+        self.inside: list[list[Any]] = []
+        for col, n in enumerate(diagram.widths):
+            caption = "input" if col == 0 else "output" if col == last else f"hidden {col}"
+            if diagram.activations[col]:
+                caption += f"\nafter {diagram.activations[col]}"
+            net.text(col, 1.07, caption, ha="center", va="top", fontsize=10, weight="bold")
+            if n > MAX_NEURONS:
+                strip = net.imshow(
+                    np.zeros((n, 1)),
+                    cmap="RdBu",
+                    vmin=-self.value_scale[col],
+                    vmax=self.value_scale[col],
+                    extent=(col - 0.06, col + 0.06, 0.08, 0.92),
+                    aspect="auto",
+                    interpolation="nearest",
+                    zorder=2,
+                )
+                net.text(col, 0.02, f"{n} units", ha="center", va="top", fontsize=9)
+                self.neurons.append(None)
+                self.strips.append(strip)
+                self.labels.append([])
+                self.inside.append([])
+                continue
+            ys = _ys(n)
+            size = min(26.0, 230.0 / n)
+            face = "#e8e8e8" if col == 0 else "white"
+            dots = net.scatter(
+                np.full(n, col),
+                ys,
+                s=size**2,
+                c=face,
+                edgecolors="black",
+                linewidths=1.0,
+                zorder=3,
+            )
+            self.neurons.append(dots)
+            self.strips.append(None)
+            labels = []
+            if col == 0:
+                labels = [
+                    net.text(col - 0.14, y, "", ha="right", va="center", fontsize=10) for y in ys
+                ]
+            elif col == last:
+                # three lines per output: its value, its target (green), its bias (grey)
+                step = min(0.075, 0.9 / n / 3)
+                size_pt = 10 if n <= 6 else 8
+                labels = [
+                    (
+                        net.text(
+                            col + 0.14, y + step, "", ha="left", va="center", fontsize=size_pt
+                        ),
+                        net.text(
+                            col + 0.14,
+                            y,
+                            "",
+                            ha="left",
+                            va="center",
+                            fontsize=size_pt,
+                            color=TARGET,
+                        ),
+                        net.text(
+                            col + 0.14,
+                            y - step,
+                            "",
+                            ha="left",
+                            va="center",
+                            fontsize=size_pt - 1,
+                            color="#555555",
+                        ),
+                    )
+                    for y in ys
+                ]
+            self.labels.append(labels)
+            inside = []
+            if 0 < col < last and n <= 8 and self.values is not None:
+                inside = [
+                    net.text(col, y, "", ha="center", va="center", fontsize=7, zorder=4) for y in ys
+                ]
+            self.inside.append(inside)
+
+        fig.legend(
+            handles=[
+                Line2D([], [], color=POSITIVE, lw=2.5),
+                Line2D([], [], color=NEGATIVE, lw=2.5),
+            ],
+            labels=["weight > 0", "weight < 0"],
+            loc="lower left",
+            bbox_to_anchor=(0.01, 0.01),
+            ncol=2,
+            fontsize=9,
+            frameon=False,
+        )
+        fig.text(
+            0.02,
+            0.085,
+            (
+                "the line from $x_i$ to $o_n$ is the weight $θ_{n,i}$ = W[i, n]"
+                if len(diagram.connections) == 1
+                else "each line is one weight, from a unit to a unit of the next layer"
+            )
+            + "; thicker and darker = larger |weight|\n"
+            "a neuron's fill is its bias b, in the same colours",
+            fontsize=8.5,
+            va="bottom",
+            color="#333333",
+        )
+
+        steps = np.arange(len(self.losses))
+        positive = self.losses[self.losses > 0]
+        low, high = (positive.min(), positive.max()) if positive.size else (1e-3, 1.0)
+        curve.set_yscale("log")
+        curve.set_xlim(0, max(self.total, 1))
+        curve.set_ylim(low / 1.6, high * 1.6)
+        curve.set_xlabel("iteration (updates made)", fontsize=10)
+        curve.set_ylabel("loss (log scale)", fontsize=10)
+        curve.set_title("loss so far", fontsize=10)
+        curve.tick_params(labelsize=9)
+        curve.grid(True, which="major", alpha=0.3)
+        self.steps = steps
+        (self.line,) = curve.plot([], [], color="black", lw=1.6)
+        (self.dot,) = curve.plot([], [], "o", color=CURRENT, ms=7, zorder=3, clip_on=False)
+
+    def render(self, k: int) -> Any:
+        """Draw frame k; returns a PIL RGB image."""
+        from PIL import Image
+
+        frame = self.frames[k]
+        d = self.diagram
+        values = self.values[k] if self.values is not None else None
+        for i, c in enumerate(d.connections):
+            W = frame.params[c.weight_at]
+            if self.edges[i] is not None:
+                w = W.reshape(-1)  # row-major: input i, then output n, as the segments
+                r = np.clip(np.abs(w) / self.weight_scale[i], 0, 1)
+                colours = np.where(w[:, None] >= 0, POSITIVE, NEGATIVE)
+                self.edges[i].set_color(np.column_stack([colours, 0.12 + 0.88 * r]))
+                self.edges[i].set_linewidth(0.3 + 5.0 * r)
+            else:
+                self.heatmaps[i].set_data(W)
+            if c.bias_at is not None and self.neurons[c.index + 1] is not None:
+                self.neurons[c.index + 1].set_facecolor(
+                    _tint(frame.params[c.bias_at], self.bias_scale[i], floor=0.0) * 0.85 + 0.15
+                )
+        for col, strip in enumerate(self.strips):
+            if strip is not None and values is not None:
+                strip.set_data(values[col][:, None])
+        last = len(d.widths) - 1
+        xname, oname = "x", "o"
+        if self.labels[0]:
+            for i, label in enumerate(self.labels[0]):
+                value = "" if self.x is None else f" = {float(np.ravel(self.x)[i]):+.2f}"
+                label.set_text(_sub(xname, i) + value)
+        if self.labels[last]:
+            outputs = values[last] if values is not None else frame.outputs
+            out_conn = d.connections[-1]
+            for n, (value, target, bias) in enumerate(self.labels[last]):
+                text = _sub(oname, n)
+                if outputs is not None:
+                    text += f" = {float(np.ravel(outputs)[n]):+.3f}"
+                value.set_text(text)
+                if isinstance(self.target, int | np.integer):
+                    target.set_text("← target class" if n == int(self.target) else "")
+                elif self.target is not None:
+                    target.set_text(f"target {float(np.ravel(self.target)[n]):+.3f}")
+                if out_conn.bias_at is not None:
+                    bias.set_text(f"bias {float(frame.params[out_conn.bias_at][n]):+.2f}")
+        for col, texts in enumerate(self.inside):
+            for j, text in enumerate(texts):
+                assert values is not None
+                text.set_text(f"{values[col][j]:+.2f}")
+        s = frame.step
+        upto = min(s, len(self.losses) - 1)
+        self.line.set_data(self.steps[: upto + 1], self.losses[: upto + 1])
+        self.dot.set_data([s], [frame.loss])
+        when = "before training" if s == 0 else f"after {s} of {self.total} updates"
+        self.status.set_text(f"{when}    loss = {frame.loss:.4g}")
+        self.canvas.draw()
+        width, height = self.canvas.get_width_height()
+        return Image.frombuffer("RGBA", (width, height), self.canvas.buffer_rgba()).convert("RGB")
