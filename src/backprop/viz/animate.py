@@ -91,16 +91,12 @@ def _render_all(scene: Any, count: int, progress: bool) -> list[Any]:
     """Every frame, mapped to one palette taken from the first, middle and last frames."""
     from PIL import Image
 
-    from .scene import KEY_COLOURS, NEGATIVE, POSITIVE
+    from .scene import KEY_COLOURS
 
     samples = [scene.render(k) for k in sorted({0, count // 2, count - 1})]
     width, height = samples[0].size
     # a block of each key colour, large enough that median cut gives each its own entry
-    keys = [
-        *KEY_COLOURS,
-        tuple(int(255 * v) for v in POSITIVE),
-        tuple(int(255 * v) for v in NEGATIVE),
-    ]
+    keys = KEY_COLOURS
     sheet = Image.new("RGB", (width, height * len(samples) + 200 * len(keys)), "white")
     for i, im in enumerate(samples):
         sheet.paste(im, (0, height * i))

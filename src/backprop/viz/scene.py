@@ -16,13 +16,16 @@ from ..history import Frame
 from ..layers import Array
 from .diagram import MAX_NEURONS, Diagram
 
-POSITIVE = np.array([0.13, 0.40, 0.67])  # blue
-NEGATIVE = np.array([0.70, 0.09, 0.17])  # red
+BLUE, RED = "#2166ac", "#b2182b"  # a weight > 0, < 0
+POSITIVE = np.array([0x21, 0x66, 0xAC]) / 255
+NEGATIVE = np.array([0xB2, 0x18, 0x2B]) / 255
 TARGET = "#1a7f37"  # green
 CURRENT = "#e66100"  # orange: the loss now
 # colours that must survive the GIF's 256-colour palette exactly
-KEY_COLOURS = ["#ffffff", "#000000", "#e8e8e8", "#555555", TARGET, CURRENT]
+KEY_COLOURS = ["#ffffff", "#000000", "#e8e8e8", "#555555", TARGET, CURRENT, BLUE, RED]
 WIDTH, HEIGHT, DPI = 9.0, 4.8, 100  # 900 × 480 pixels
+TOP, BOTTOM, Y_LOW, Y_HIGH = 0.83, 0.2, -0.04, 1.08  # the network panel, and its y range
+POINTS_PER_UNIT = (TOP - BOTTOM) * HEIGHT * 72 / (Y_HIGH - Y_LOW)
 
 
 def _tint(values: Array, scale: float, floor: float = 0.0) -> Array:
@@ -32,8 +35,27 @@ def _tint(values: Array, scale: float, floor: float = 0.0) -> Array:
     return np.asarray((1 - r) + r * base)
 
 
+def _round(value: Any, digits: int = 2) -> float:
+    """The value as printed with ``digits`` decimals, without the sign of a rounded-off zero."""
+    return round(float(value), digits) + 0.0
+
+
+def _font(n: int) -> float:
+    """Label size for a column of n units: smaller as they crowd."""
+    return 10.0 if n <= 6 else 8.0 if n <= 10 else 6.5
+
+
 def _sub(name: str, i: int) -> str:
     return f"${name}_{{{i}}}$"
+
+
+def _span(n: int) -> tuple[float, float]:
+    """Bottom and top of a column of n units: a heatmap row per unit lines up with it."""
+    if n > MAX_NEURONS:
+        return 0.08, 0.92
+    ys = _ys(n)
+    half = (ys[0] - ys[1]) / 2 if n > 1 else 0.1
+    return float(ys[-1] - half), float(ys[0] + half)
 
 
 def _ys(n: int) -> Array:
@@ -74,7 +96,7 @@ class Scene:
         self.fig = fig = Figure(figsize=(WIDTH, HEIGHT), dpi=DPI)
         self.canvas = FigureCanvasAgg(fig)
         grid = fig.add_gridspec(
-            1, 2, width_ratios=[1.6, 1], left=0.01, right=0.98, top=0.83, bottom=0.2, wspace=0.12
+            1, 2, width_ratios=[1.6, 1], left=0.01, right=0.98, top=TOP, bottom=BOTTOM, wspace=0.12
         )
         self.net = net = fig.add_subplot(grid[0])
         self.curve = curve = fig.add_subplot(grid[1])
@@ -83,7 +105,8 @@ class Scene:
 
         columns = len(diagram.widths)
         net.set_xlim(-0.95, columns - 1 + 1.25)
-        net.set_ylim(-0.04, 1.08)
+        points_per_x = net.get_position().width * WIDTH * 72 / (columns - 1 + 2.2)
+        net.set_ylim(Y_LOW, Y_HIGH)
         net.axis("off")
         self.values = [diagram.values(f, x) for f in frames] if x is not None else None
 
@@ -122,7 +145,8 @@ class Scene:
                     cmap="RdBu",
                     vmin=-scale,
                     vmax=scale,
-                    extent=(x0 + 0.22, x1 - 0.22, 0.08, 0.92),
+                    # rows (inputs) span the column they come from
+                    extent=(x0 + 0.25, x1 - 0.25, *_span(c.in_features)),
                     aspect="auto",
                     interpolation="nearest",
                     zorder=1,
@@ -130,7 +154,7 @@ class Scene:
                 net.text(
                     (x0 + x1) / 2,
                     0.02,
-                    f"W  {c.in_features}×{c.out_features}",
+                    f"W: {c.in_features} in\n× {c.out_features} out",
                     ha="center",
                     va="top",
                     fontsize=9,
@@ -141,7 +165,7 @@ class Scene:
         last = columns - 1
         self.neurons: list[Any] = []
         self.strips: list[Any] = []
-        self.labels: list[list[Any]] = []  # per column: Text, or (value, target, bias)
+        self.labels: list[Any] = []  # per column: Text, or (value, target, bias)
         self.inside: list[list[Any]] = []
         for col, n in enumerate(diagram.widths):
             caption = "input" if col == 0 else "output" if col == last else f"hidden {col}"
@@ -154,7 +178,7 @@ class Scene:
                     cmap="RdBu",
                     vmin=-self.value_scale[col],
                     vmax=self.value_scale[col],
-                    extent=(col - 0.06, col + 0.06, 0.08, 0.92),
+                    extent=(col - 0.06, col + 0.06, *_span(n)),
                     aspect="auto",
                     interpolation="nearest",
                     zorder=2,
@@ -166,7 +190,9 @@ class Scene:
                 self.inside.append([])
                 continue
             ys = _ys(n)
-            size = min(26.0, 230.0 / n)
+            gap_pt = (ys[0] - ys[1]) * POINTS_PER_UNIT if n > 1 else 100.0
+            size = min(26.0, 0.7 * gap_pt)
+            offset = (size / 2 + 4) / points_per_x  # labels clear of the circle
             face = "#e8e8e8" if col == 0 else "white"
             dots = net.scatter(
                 np.full(n, col),
@@ -179,10 +205,21 @@ class Scene:
             )
             self.neurons.append(dots)
             self.strips.append(None)
-            labels = []
+            labels: list[Any] = []
             if col == 0:
                 labels = [
-                    net.text(col - 0.14, y, "", ha="right", va="center", fontsize=10) for y in ys
+                    net.text(col - offset, y, "", ha="right", va="center", fontsize=_font(n))
+                    for y in ys
+                ]
+            elif col == last and n > 6:
+                # no room for three lines: value and target on one
+                labels = [
+                    (
+                        net.text(col + offset, y, "", ha="left", va="center", fontsize=_font(n)),
+                        None,
+                        None,
+                    )
+                    for y in ys
                 ]
             elif col == last:
                 # three lines per output: its value, its target (green), its bias (grey)
@@ -191,10 +228,10 @@ class Scene:
                 labels = [
                     (
                         net.text(
-                            col + 0.14, y + step, "", ha="left", va="center", fontsize=size_pt
+                            col + offset, y + step, "", ha="left", va="center", fontsize=size_pt
                         ),
                         net.text(
-                            col + 0.14,
+                            col + offset,
                             y,
                             "",
                             ha="left",
@@ -203,7 +240,7 @@ class Scene:
                             color=TARGET,
                         ),
                         net.text(
-                            col + 0.14,
+                            col + offset,
                             y - step,
                             "",
                             ha="left",
@@ -224,8 +261,8 @@ class Scene:
 
         fig.legend(
             handles=[
-                Line2D([], [], color=POSITIVE, lw=2.5),
-                Line2D([], [], color=NEGATIVE, lw=2.5),
+                Line2D([], [], color=BLUE, lw=2.5),
+                Line2D([], [], color=RED, lw=2.5),
             ],
             labels=["weight > 0", "weight < 0"],
             loc="lower left",
@@ -234,20 +271,7 @@ class Scene:
             fontsize=9,
             frameon=False,
         )
-        fig.text(
-            0.02,
-            0.085,
-            (
-                "the line from $x_i$ to $o_n$ is the weight $θ_{n,i}$ = W[i, n]"
-                if len(diagram.connections) == 1
-                else "each line is one weight, from a unit to a unit of the next layer"
-            )
-            + "; thicker and darker = larger |weight|\n"
-            "a neuron's fill is its bias b, in the same colours",
-            fontsize=8.5,
-            va="bottom",
-            color="#333333",
-        )
+        fig.text(0.02, 0.085, self._note(), fontsize=8.5, va="bottom", color="#333333")
 
         steps = np.arange(len(self.losses))
         positive = self.losses[self.losses > 0]
@@ -263,6 +287,23 @@ class Scene:
         self.steps = steps
         (self.line,) = curve.plot([], [], color="black", lw=1.6)
         (self.dot,) = curve.plot([], [], "o", color=CURRENT, ms=7, zorder=3, clip_on=False)
+
+    def _note(self) -> str:
+        """The key under the network, saying only what this picture shows."""
+        d = self.diagram
+        lines = []
+        fill = "a neuron's fill = its bias"
+        if any(c.as_edges for c in d.connections):
+            if len(d.connections) == 1:
+                lines.append("the line from $x_i$ to $o_n$ is the weight $θ_{n,i}$ = W[i, n]")
+            lines.append(f"thicker and darker line = larger |weight|; {fill}")
+        if not all(c.as_edges for c in d.connections):
+            lines.append("heatmaps: the weights of wide layers, one cell per weight")
+            if not any(c.as_edges for c in d.connections) and min(d.widths[1:]) <= MAX_NEURONS:
+                lines[-1] += f"; {fill}"
+        if any(self.inside):
+            lines.append("the number in a hidden neuron is its output for the input x shown")
+        return "\n".join(lines)
 
     def render(self, k: int) -> Any:
         """Draw frame k; returns a PIL RGB image."""
@@ -292,7 +333,7 @@ class Scene:
         xname, oname = "x", "o"
         if self.labels[0]:
             for i, label in enumerate(self.labels[0]):
-                value = "" if self.x is None else f" = {float(np.ravel(self.x)[i]):+.2f}"
+                value = "" if self.x is None else f" = {_round(np.ravel(self.x)[i]):+.2f}"
                 label.set_text(_sub(xname, i) + value)
         if self.labels[last]:
             outputs = values[last] if values is not None else frame.outputs
@@ -300,18 +341,25 @@ class Scene:
             for n, (value, target, bias) in enumerate(self.labels[last]):
                 text = _sub(oname, n)
                 if outputs is not None:
-                    text += f" = {float(np.ravel(outputs)[n]):+.3f}"
+                    text += f" = {_round(np.ravel(outputs)[n], 3):+.3f}"
+                if target is None:
+                    if isinstance(self.target, int | np.integer):
+                        text += "  ← target" if n == int(self.target) else ""
+                    elif self.target is not None:
+                        text += f"  (target {float(np.ravel(self.target)[n]):+.2f})"
+                    value.set_text(text)
+                    continue
                 value.set_text(text)
                 if isinstance(self.target, int | np.integer):
                     target.set_text("← target class" if n == int(self.target) else "")
                 elif self.target is not None:
                     target.set_text(f"target {float(np.ravel(self.target)[n]):+.3f}")
                 if out_conn.bias_at is not None:
-                    bias.set_text(f"bias {float(frame.params[out_conn.bias_at][n]):+.2f}")
+                    bias.set_text(f"bias {_round(frame.params[out_conn.bias_at][n]):+.2f}")
         for col, texts in enumerate(self.inside):
             for j, text in enumerate(texts):
                 assert values is not None
-                text.set_text(f"{values[col][j]:+.2f}")
+                text.set_text(f"{_round(values[col][j]):+.2f}")
         s = frame.step
         upto = min(s, len(self.losses) - 1)
         self.line.set_data(self.steps[: upto + 1], self.losses[: upto + 1])
