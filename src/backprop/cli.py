@@ -153,7 +153,12 @@ def slp_pictures(run: SLPRun, args: argparse.Namespace) -> None:
             f"The post's perceptron: D={args.dim}, N={args.samples}, lr={args.lr:g}, "
             f"{args.epochs} iterations, seed {args.seed}"
         )
-        plot_losses([run.initial_loss, *run.losses], args.plot, title=title)
+        plot_losses(
+            [run.initial_loss, *run.losses],
+            args.plot,
+            title=title,
+            ylabel="loss  1/N Σₙ ‖oₙ − tₙ‖²  (log scale)",
+        )
         if terminal:
             print(f"wrote {args.plot}", file=sys.stderr)
 
