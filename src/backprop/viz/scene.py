@@ -72,7 +72,7 @@ def _ys(n: int) -> Array:
 
 
 class Scene:
-    """The figure for a run; ``render(frame, k)`` redraws it for frame k and returns RGB pixels.
+    """The figure for a run; ``render(k)`` draws it for frame k and returns the RGB image.
 
     frames: the frames to draw, in step order; their params follow the diagram's layers.
     losses: losses[s] is the loss after s updates; drawn up to the current frame's step.
@@ -178,17 +178,42 @@ class Scene:
                 caption += f"\nafter {diagram.activations[col]}"
             net.text(col, 1.07, caption, ha="center", va="top", fontsize=10, weight="bold")
             if n > MAX_NEURONS:
+                scale = self.value_scale[col]
+                beside = col == last and target is not None and np.ndim(target) > 0
+                if beside:
+                    # the target as a second strip, in the same colours, to compare cell by cell
+                    t = np.ravel(np.asarray(target, dtype=np.float64))[:, None]
+                    scale = max(scale, float(np.abs(t).max()))
+                    net.imshow(
+                        t,
+                        cmap="RdBu",
+                        vmin=-scale,
+                        vmax=scale,
+                        aspect="auto",
+                        extent=(col + 0.12, col + 0.24, *_span(n)),
+                        interpolation="nearest",
+                    )
+                    net.text(
+                        col + 0.12, 0.02, "target", ha="left", va="top", fontsize=9, color=TARGET
+                    )
                 strip = net.imshow(
                     np.zeros((n, 1)),
                     cmap="RdBu",
-                    vmin=-self.value_scale[col],
-                    vmax=self.value_scale[col],
+                    vmin=-scale,
+                    vmax=scale,
                     extent=(col - 0.06, col + 0.06, *_span(n)),
                     aspect="auto",
                     interpolation="nearest",
                     zorder=2,
                 )
-                net.text(col, 0.02, f"{n} units", ha="center", va="top", fontsize=9)
+                net.text(
+                    col + 0.06 if beside else col,
+                    0.02,
+                    f"{n} units",
+                    ha="right" if beside else "center",
+                    va="top",
+                    fontsize=9,
+                )
                 self.neurons.append(None)
                 self.strips.append(strip)
                 self.labels.append([])
@@ -334,9 +359,11 @@ class Scene:
                 lines.append("the line from $x_i$ to $o_n$ is the weight $θ_{n,i}$ = W[i, n]")
             lines.append(f"thicker and darker line = larger |weight|; {fill}")
         if not all(c.as_edges for c in d.connections):
-            lines.append("heatmaps: the weights of wide layers, one cell per weight")
+            lines.append("heatmaps: a wide layer's weights, one cell per weight")
             if not any(c.as_edges for c in d.connections) and min(d.widths[1:]) <= MAX_NEURONS:
                 lines[-1] += f"; {fill}"
+        if any(s is not None for s in self.strips) and self.values is not None:
+            lines.append("strips: the values of a wide column for the input x shown")
         if any(self.inside):
             lines.append("the number in a hidden neuron is its output for the input x shown")
         return "\n".join(lines)
