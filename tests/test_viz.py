@@ -215,6 +215,7 @@ def test_loss_plot_formats_and_determinism(tmp_path: Path) -> None:
         (["--plot", "missing/out.png"], 1, "cannot write 'missing/out.png': No such file"),
         (["--gif", "taken.gif"], 1, "cannot write 'taken.gif': it is a directory"),
         (["--dim", "65", "--gif", "out.gif"], 2, "a layer of 65 units is too large to draw"),
+        (["--epochs", "10000000", "--gif", "out.gif"], 2, "--gif records every iteration"),
     ],
 )
 def test_bad_picture_paths(tmp_path: Path, args: list[str], code: int, message: str) -> None:

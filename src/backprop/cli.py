@@ -94,6 +94,9 @@ def add_slp_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+RECORD_LIMIT = 2**30  # bytes of recorded training that `slp --gif` may hold
+
+
 def cmd_slp(args: argparse.Namespace) -> int:
     from .slp import Diverged, report_lines, run_slp
 
@@ -105,6 +108,13 @@ def cmd_slp(args: argparse.Namespace) -> int:
         if args.gif:
             check_suffix(args.gif, [".gif"])
             check_drawable([args.dim, args.dim])
+            # the GIF is drawn from a record of every iteration (weights, bias, outputs, grads)
+            floats = (args.epochs + 1) * (2 * args.dim**2 + (2 + args.samples) * args.dim)
+            if 8 * floats > RECORD_LIMIT:
+                raise UsageError(
+                    f"--gif records every iteration: {args.epochs} iterations at --dim "
+                    f"{args.dim} would need {8 * floats / 2**30:.1f} GiB; use fewer --epochs"
+                )
             check_writable(args.gif)
         if args.plot:
             check_suffix(args.plot, SUFFIXES)

@@ -1,4 +1,4 @@
-"""The loss curve as a still picture (PNG, SVG or PDF)."""
+"""The loss curve: as a still picture (PNG, SVG or PDF), and as a panel of an animation."""
 
 from __future__ import annotations
 
@@ -8,9 +8,40 @@ from typing import Any
 
 import numpy as np
 
+from ..layers import Array
 from .files import atomic_write, check_suffix
 
 SUFFIXES = (".png", ".svg", ".pdf")
+CURRENT = "#e66100"  # orange: the loss now
+
+
+class LossPanel:
+    """The loss curve in an animation: drawn up to the current step, on fixed axes.
+
+    losses[s] is the loss after s updates; the axes span the whole run from the first frame,
+    so the curve grows into a frame that does not move.
+    """
+
+    def __init__(self, ax: Any, losses: Array, total: int) -> None:
+        self.losses, self.steps = losses, np.arange(len(losses))
+        positive = losses[losses > 0]
+        low, high = (positive.min(), positive.max()) if positive.size else (1e-3, 1.0)
+        ax.set_yscale("log")
+        ax.set_xlim(0, max(total, 1))
+        ax.set_ylim(low / 1.6, high * 1.6)
+        ax.set_xlabel("iteration (updates made)", fontsize=10)
+        ax.set_ylabel("loss (log scale)", fontsize=10)
+        ax.set_title("loss so far", fontsize=10)
+        ax.tick_params(labelsize=9)
+        ax.grid(True, which="major", alpha=0.3)
+        (self.line,) = ax.plot([], [], color="black", lw=1.6)
+        (self.dot,) = ax.plot([], [], "o", color=CURRENT, ms=7, zorder=3, clip_on=False)
+        self.moving = [self.line, self.dot]
+
+    def update(self, step: int, loss: float) -> None:
+        upto = min(step, len(self.losses) - 1)
+        self.line.set_data(self.steps[: upto + 1], self.losses[: upto + 1])
+        self.dot.set_data([step], [loss])
 
 
 def plot_losses(

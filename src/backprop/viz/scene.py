@@ -14,13 +14,13 @@ import numpy as np
 
 from ..history import Frame
 from ..layers import Array
+from .curves import CURRENT, LossPanel
 from .diagram import MAX_NEURONS, Diagram
 
 BLUE, RED = "#2166ac", "#b2182b"  # a weight > 0, < 0
 POSITIVE = np.array([0x21, 0x66, 0xAC]) / 255
 NEGATIVE = np.array([0xB2, 0x18, 0x2B]) / 255
 TARGET = "#1a7f37"  # green
-CURRENT = "#e66100"  # orange: the loss now
 # colours that must survive the GIF's 256-colour palette exactly
 KEY_COLOURS = ["#ffffff", "#000000", "#e8e8e8", "#555555", TARGET, CURRENT, BLUE, RED]
 WIDTH, HEIGHT, DPI = 9.0, 4.8, 100  # 900 × 480 pixels
@@ -88,7 +88,6 @@ class Scene:
         x: Array | None,
         target: Array | int | None,
         title: str,
-        names: tuple[str, str] = ("x", "o"),
     ) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.collections import LineCollection
@@ -235,53 +234,7 @@ class Scene:
             )
             self.neurons.append(dots)
             self.strips.append(None)
-            labels: list[Any] = []
-            if col == 0:
-                labels = [
-                    net.text(col - offset, y, "", ha="right", va="center", fontsize=_font(n))
-                    for y in ys
-                ]
-            elif col == last and n > 6:
-                # no room for three lines: value and target on one
-                labels = [
-                    (
-                        net.text(col + offset, y, "", ha="left", va="center", fontsize=_font(n)),
-                        None,
-                        None,
-                    )
-                    for y in ys
-                ]
-            elif col == last:
-                # three lines per output: its value, its target (green), its bias (grey)
-                step = min(0.075, 0.9 / n / 3)
-                size_pt = 10 if n <= 6 else 8
-                labels = [
-                    (
-                        net.text(
-                            col + offset, y + step, "", ha="left", va="center", fontsize=size_pt
-                        ),
-                        net.text(
-                            col + offset,
-                            y,
-                            "",
-                            ha="left",
-                            va="center",
-                            fontsize=size_pt,
-                            color=TARGET,
-                        ),
-                        net.text(
-                            col + offset,
-                            y - step,
-                            "",
-                            ha="left",
-                            va="center",
-                            fontsize=size_pt - 1,
-                            color="#555555",
-                        ),
-                    )
-                    for y in ys
-                ]
-            self.labels.append(labels)
+            self.labels.append(self._labels(col, ys, offset))
             inside = []
             if 0 < col < last and n <= 8 and self.values is not None:
                 inside = [
@@ -303,18 +256,7 @@ class Scene:
         )
         fig.text(0.02, 0.085, self._note(), fontsize=8.5, va="bottom", color="#333333")
 
-        steps = np.arange(len(self.losses))
-        positive = self.losses[self.losses > 0]
-        low, high = (positive.min(), positive.max()) if positive.size else (1e-3, 1.0)
-        curve.set_yscale("log")
-        curve.set_xlim(0, max(self.total, 1))
-        curve.set_ylim(low / 1.6, high * 1.6)
-        curve.set_xlabel("iteration (updates made)", fontsize=10)
-        curve.set_ylabel("loss (log scale)", fontsize=10)
-        curve.set_title("loss so far", fontsize=10)
-        curve.tick_params(labelsize=9)
-        curve.grid(True, which="major", alpha=0.3)
-        self.steps = steps
+        self.loss_panel = LossPanel(curve, self.losses, self.total)
         gaps = np.diff([f.step for f in frames])
         if gaps.size > 2 and gaps[-1] > 4 * max(gaps[0], 1):
             # otherwise the dot's speeding up along the curve looks like a fault
@@ -327,8 +269,6 @@ class Scene:
                 fontsize=8,
                 color="#555555",
             )
-        (self.line,) = curve.plot([], [], color="black", lw=1.6)
-        (self.dot,) = curve.plot([], [], "o", color=CURRENT, ms=7, zorder=3, clip_on=False)
 
         # What changes from frame to frame, in drawing order. Everything else is drawn once
         # into a background that each frame starts from (blitting): several times faster.
@@ -344,10 +284,40 @@ class Scene:
                     [t for t in item if t is not None] if isinstance(item, tuple) else [item]
                 )
         self.moving += [t for texts in self.inside for t in texts]
-        self.moving += [self.status, self.line, self.dot]
+        self.moving += [self.status, *self.loss_panel.moving]
         for a in self.moving:
             a.set_animated(True)
         self.background: Any = None
+
+    def _labels(self, col: int, ys: Array, offset: float) -> list[Any]:
+        """Texts beside the input neurons (x), or beside the outputs (value, target, bias)."""
+        net, n, last = self.net, len(ys), len(self.diagram.widths) - 1
+        if col == 0:
+            return [
+                net.text(col - offset, y, "", ha="right", va="center", fontsize=_font(n))
+                for y in ys
+            ]
+        if col != last:
+            return []
+        if n > 6:
+            # no room for three lines: value and target on one
+            return [
+                (
+                    net.text(col + offset, y, "", ha="left", va="center", fontsize=_font(n)),
+                    None,
+                    None,
+                )
+                for y in ys
+            ]
+        step = min(0.075, 0.9 / n / 3)
+        return [
+            (
+                net.text(col + offset, y + step, "", ha="left", va="center", fontsize=10),
+                net.text(col + offset, y, "", ha="left", va="center", fontsize=10, color=TARGET),
+                net.text(col + offset, y - step, "", va="center", fontsize=9, color="#555555"),
+            )
+            for y in ys
+        ]
 
     def _note(self) -> str:
         """The key under the network, saying only what this picture shows."""
@@ -393,16 +363,15 @@ class Scene:
             if strip is not None and values is not None:
                 strip.set_data(values[col][:, None])
         last = len(d.widths) - 1
-        xname, oname = "x", "o"
         if self.labels[0]:
             for i, label in enumerate(self.labels[0]):
                 value = "" if self.x is None else f" = {_round(np.ravel(self.x)[i]):+.2f}"
-                label.set_text(_sub(xname, i) + value)
+                label.set_text(_sub("x", i) + value)
         if self.labels[last]:
             outputs = values[last] if values is not None else frame.outputs
             out_conn = d.connections[-1]
             for n, (value, target, bias) in enumerate(self.labels[last]):
-                text = _sub(oname, n)
+                text = _sub("o", n)
                 if outputs is not None:
                     text += f" = {_round(np.ravel(outputs)[n], 3):+.3f}"
                 if target is None:
@@ -424,9 +393,7 @@ class Scene:
                 assert values is not None
                 text.set_text(f"{_round(values[col][j]):+.2f}")
         s = frame.step
-        upto = min(s, len(self.losses) - 1)
-        self.line.set_data(self.steps[: upto + 1], self.losses[: upto + 1])
-        self.dot.set_data([s], [frame.loss])
+        self.loss_panel.update(s, frame.loss)
         when = "before training" if s == 0 else f"after {s} of {self.total} updates"
         self.status.set_text(f"{when}    loss = {frame.loss:.4g}")
         if self.background is None:
