@@ -25,5 +25,10 @@ test: $(VENV)/.dev
 	$(BIN)/mypy
 	$(BIN)/pytest
 
+# Every figure of docs/notes.md, from the project's own commands.
+figures: $(VENV)/.runtime
+	$(PY) docs/figures/convergence.py docs/figures/convergence.png
+	$(BIN)/backprop slp --gif docs/figures/slp.gif --plot docs/figures/slp-loss.png
+
 clean:
 	rm -rf $(VENV) build src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

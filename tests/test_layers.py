@@ -242,3 +242,11 @@ def test_parameter_grad_matches_data_shape_and_dtype() -> None:
     assert p.grad.shape == (3, 2) and p.grad.dtype == np.float32
     with pytest.raises(ValueError, match="shape"):
         p.grad = np.zeros((2, 3))
+
+
+def test_nan_or_inf_in_the_input_is_refused_with_its_place() -> None:
+    model = Sequential(Linear(3, 2, rng=np.random.default_rng(0)))
+    x = np.zeros((4, 3))
+    x[2, 1] = np.inf
+    with pytest.raises(ValueError, match=r"Sequential: input has inf at \[2, 1\]"):
+        model(x)

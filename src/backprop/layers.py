@@ -22,6 +22,20 @@ import numpy.typing as npt
 Array = npt.NDArray[Any]
 
 
+def first_nonfinite(a: Array) -> tuple[int, ...] | None:
+    """Index of the first NaN or ±inf in ``a``, or None if every entry is finite."""
+    bad = np.argwhere(~np.isfinite(a))
+    return tuple(int(i) for i in bad[0]) if len(bad) else None
+
+
+def check_finite(name: str, a: Array) -> None:
+    """Raise ValueError naming the first NaN or inf in ``a`` (e.g. "target has nan at [3, 1]")."""
+    where = first_nonfinite(a)
+    if where is not None:
+        value = a[where]
+        raise ValueError(f"{name} has {value} at {list(where)}")
+
+
 class Parameter:
     """A trainable array and the gradient accumulated for it.
 
@@ -289,6 +303,11 @@ class Sequential(Module):
         self.layers = list(layers)
 
     def forward(self, x: Array) -> Array:
+        # The network's input is data: a NaN or inf there is refused with its place named. Values
+        # inside the network are not checked, so a diverging run reaches the loss and is
+        # reported there, by the training loop.
+        if not np.isfinite(x).all():
+            check_finite("Sequential: input", x)
         for layer in self.layers:
             x = layer(x)
         return x
