@@ -155,10 +155,11 @@ class Scene:
                     interpolation="nearest",
                     zorder=1,
                 )
+                # one line: a second would run into the key below
                 net.text(
                     (x0 + x1) / 2,
                     0.02,
-                    f"W: {c.in_features} in\n× {c.out_features} out",
+                    f"W {c.in_features}×{c.out_features}",
                     ha="center",
                     va="top",
                     fontsize=9,
@@ -173,6 +174,8 @@ class Scene:
         self.inside: list[list[Any]] = []
         for col, n in enumerate(diagram.widths):
             caption = "input" if col == 0 else "output" if col == last else f"hidden {col}"
+            if n > MAX_NEURONS:
+                caption += f" ({n})"  # too many to count
             if diagram.activations[col]:
                 caption += f"\nafter {diagram.activations[col]}"
             net.text(col, 1.07, caption, ha="center", va="top", fontsize=10, weight="bold")
@@ -193,7 +196,7 @@ class Scene:
                         interpolation="nearest",
                     )
                     net.text(
-                        col + 0.12, 0.02, "target", ha="left", va="top", fontsize=9, color=TARGET
+                        col + 0.18, 0.02, "target", ha="center", va="top", fontsize=9, color=TARGET
                     )
                 strip = net.imshow(
                     np.zeros((n, 1)),
@@ -204,14 +207,6 @@ class Scene:
                     aspect="auto",
                     interpolation="nearest",
                     zorder=2,
-                )
-                net.text(
-                    col + 0.06 if beside else col,
-                    0.02,
-                    f"{n} units",
-                    ha="right" if beside else "center",
-                    va="top",
-                    fontsize=9,
                 )
                 self.neurons.append(None)
                 self.strips.append(strip)
@@ -329,11 +324,11 @@ class Scene:
                 lines.append("the line from $x_i$ to $o_n$ is the weight $θ_{n,i}$ = W[i, n]")
             lines.append(f"thicker and darker line = larger |weight|; {fill}")
         if not all(c.as_edges for c in d.connections):
-            lines.append("heatmaps: a wide layer's weights, one cell per weight")
+            lines.append("heatmap: a wide layer's W (in × out), one cell per weight")
             if not any(c.as_edges for c in d.connections) and min(d.widths[1:]) <= MAX_NEURONS:
                 lines[-1] += f"; {fill}"
         if any(s is not None for s in self.strips) and self.values is not None:
-            lines.append("strips: the values of a wide column for the input x shown")
+            lines.append("strip: the values of a wide column for the input x shown")
         if any(self.inside):
             lines.append("the number in a hidden neuron is its output for the input x shown")
         return "\n".join(lines)
