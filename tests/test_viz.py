@@ -161,7 +161,7 @@ def test_multilayer_gif(tmp_path: Path) -> None:
     path = tmp_path / "net.gif"
     size = animate(model, frames, losses, path, inputs=x, targets=t, title="2-4-3")
     assert size == path.stat().st_size
-    check_animation(path)
+    assert len(check_animation(path)) == len(frames)
 
 
 def test_wide_layers_are_drawn_as_heatmaps(tmp_path: Path) -> None:
