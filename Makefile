@@ -17,7 +17,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	touch $@
 
 demo: $(VENV)/.runtime
-	$(BIN)/backprop slp
+	$(BIN)/backprop slp --gif slp.gif --plot slp.png
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check .

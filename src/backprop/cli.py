@@ -11,9 +11,12 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .slp import SLPRun
 
 
 class UsageError(Exception):
@@ -91,11 +94,35 @@ def add_slp_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+RECORD_LIMIT = 2**30  # bytes of recorded training that `slp --gif` may hold
+
+
 def cmd_slp(args: argparse.Namespace) -> int:
     from .slp import Diverged, report_lines, run_slp
 
+    if args.gif or args.plot:
+        # the pictures' checks come first, so a bad path costs no training
+        from .viz import SUFFIXES, check_drawable
+        from .viz.files import check_suffix, check_writable
+
+        if args.gif:
+            check_suffix(args.gif, [".gif"])
+            check_drawable([args.dim, args.dim])
+            # the GIF is drawn from a record of every iteration (weights, bias, outputs, grads)
+            floats = (args.epochs + 1) * (2 * args.dim**2 + (2 + args.samples) * args.dim)
+            if 8 * floats > RECORD_LIMIT:
+                raise UsageError(
+                    f"--gif records every iteration: {args.epochs} iterations at --dim "
+                    f"{args.dim} would need {8 * floats / 2**30:.1f} GiB; use fewer --epochs"
+                )
+            check_writable(args.gif)
+        if args.plot:
+            check_suffix(args.plot, SUFFIXES)
+            check_writable(args.plot)
     try:
-        run = run_slp(args.dim, args.samples, args.lr, args.epochs, args.seed)
+        run = run_slp(
+            args.dim, args.samples, args.lr, args.epochs, args.seed, record=bool(args.gif)
+        )
     except Diverged as e:
         raise Failure(str(e)) from None
     if args.json:
@@ -117,7 +144,33 @@ def cmd_slp(args: argparse.Namespace) -> int:
         )
     else:
         print("\n".join(report_lines(run, args.every)))
+    if args.gif or args.plot:
+        sys.stdout.flush()
+        slp_pictures(run, args)
     return 0
+
+
+def slp_pictures(run: SLPRun, args: argparse.Namespace) -> None:
+    from .viz import animate_slp, plot_losses
+
+    terminal = sys.stderr.isatty()
+    if args.gif:
+        size = animate_slp(run, args.gif, progress=terminal)
+        if terminal:
+            print(f"wrote {args.gif} ({size / 2**20:.1f} MiB)", file=sys.stderr)
+    if args.plot:
+        title = (
+            f"The post's perceptron: D={args.dim}, N={args.samples}, lr={args.lr:g}, "
+            f"{args.epochs} iterations, seed {args.seed}"
+        )
+        plot_losses(
+            [run.initial_loss, *run.losses],
+            args.plot,
+            title=title,
+            ylabel="loss  1/N Σₙ ‖oₙ − tₙ‖²  (log scale)",
+        )
+        if terminal:
+            print(f"wrote {args.plot}", file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------------- gradcheck
@@ -747,6 +800,16 @@ def build_parser() -> Parser:
     )
     p.add_argument(
         "--json", action="store_true", help="print one JSON object instead of the report"
+    )
+    p.add_argument(
+        "--gif",
+        metavar="PATH",
+        help="also write an animated GIF of the network learning (PATH must end in .gif)",
+    )
+    p.add_argument(
+        "--plot",
+        metavar="PATH",
+        help="also write the loss curve (PATH ending in .png, .svg or .pdf)",
     )
     p.set_defaults(func=cmd_slp)
 
