@@ -305,6 +305,9 @@ def test_progress_bar_on_a_terminal() -> None:
         (["--data", "digits", "--target", "x"], 2, "--target applies to CSV files"),
         ([], 2, "--data is required"),
         (["--resume", "missing.npz"], 1, "missing.npz: no such file"),
+        (["--data", "digits", "--gif", "a.gif"], 2, "--gif: a layer of 128 units is too large"),
+        (["--data", "iris", "--gif", "a.png"], 2, "--gif 'a.png' must end in .gif"),
+        (["--resume", "a.npz", "--gif", "a.gif"], 2, "--gif draws a run from its first step"),
     ],
 )
 def test_bad_train_usage_is_one_line(
@@ -331,3 +334,15 @@ def test_errors_have_no_traceback(tmp_path: Path) -> None:
 def test_help(command: str) -> None:
     result = run_cli(command, "--help")
     assert result.returncode == 0 and "usage: backprop" in result.stdout
+
+
+def test_gif_of_a_small_network(tmp_path: Path, capsys: Any) -> None:
+    """iris, 4 → 3 → 3, 2 epochs of 4 batches: a frame for each of the 8 steps with a loss."""
+    from PIL import Image
+
+    path = tmp_path / "iris.gif"
+    argv = ["train", "--data", "iris", "--hidden", "3", "--epochs", "2", "--gif", str(path)]
+    assert main(argv) == 0
+    assert capsys.readouterr().err == ""
+    with Image.open(path) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 8

@@ -393,6 +393,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_output(args.save, "--save", (".npz",))
     check_output(args.history, "--history", (".csv",))
     check_output(args.plot, "--plot", (".png",))
+    check_output(args.gif, "--gif", (".gif",))
+    if args.gif and args.resume:
+        raise UsageError("--gif draws a run from its first step; it cannot follow --resume")
     if args.resume is None and args.data is None:
         raise UsageError("--data is required (a bundled dataset or a .csv file), or --resume")
     ckpt = None
@@ -478,6 +481,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         done = 0
 
     steps = -(-len(X_train) // settings["batch_size"])
+    frame_steps: list[int] = []
+    if args.gif:
+        from .history import log_spaced_steps
+        from .viz import GIF_FRAMES, check_drawable
+
+        sizes = [data.X.shape[1], *settings["hidden"], model.parameters()[-1].shape[-1]]
+        try:
+            check_drawable(sizes)
+        except ValueError as e:
+            raise UsageError(f"--gif: {e}; try a smaller --hidden") from None
+        # the last step's loss is that of the last batch, so the frames end there
+        frame_steps = log_spaced_steps(epochs * steps - 1, GIF_FRAMES)
     progress = TrainProgress(epochs, done, steps) if sys.stderr.isatty() else None
     metric_name = "accuracy" if task == "classification" else "R²"
 
@@ -533,6 +548,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             y_test=y_test,
             task=task,
             history=history,
+            frame_steps=frame_steps,
             on_batch=None if progress is None else progress.on_batch,
             on_epoch=on_epoch,
         )
@@ -555,6 +571,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         write_history_csv(history, args.history)
     if args.plot:
         plot_history(history, args.plot, title=describe_run(settings, model), test_rows=len(X_test))
+    if args.gif:
+        train_gif(args.gif, model, history, X_test[0], y_test[0], describe_run(settings, model))
     seconds = history.seconds[-1]
     metric_key = f"test_{history.metric}"
     if args.json:
@@ -582,6 +600,27 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{history.epochs} epochs ({seconds:.1f} s){saved}"
         )
     return 0
+
+
+def train_gif(path: str, model: Any, history: Any, x: Any, target: Any, title: str) -> None:
+    """The network learning, drawn by ``backprop.viz`` from the frames ``fit`` recorded, with
+    the first test row on its input neurons (a row it never trains on)."""
+    from .viz import animate
+
+    terminal = sys.stderr.isatty()
+    shown = int(target) if history.task == "classification" else np.atleast_1d(target)
+    size = animate(
+        model,
+        history.frames,
+        history.batch_losses,
+        path,
+        inputs=x,
+        targets=shown,
+        title=title,
+        progress=terminal,
+    )
+    if terminal:
+        print(f"wrote {path} ({size / 2**20:.1f} MiB)", file=sys.stderr)
 
 
 def add_train_parser(sub: Any) -> None:
@@ -653,6 +692,11 @@ def add_train_parser(sub: Any) -> None:
     )
     p.add_argument("--history", metavar="PATH.csv", help="write the per-epoch losses as CSV")
     p.add_argument("--plot", metavar="PATH.png", help="draw the loss and accuracy curves")
+    p.add_argument(
+        "--gif",
+        metavar="PATH.gif",
+        help="draw the network learning, as an animated GIF (layers of at most 64 units)",
+    )
     p.add_argument(
         "--json",
         action="store_true",
