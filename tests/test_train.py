@@ -344,5 +344,6 @@ def test_gif_of_a_small_network(tmp_path: Path, capsys: Any) -> None:
     argv = ["train", "--data", "iris", "--hidden", "3", "--epochs", "2", "--gif", str(path)]
     assert main(argv) == 0
     assert capsys.readouterr().err == ""
-    with Image.open(path) as gif:
+    gif: Any = Image.open(path)  # GIF frames (n_frames) are not in Pillow's type stubs
+    with gif:
         assert gif.format == "GIF" and gif.n_frames == 8
