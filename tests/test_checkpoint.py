@@ -271,6 +271,33 @@ def test_cli_refuses_bad_checkpoints_with_one_line(tmp_path: Path, capsys: Any) 
     assert not (tmp_path / "MARKER").exists()
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"data": None}, "its recorded settings lack a valid 'data'"),
+        ({"hidden": [4, "x"]}, "its recorded settings lack a valid 'hidden'"),
+        ({"batch_size": True}, "its recorded settings lack a valid 'batch_size'"),
+        ({"loss": "hinge"}, "its recorded settings are out of range"),
+    ],
+)
+def test_edited_settings_are_refused_on_resume(
+    tmp_path: Path, capsys: Any, change: dict[str, Any], message: str
+) -> None:
+    path = tmp_path / "run.npz"
+    assert (
+        main(["train", "--data", "iris", "--epochs", "1", "--hidden", "4", "--save", str(path)])
+        == 0
+    )
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["info"]["train"].update(change)
+    np.savez(path, **{**arrays, "meta": np.array(json.dumps(meta))})
+    capsys.readouterr()
+    assert main(["train", "--resume", str(path), "--epochs", "2"]) == 1
+    assert capsys.readouterr().err == f"backprop train: error: {path}: {message}; cannot resume\n"
+
+
 def test_a_checkpoint_without_training_state_cannot_be_resumed(tmp_path: Path, capsys: Any) -> None:
     backprop.save(mlp([3, 2]), tmp_path / "bare.npz")
     assert main(["train", "--resume", str(tmp_path / "bare.npz")]) == 1

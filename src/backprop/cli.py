@@ -328,6 +328,45 @@ def describe_run(settings: dict[str, Any], model: Any) -> str:
     )
 
 
+STORED_TYPES: dict[str, tuple[type, ...]] = {
+    "data": (str,),
+    "target": (str, type(None)),
+    "task": (str,),
+    "hidden": (list,),
+    "activation": (str,),
+    "loss": (str,),
+    "optimizer": (str,),
+    "lr": (float, int),
+    "momentum": (float, int),
+    "weight_decay": (float, int),
+    "batch_size": (int,),
+    "seed": (int,),
+    "test_size": (float,),
+    "dtype": (str,),
+    "epochs": (int,),
+}
+
+
+def check_stored_settings(path: str, stored: dict[str, Any]) -> None:
+    """A Failure if a checkpoint's recorded settings are incomplete or of the wrong type (the
+    file is then not one that `backprop train --save` wrote, or it was edited)."""
+    for key, types in STORED_TYPES.items():
+        if not isinstance(stored.get(key), types) or isinstance(stored.get(key), bool):
+            raise Failure(f"{path}: its recorded settings lack a valid {key!r}; cannot resume")
+    if not all(type(h) is int and h > 0 for h in stored["hidden"]):
+        raise Failure(f"{path}: its recorded settings lack a valid 'hidden'; cannot resume")
+    choices = {
+        "task": ("classification", "regression"),
+        "loss": ("cross_entropy", "mse"),
+        "activation": ("relu", "tanh", "sigmoid"),
+        "optimizer": ("adam", "sgd"),
+        "dtype": ("float32", "float64"),
+    }
+    ranges_ok = stored["data"] != "" and stored["batch_size"] >= 1 and 0 < stored["test_size"] < 1
+    if not ranges_ok or any(stored[key] not in valid for key, valid in choices.items()):
+        raise Failure(f"{path}: its recorded settings are out of range; cannot resume")
+
+
 def load_training_data(settings: dict[str, Any]) -> Any:
     from .data import BUNDLED, load_bundled, read_csv
 
@@ -407,6 +446,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         stored = ckpt.info.get("train")
         if not isinstance(stored, dict) or ckpt.optimizer is None or ckpt.rng is None:
             raise Failure(f"{args.resume} was not written by backprop train --save; cannot resume")
+        check_stored_settings(args.resume, stored)
     settings = train_settings(args, None if ckpt is None else ckpt.info["train"])
     epochs = args.epochs or (ckpt.info["train"].get("epochs") if ckpt else None) or DEFAULT_EPOCHS
     if ckpt is not None and epochs <= ckpt.epoch:
@@ -735,7 +775,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     result: dict[str, Any] = {"model": args.model, "data": args.data, "task": task}
     result["target"] = target
     if task == "classification":
-        classes = np.asarray(info.get("classes", []), dtype=np.float64)
+        try:
+            classes = np.asarray(info.get("classes", []), dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise Failure(f"{args.model}: its class labels are not numbers") from None
         if classes.size != out.shape[1]:
             raise Failure(f"{args.model}: {classes.size} classes for {out.shape[1]} outputs")
         index = np.argmax(out, axis=1)

@@ -165,7 +165,8 @@ def fit(
         (epochs numbered from 1), e.g. for a progress bar or a checkpoint.
 
     Raises ``Diverged`` when a loss is NaN or infinite, at the batch it happens; the model is
-    then left as it was at that point and ``history`` holds the complete epochs before it.
+    then left as it was at that point; ``history`` holds the complete epochs before it, and
+    its ``batch_losses`` the finite losses of the failing epoch too.
     Raises ValueError if X or y holds NaN or inf (naming the place) or the shapes disagree.
     """
     task = task or _infer_task(loss_fn)
