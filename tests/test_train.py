@@ -217,6 +217,13 @@ def test_cli_nan_stop_keeps_the_last_finite_checkpoint(
     ckpt = load_checkpoint(path)
     assert ckpt.epoch == 2
     assert all(np.all(np.isfinite(p.data)) for p in ckpt.model.parameters())
+    # as the message says: continue from epoch 2 with another learning rate
+    assert f"--resume {path} --lr <smaller>" in err
+    monkeypatch.undo()
+    assert main(["train", "--resume", str(path), "--lr", "0.0005", "--save", str(path)]) == 0
+    ckpt = load_checkpoint(path)
+    assert ckpt.epoch == 5 and ckpt.optimizer is not None and ckpt.optimizer.lr == 0.0005
+    assert ckpt.info["train"]["lr"] == 0.0005
 
 
 def test_cli_divergence_in_the_first_epoch_saves_nothing(tmp_path: Path, capsys: Any) -> None:

@@ -288,7 +288,8 @@ def check_output(path: str | None, option: str, suffixes: tuple[str, ...]) -> No
 
 def train_settings(args: argparse.Namespace, stored: dict[str, Any] | None) -> dict[str, Any]:
     """The run's settings: the checkpoint's when resuming (an option given that differs is
-    bad usage), else the options given, with the defaults for the rest."""
+    bad usage, except --lr: lowering it is how a run that diverged goes on), else the options
+    given, with the defaults for the rest."""
     given = {key: getattr(args, key) for key in TRAIN_DEFAULTS if getattr(args, key) is not None}
     if stored is None:
         settings = {**TRAIN_DEFAULTS, **given}
@@ -302,13 +303,13 @@ def train_settings(args: argparse.Namespace, stored: dict[str, Any] | None) -> d
         settings["data"] = args.data
         return settings
     for key, value in given.items():
-        if stored.get(key) != value:
+        if stored.get(key) != value and key != "lr":
             option = "--" + key.replace("_", "-")
             raise UsageError(
                 f"{option} {value} differs from the checkpoint's {stored.get(key)}; "
                 "a resumed run keeps the settings it was started with"
             )
-    return {**stored, "data": args.data or stored["data"]}
+    return {**stored, "data": args.data or stored["data"], "lr": given.get("lr", stored["lr"])}
 
 
 def describe_run(settings: dict[str, Any], model: Any) -> str:
@@ -496,6 +497,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if ckpt is not None:
         assert ckpt.optimizer is not None and ckpt.rng is not None
         model, optimizer, rng, done = ckpt.model, ckpt.optimizer, ckpt.rng, ckpt.epoch
+        optimizer.lr = settings["lr"]
         stored_history = {k: ckpt.history.get(k, []) for k in HISTORY_KEYS}
         history = FitHistory(
             task,
@@ -597,7 +599,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.save:
             last = e.history.epochs
             if last > done:
-                kept = f"; {args.save} keeps epoch {last}, the last with a finite loss"
+                kept = (
+                    f"; {args.save} keeps epoch {last}, the last with a finite loss "
+                    f"(continue it with --resume {args.save} --lr <smaller>)"
+                )
             elif os.path.exists(args.save):
                 kept = f"; {args.save} was left as it was"
             else:
@@ -728,7 +733,8 @@ def add_train_parser(sub: Any) -> None:
     p.add_argument(
         "--resume",
         metavar="PATH.npz",
-        help="continue the run saved in this checkpoint, with its settings, up to --epochs",
+        help="continue the run saved in this checkpoint, with its settings (--lr may be "
+        "lowered), up to --epochs",
     )
     p.add_argument("--history", metavar="PATH.csv", help="write the per-epoch losses as CSV")
     p.add_argument("--plot", metavar="PATH.png", help="draw the loss and accuracy curves")
