@@ -17,13 +17,18 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	touch $@
 
 demo: $(VENV)/.runtime
-	$(BIN)/backprop slp
+	$(BIN)/backprop slp --gif slp.gif --plot slp.png
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# Every figure of docs/notes.md, from the project's own commands.
+figures: $(VENV)/.runtime
+	$(PY) docs/figures/convergence.py docs/figures/convergence.png
+	$(BIN)/backprop slp --gif docs/figures/slp.gif --plot docs/figures/slp-loss.png
 
 # The speed suite (benchmarks/): about 5 minutes; writes benchmarks/results.md and the README's table.
 bench: $(VENV)/.dev

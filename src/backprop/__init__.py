@@ -12,10 +12,12 @@
 Note: ``Linear.weight`` is (in_features, out_features), the transpose of PyTorch's.
 """
 
+from .checkpoint import load, save
 from .gradcheck import GradCheckReport, gradcheck
 from .layers import Identity, Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Tanh
 from .losses import CrossEntropyLoss, MSELoss
 from .optim import SGD, Adam, Optimizer
+from .train import fit
 
 __all__ = [
     "SGD",
@@ -32,6 +34,9 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Tanh",
+    "fit",
     "gradcheck",
+    "load",
+    "save",
 ]
 __version__ = "0.1.0"

@@ -1,0 +1,382 @@
+"""Checkpoints: a model and its training state in one ``.npz`` file, with no pickle in it.
+
+The file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays) holding only numeric arrays and
+one JSON text. Loading uses ``np.load(allow_pickle=False)`` and builds the layers from a fixed
+list of known types, so nothing in the file is ever executed (``torch.load`` unpickles by
+default, which runs code from the file; it had to close that hole with ``weights_only``).
+
+Entries (the README's "Checkpoint format" says the same):
+
+    meta                 JSON text: {"format": "backprop-checkpoint", "version": 1,
+                         "dtype", "layers", "optimizer", "rng", "epoch", "info"}
+    param.<name>         each parameter, named as ``model.named_parameters()`` ("0.weight")
+    optim.<key>          the optimizer's ``state_dict()``
+    scaler.mean/.std     the feature standardisation (optional)
+    target_scaler.mean/.std   the regression target's standardisation (optional)
+    history.<name>       the per-epoch and per-batch losses so far (optional)
+
+Saving is atomic: the archive is written to a temporary file in the same directory, flushed
+to disk (fsync), then renamed over ``path``, so a run killed while saving leaves the previous
+checkpoint as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from .data import Scaler
+from .layers import Array, Identity, Linear, Module, ReLU, Sequential, Sigmoid, Tanh
+from .optim import SGD, Adam, Optimizer
+
+FORMAT = "backprop-checkpoint"
+VERSION = 1
+ACTIVATIONS: dict[str, type[Module]] = {
+    "ReLU": ReLU,
+    "Sigmoid": Sigmoid,
+    "Tanh": Tanh,
+    "Identity": Identity,
+}
+DTYPES = ("float32", "float64")
+BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
+HISTORY_KEYS = ("batch_losses", "train_loss", "test_loss", "test_metric", "seconds")
+
+
+class CheckpointError(ValueError):
+    """A file that is not a usable checkpoint (missing, truncated, corrupt or foreign)."""
+
+
+@dataclass
+class Checkpoint:
+    """Everything a checkpoint holds, rebuilt. Only ``model`` is always present."""
+
+    model: Sequential
+    optimizer: Optimizer | None = None
+    rng: np.random.Generator | None = None
+    epoch: int = 0
+    scaler: Scaler | None = None
+    target_scaler: Scaler | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------ writing
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, rename it to ``path``.
+
+    Any failure (an exception, a full disk, the process killed) leaves ``path`` as it was.
+    """
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        # mkstemp makes the file private (0600); give it the permissions of any new file
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    # The rename is durable only once the directory entry is on disk too.
+    try:
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def model_spec(model: Module) -> list[dict[str, Any]]:
+    """The architecture as JSON-ready dicts, e.g. {"type": "Linear", "in_features": 64, ...}."""
+    layers = list(model) if isinstance(model, Sequential) else [model]
+    spec: list[dict[str, Any]] = []
+    for i, layer in enumerate(layers):
+        if isinstance(layer, Linear):
+            spec.append(
+                {
+                    "type": "Linear",
+                    "in_features": layer.in_features,
+                    "out_features": layer.out_features,
+                    "bias": layer.bias is not None,
+                }
+            )
+        elif (
+            type(layer).__name__ in ACTIVATIONS and type(layer) is ACTIVATIONS[type(layer).__name__]
+        ):
+            spec.append({"type": type(layer).__name__})
+        else:
+            raise TypeError(
+                f"cannot save layer {i}: {type(layer).__name__} is not a built-in layer"
+            )
+    return spec
+
+
+def optimizer_spec(optimizer: Optimizer) -> dict[str, Any]:
+    if isinstance(optimizer, Adam):
+        return {
+            "type": "Adam",
+            "lr": optimizer.lr,
+            "betas": list(optimizer.betas),
+            "eps": optimizer.eps,
+            "weight_decay": optimizer.weight_decay,
+        }
+    if isinstance(optimizer, SGD):
+        return {
+            "type": "SGD",
+            "lr": optimizer.lr,
+            "momentum": optimizer.momentum,
+            "weight_decay": optimizer.weight_decay,
+        }
+    raise TypeError(f"cannot save optimizer {type(optimizer).__name__}")
+
+
+def save(
+    model: Module,
+    path: str | os.PathLike[str],
+    *,
+    optimizer: Optimizer | None = None,
+    rng: np.random.Generator | None = None,
+    epoch: int = 0,
+    scaler: Scaler | None = None,
+    target_scaler: Scaler | None = None,
+    info: dict[str, Any] | None = None,
+    history: dict[str, list[float]] | None = None,
+) -> None:
+    """Write ``model`` (and, if given, its training state) to ``path`` as a checkpoint, atomically.
+
+    optimizer: its hyperparameters and ``state_dict()``; rng: its bit generator's state, so
+    a resumed run draws the same shuffles; info: any JSON-ready dict (``backprop train``
+    keeps its settings and the data's column names there).
+    """
+    params = model.parameters()
+    dtypes = {p.dtype.name for p in params}
+    if len(dtypes) != 1 or not dtypes <= set(DTYPES):
+        raise ValueError(f"cannot save a model with parameter dtypes {sorted(dtypes)}")
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "dtype": dtypes.pop(),
+        "layers": model_spec(model),
+        "optimizer": None if optimizer is None else optimizer_spec(optimizer),
+        "rng": None if rng is None else rng.bit_generator.state,
+        "epoch": int(epoch),
+        "info": info or {},
+    }
+    arrays: dict[str, Any] = {"meta": np.array(json.dumps(meta))}
+    sequential = model if isinstance(model, Sequential) else Sequential(model)
+    for name, p in sequential.named_parameters():
+        arrays[f"param.{name}"] = p.data
+    if optimizer is not None:
+        for key, value in optimizer.state_dict().items():
+            arrays[f"optim.{key}"] = np.asarray(value)
+    for prefix, s in (("scaler", scaler), ("target_scaler", target_scaler)):
+        if s is not None:
+            arrays[f"{prefix}.mean"], arrays[f"{prefix}.std"] = s.mean, s.std
+    for key, values in (history or {}).items():
+        arrays[f"history.{key}"] = np.asarray(values, dtype=np.float64)
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+# ------------------------------------------------------------------------------------ reading
+
+
+def _read_arrays(name: str) -> dict[str, Array]:
+    """Every entry of the archive, read in full (so a damaged entry fails here, not later)."""
+    if not os.path.exists(name):
+        raise CheckpointError(f"{name}: no such file")
+    try:
+        loaded = np.load(name, allow_pickle=False)
+    except Exception as e:
+        raise CheckpointError(f"{name} is not a backprop checkpoint ({_reason(e)})") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise CheckpointError(f"{name} is not a backprop checkpoint (a bare array, not an .npz)")
+    try:
+        with loaded:
+            return {key: loaded[key] for key in loaded.files}
+    except Exception as e:
+        raise CheckpointError(f"{name} is damaged: {_reason(e)}") from None
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+
+
+def _build_model(layers: Any, dtype: str, arrays: dict[str, Array]) -> Sequential:
+    """The layers described by ``layers``; each Linear's sizes are checked against the weight
+    stored for it before anything is allocated."""
+    if not isinstance(layers, list) or not layers:
+        raise ValueError("'layers' is not a non-empty list")
+    out: list[Module] = []
+    width: int | None = None
+    for i, spec in enumerate(layers):
+        if not isinstance(spec, dict):
+            raise ValueError(f"layer {i} is not an object")
+        kind = spec.get("type")
+        if kind == "Linear":
+            n_in, n_out, bias = spec.get("in_features"), spec.get("out_features"), spec.get("bias")
+            if not (type(n_in) is int and type(n_out) is int and isinstance(bias, bool)):
+                raise ValueError(f"layer {i} (Linear) lacks in_features, out_features or bias")
+            weight = arrays.get(f"param.{i}.weight")
+            if weight is None or weight.shape != (n_in, n_out):
+                raise ValueError(f"layer {i} (Linear {n_in}x{n_out}) has no weight of that shape")
+            if width is not None and n_in != width:
+                raise ValueError(
+                    f"layer {i} takes {n_in} inputs but the layer before gives {width}"
+                )
+            width = n_out
+            out.append(Linear(n_in, n_out, bias=bias, dtype=dtype, rng=np.random.default_rng(0)))
+        elif isinstance(kind, str) and kind in ACTIVATIONS:
+            out.append(ACTIVATIONS[kind]())
+        else:
+            raise ValueError(f"layer {i} has unknown type {kind!r}")
+    return Sequential(*out)
+
+
+def _build_optimizer(spec: Any, model: Sequential, state: dict[str, Array]) -> Optimizer:
+    if not isinstance(spec, dict):
+        raise ValueError("'optimizer' is not an object")
+
+    def number(key: str) -> float:
+        value = spec.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ValueError(f"optimizer {key} is not a number")
+        return float(value)
+
+    kind = spec.get("type")
+    opt: Optimizer
+    if kind == "Adam":
+        betas = spec.get("betas")
+        if not (isinstance(betas, list) and len(betas) == 2):
+            raise ValueError("Adam betas is not a pair")
+        beta1, beta2 = (float(b) for b in betas)
+        opt = Adam(
+            model.parameters(),
+            lr=number("lr"),
+            betas=(beta1, beta2),
+            eps=number("eps"),
+            weight_decay=number("weight_decay"),
+        )
+    elif kind == "SGD":
+        opt = SGD(
+            model.parameters(),
+            lr=number("lr"),
+            momentum=number("momentum"),
+            weight_decay=number("weight_decay"),
+        )
+    else:
+        raise ValueError(f"unknown optimizer type {kind!r}")
+    opt.load_state_dict(state)
+    return opt
+
+
+def _build_rng(state: Any) -> np.random.Generator:
+    if not isinstance(state, dict) or state.get("bit_generator") not in BIT_GENERATORS:
+        raise ValueError("'rng' is not the state of a NumPy bit generator")
+    bit_generator = getattr(np.random, state["bit_generator"])()
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
+
+
+def _take(arrays: dict[str, Array], key: str, shape: tuple[int, ...], dtype: str) -> Array:
+    if key not in arrays:
+        raise ValueError(f"entry {key!r} is missing")
+    value = arrays.pop(key)
+    if value.shape != shape or value.dtype.name != dtype:
+        raise ValueError(
+            f"entry {key!r} is {value.dtype.name} {value.shape}, expected {dtype} {shape}"
+        )
+    return value
+
+
+def _scaler(arrays: dict[str, Array], prefix: str, size: int | None) -> Scaler | None:
+    if f"{prefix}.mean" not in arrays and f"{prefix}.std" not in arrays:
+        return None
+    n = arrays[f"{prefix}.mean"].shape[0] if size is None else size
+    mean = _take(arrays, f"{prefix}.mean", (n,), "float64")
+    std = _take(arrays, f"{prefix}.std", (n,), "float64")
+    return Scaler(mean, std)
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Read a checkpoint written by ``save``; CheckpointError, naming the file, if it is
+    missing, truncated, corrupt, or not a backprop checkpoint."""
+    name = os.fspath(path)
+    arrays = _read_arrays(name)
+    meta_array = arrays.pop("meta", None)
+    if meta_array is None or meta_array.shape != () or meta_array.dtype.kind != "U":
+        raise CheckpointError(f"{name} is not a backprop checkpoint (it has no 'meta' entry)")
+    try:
+        meta = json.loads(str(meta_array))
+    except Exception as e:
+        raise CheckpointError(f"{name} is not a backprop checkpoint ({_reason(e)})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{name} is not a backprop checkpoint (no format {FORMAT!r})")
+    if meta.get("version") != VERSION:
+        raise CheckpointError(
+            f"{name} is a checkpoint of format version {meta.get('version')!r}; "
+            f"this backprop reads version {VERSION}"
+        )
+    try:
+        return _rebuild(meta, arrays)
+    except Exception as e:
+        raise CheckpointError(f"{name} is damaged or inconsistent: {_reason(e)}") from None
+
+
+def _rebuild(meta: dict[str, Any], arrays: dict[str, Array]) -> Checkpoint:
+    dtype = meta.get("dtype")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+    model = _build_model(meta.get("layers"), dtype, arrays)
+    for pname, p in model.named_parameters():
+        p.data[...] = _take(arrays, f"param.{pname}", p.shape, dtype)
+    optim_state = {
+        k[len("optim.") :]: arrays.pop(k) for k in list(arrays) if k.startswith("optim.")
+    }
+    optimizer = None
+    if meta.get("optimizer") is not None:
+        optimizer = _build_optimizer(meta["optimizer"], model, optim_state)
+    elif optim_state:
+        raise ValueError("optimizer state without an optimizer")
+    rng = None if meta.get("rng") is None else _build_rng(meta["rng"])
+    epoch = meta.get("epoch")
+    if type(epoch) is not int or epoch < 0:
+        raise ValueError(f"epoch {epoch!r} is not a whole number >= 0")
+    info = meta.get("info")
+    if not isinstance(info, dict):
+        raise ValueError("'info' is not an object")
+    first = model.layers[0]
+    scaler = _scaler(arrays, "scaler", first.in_features if isinstance(first, Linear) else None)
+    target_scaler = _scaler(arrays, "target_scaler", None)
+    history: dict[str, list[float]] = {}
+    for key in HISTORY_KEYS:
+        value = arrays.pop(f"history.{key}", None)
+        if value is not None:
+            if value.ndim != 1 or value.dtype != np.float64:
+                raise ValueError(f"entry 'history.{key}' is not a float64 vector")
+            history[key] = value.tolist()
+    if arrays:
+        raise ValueError(f"unexpected entries {sorted(arrays)}")
+    return Checkpoint(model, optimizer, rng, epoch, scaler, target_scaler, info, history)
+
+
+def load(path: str | os.PathLike[str]) -> Sequential:
+    """The model stored in a checkpoint (``load_checkpoint(path).model``)."""
+    return load_checkpoint(path).model

@@ -1,0 +1,362 @@
+"""``fit()``: the training loop over epochs and mini-batches, and the history it returns.
+
+Each epoch shuffles the training rows with ``rng.permutation(N)`` (the only random numbers
+drawn here), then takes batches of ``batch_size`` rows in that order, the last one smaller if
+N is not a multiple. For each batch: forward, loss, ``optimizer.zero_grad()``, backward,
+``optimizer.step()``, as in a PyTorch loop. After each epoch the test split, if given, is
+evaluated in one pass.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .history import Frame, snapshot
+from .layers import (
+    Array,
+    Linear,
+    Module,
+    Parameter,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+    check_finite,
+)
+from .losses import CrossEntropyLoss, Loss, MSELoss
+from .optim import SGD, Adam, Optimizer
+
+METRICS = {"classification": "accuracy", "regression": "r2"}
+
+
+@dataclass
+class FitHistory:
+    """What a run recorded.
+
+    batch_losses[s]: the loss of the batch at step s, computed with the weights after s updates.
+    train_loss[e]: the mean of epoch e's batch losses, weighted by batch size.
+    test_loss[e], test_metric[e]: on the test split after epoch e (empty without one); the
+        metric is accuracy for classification and R² for regression (``metric``).
+    seconds[e]: wall time since the start of the run at the end of epoch e.
+    frames: snapshots of the parameters at the steps asked for (``fit(frame_steps=...)``).
+    """
+
+    task: str
+    batch_losses: list[float] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_metric: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    frames: list[Frame] = field(default_factory=list)
+
+    @property
+    def metric(self) -> str:
+        return METRICS[self.task]
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train_loss)
+
+    def rows(self) -> list[dict[str, float]]:
+        """One dict per epoch: epoch, train_loss, test_loss and test_accuracy or test_r2."""
+        out = []
+        for e, train in enumerate(self.train_loss):
+            row: dict[str, float] = {"epoch": e + 1, "train_loss": train}
+            if e < len(self.test_loss):
+                row["test_loss"] = self.test_loss[e]
+                row[f"test_{self.metric}"] = self.test_metric[e]
+            out.append(row)
+        return out
+
+
+class Diverged(ArithmeticError):
+    """The loss became NaN or infinite; ``history`` holds the epochs completed before."""
+
+    def __init__(self, epoch: int, batch: int | None, loss: float, lr: float, history: FitHistory):
+        self.epoch, self.batch, self.loss, self.history = epoch, batch, loss, history
+        where = f"epoch {epoch}, batch {batch}" if batch is not None else f"epoch {epoch} (test)"
+        super().__init__(
+            f"the loss became {loss} at {where}: lr={lr:g} is too large for this problem; "
+            "try a smaller --lr"
+        )
+
+
+def accuracy(logits: Array, labels: Array) -> float:
+    """The fraction of rows whose largest output is at the true class."""
+    return float(np.mean(np.argmax(logits, axis=1) == labels))
+
+
+def r2_score(pred: Array, target: Array) -> float:
+    """R² = 1 − Σ(t − p)² / Σ(t − t̄)², per output column, averaged over the columns (as
+    scikit-learn's ``r2_score``); 1 is perfect, 0 is no better than predicting the mean."""
+    pred, target = pred.reshape(len(pred), -1), target.reshape(len(target), -1)
+    ss_res = np.sum((target - pred) ** 2, axis=0)
+    ss_tot = np.sum((target - target.mean(axis=0)) ** 2, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.where(ss_res > 0, 0.0, 1.0))
+    return float(np.mean(r2))
+
+
+def _infer_task(loss_fn: Loss) -> str:
+    return "classification" if isinstance(loss_fn, CrossEntropyLoss) else "regression"
+
+
+def _targets(loss_fn: Loss, task: str, y: Array, outputs: int, dtype: Any) -> Array:
+    """y in the form the loss takes: labels for cross-entropy, one-hot rows for MSE on
+    classes, (N, outputs) values for regression."""
+    if task == "classification":
+        if not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"classification needs integer class labels, got dtype {y.dtype}")
+        if isinstance(loss_fn, MSELoss):
+            return np.eye(outputs, dtype=dtype)[y]
+        return y
+    return np.asarray(y, dtype=dtype).reshape(len(y), -1)
+
+
+def evaluate(
+    model: Module, loss_fn: Loss, X: Array, y: Array, task: str | None = None
+) -> tuple[float, float]:
+    """(loss, accuracy or R²) of ``model`` on X, y in one forward pass."""
+    task = task or _infer_task(loss_fn)
+    out = model(X)
+    target = _targets(loss_fn, task, y, out.shape[1], out.dtype)
+    loss = loss_fn(out, target)
+    metric = accuracy(out, y) if task == "classification" else r2_score(out, target)
+    return loss, metric
+
+
+def fit(
+    model: Module,
+    loss_fn: Loss,
+    optimizer: Optimizer,
+    X: Array,
+    y: Array,
+    *,
+    epochs: int = 10,
+    batch_size: int = 32,
+    rng: np.random.Generator | int | None = None,
+    X_test: Array | None = None,
+    y_test: Array | None = None,
+    task: str | None = None,
+    history: FitHistory | None = None,
+    frame_steps: Collection[int] = (),
+    on_batch: Callable[[int, float], None] | None = None,
+    on_epoch: Callable[[int, FitHistory], None] | None = None,
+) -> FitHistory:
+    """Train ``model`` on X (N, D), y for ``epochs`` epochs in total; return the history.
+
+    y: class labels (N,) int for classification, values (N,) or (N, outputs) for regression.
+    task: "classification" or "regression"; by default classification for CrossEntropyLoss,
+        regression for MSELoss. MSELoss on classes compares the outputs with one-hot rows.
+    rng: the generator that shuffles the rows each epoch (or a seed for one).
+    history: the history of an earlier run of this model, to continue: training starts at
+        epoch ``history.epochs`` and the new epochs are appended to it. With the model,
+        optimizer and rng restored from a checkpoint, the result is bit for bit that of an
+        unbroken run.
+    frame_steps: the steps (updates made so far, counted over the whole run) at which a
+        ``Frame`` of the parameters is recorded, with that step's batch loss.
+    on_batch(step, loss), on_epoch(epoch, history): called after each batch and each epoch
+        (epochs numbered from 1), e.g. for a progress bar or a checkpoint.
+
+    Raises ``Diverged`` when a loss is NaN or infinite, at the batch it happens; the model is
+    then left as it was at that point; ``history`` holds the complete epochs before it, and
+    its ``batch_losses`` the finite losses of the failing epoch too.
+    Raises ValueError if X or y holds NaN or inf (naming the place) or the shapes disagree.
+    """
+    task = task or _infer_task(loss_fn)
+    if task not in METRICS:
+        raise ValueError(f"task must be one of {', '.join(METRICS)}, got {task!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if len(X) != len(y) or len(X) == 0:
+        raise ValueError(f"X has {len(X)} rows and y has {len(y)}; need the same number, > 0")
+    check_finite("X", X)
+    check_finite("y", y)
+    params = model.parameters()
+    dtype = params[0].dtype if params else X.dtype
+    # Converted once here, not per batch: a float32 network takes float32 batches.
+    X = np.asarray(X, dtype=dtype)
+    if X_test is not None and y_test is not None:
+        check_finite("X_test", X_test)
+        check_finite("y_test", y_test)
+        X_test = np.asarray(X_test, dtype=dtype)
+    out_features = model(X[:1]).shape[1]
+    targets = _targets(loss_fn, task, y, out_features, dtype)
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    history = history if history is not None else FitHistory(task)
+    if history.task != task:
+        raise ValueError(f"history is of a {history.task} run, this one is {task}")
+    n = len(X)
+    steps_per_epoch = math.ceil(n / batch_size)
+    frame_set = set(frame_steps)
+    start = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
+    losses = history.batch_losses
+    # A diverging run overflows on its way to a NaN loss; that is reported as Diverged, once,
+    # instead of as a stream of NumPy warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for epoch in range(history.epochs + 1, epochs + 1):
+            step = (epoch - 1) * steps_per_epoch
+            # One copy of the data per epoch; every batch is then a view (a slice), not a copy.
+            order = rng.permutation(n)
+            X_epoch, t_epoch = X[order], targets[order]
+            for b in range(steps_per_epoch):
+                xb = X_epoch[b * batch_size : (b + 1) * batch_size]
+                tb = t_epoch[b * batch_size : (b + 1) * batch_size]
+                out = model(xb)
+                try:
+                    loss = loss_fn(out, tb)
+                except ValueError:
+                    if np.all(np.isfinite(out)):
+                        raise
+                    loss = math.nan
+                if not math.isfinite(loss):
+                    raise Diverged(epoch, b + 1, loss, optimizer.lr, history)
+                if step in frame_set:
+                    history.frames.append(snapshot(model, step, loss))
+                losses.append(loss)
+                optimizer.zero_grad()
+                model.backward_params(loss_fn.backward())
+                optimizer.step()
+                step += 1
+                if on_batch is not None:
+                    on_batch(step, loss)
+            epoch_losses = np.array(losses[-steps_per_epoch:])
+            sizes = np.full(steps_per_epoch, batch_size)
+            sizes[-1] = n - batch_size * (steps_per_epoch - 1)
+            train_loss = float(epoch_losses @ sizes / n)
+            if X_test is not None and y_test is not None:
+                test_loss, metric = evaluate(model, loss_fn, X_test, y_test, task)
+                if not math.isfinite(test_loss):
+                    raise Diverged(epoch, None, test_loss, optimizer.lr, history)
+            history.train_loss.append(train_loss)
+            if X_test is not None and y_test is not None:
+                history.test_loss.append(test_loss)
+                history.test_metric.append(metric)
+            history.seconds.append(time.perf_counter() - start)
+            if on_epoch is not None:
+                on_epoch(epoch, history)
+    return history
+
+
+def write_history_csv(history: FitHistory, path: str) -> None:
+    """One row per epoch: epoch, train_loss, test_loss, test_accuracy or test_r2 (written to a
+    temporary file, then renamed, so ``path`` is never half-written)."""
+    from .checkpoint import atomic_write
+
+    rows = history.rows()
+    columns = list(rows[0]) if rows else ["epoch", "train_loss"]
+
+    def write(f: Any) -> None:
+        lines = [",".join(columns)]
+        for row in rows:
+            lines.append(",".join(str(int(v)) if k == "epoch" else repr(v) for k, v in row.items()))
+        f.write(("\n".join(lines) + "\n").encode())
+
+    atomic_write(path, write)
+
+
+def plot_history(
+    history: FitHistory, path: str, title: str = "", test_rows: int | None = None
+) -> None:
+    """The loss per epoch (train and test, log scale) beside the test accuracy or R², as PNG.
+
+    The epoch of the lowest test loss is marked: after it the network fits the training rows
+    ever better and the test rows no better (it overfits). With ``test_rows``, the last
+    accuracy is also given as a count of misclassified rows.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from .checkpoint import atomic_write
+
+    epochs = np.arange(1, history.epochs + 1)
+    fig = Figure(figsize=(9.5, 4.0), dpi=110)
+    FigureCanvasAgg(fig)
+    ax_loss, ax_metric = fig.subplots(1, 2)
+    ax_loss.plot(epochs, history.train_loss, "o-", ms=3, label="train (mean over the epoch)")
+    if history.test_loss:
+        ax_loss.plot(epochs, history.test_loss, "s-", ms=3, label="test (after the epoch)")
+        low = int(np.argmin(history.test_loss))
+        ax_loss.axvline(
+            low + 1, color="0.5", ls=":", lw=1, label=f"lowest test loss (epoch {low + 1})"
+        )
+    ax_loss.set_yscale("log")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel(
+        "loss (log scale)"
+        if history.task == "classification"
+        else "MSE of the standardised target (log scale)"
+    )
+    ax_loss.set_title("loss")
+    ax_loss.legend(fontsize=8)
+    name = "accuracy" if history.task == "classification" else "R²"
+    if history.test_metric:
+        last = history.test_metric[-1]
+        best = int(np.argmax(history.test_metric))
+        ax_metric.plot(epochs, history.test_metric, "o-", ms=3, color="C2")
+        note = f"last {last:.4f}"
+        if test_rows and history.task == "classification":
+            note += f" ({round((1 - last) * test_rows)} of {test_rows} wrong)"
+        ax_metric.annotate(
+            note, (epochs[-1], last), textcoords="offset points", xytext=(-6, -16), ha="right"
+        )
+        ax_metric.set_title(f"test {name} (best {history.test_metric[best]:.4f}, epoch {best + 1})")
+    else:
+        ax_metric.set_title(f"test {name}: no test split")
+    ax_metric.set_xlabel("epoch")
+    ax_metric.set_ylabel(f"test {name}")
+    for ax in (ax_loss, ax_metric):
+        ax.grid(True, which="both", alpha=0.25)
+        ax.set_xlim(0.5, max(history.epochs, 1) + 0.5)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+
+    def write(f: Any) -> None:
+        fig.savefig(f, format="png", metadata={"Software": None})
+
+    atomic_write(path, write)
+
+
+def mlp(
+    sizes: list[int],
+    activation: str = "relu",
+    *,
+    rng: np.random.Generator | None = None,
+    dtype: Any = np.float64,
+) -> Sequential:
+    """Linear(sizes[0], sizes[1]), activation, …, Linear(sizes[-2], sizes[-1]): a multilayer
+    perceptron with the activation ("relu", "tanh", "sigmoid") after every layer but the last."""
+    kinds: dict[str, type[Module]] = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}
+    if activation not in kinds:
+        raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(kinds)}")
+    layers: list[Module] = []
+    for i in range(len(sizes) - 1):
+        if i:
+            layers.append(kinds[activation]())
+        layers.append(Linear(sizes[i], sizes[i + 1], rng=rng, dtype=dtype))
+    return Sequential(*layers)
+
+
+def make_optimizer(
+    name: str,
+    params: list[Parameter],
+    lr: float,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+) -> Optimizer:
+    """``Adam(params, lr, weight_decay=...)`` for "adam", ``SGD(params, lr, momentum,
+    weight_decay)`` for "sgd"."""
+    if name == "adam":
+        if momentum:
+            raise ValueError("momentum applies to SGD; Adam has betas")
+        return Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "sgd":
+        return SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}; valid: adam, sgd")

@@ -1,0 +1,87 @@
+"""The loss curve: as a still picture (PNG, SVG or PDF), and as a panel of an animation."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..layers import Array
+from .files import atomic_write, check_suffix
+
+SUFFIXES = (".png", ".svg", ".pdf")
+CURRENT = "#e66100"  # orange: the loss now
+
+
+class LossPanel:
+    """The loss curve in an animation: drawn up to the current step, on fixed axes.
+
+    losses[s] is the loss after s updates; the axes span the whole run from the first frame,
+    so the curve grows into a frame that does not move.
+    """
+
+    def __init__(self, ax: Any, losses: Array, total: int) -> None:
+        self.losses, self.steps = losses, np.arange(len(losses))
+        positive = losses[losses > 0]
+        low, high = (positive.min(), positive.max()) if positive.size else (1e-3, 1.0)
+        ax.set_yscale("log")
+        ax.set_xlim(0, max(total, 1))
+        ax.set_ylim(low / 1.6, high * 1.6)
+        ax.set_xlabel("iteration (updates made)", fontsize=10)
+        ax.set_ylabel("loss (log scale)", fontsize=10)
+        ax.set_title("loss so far", fontsize=10)
+        ax.tick_params(labelsize=9)
+        ax.grid(True, which="major", alpha=0.3)
+        (self.line,) = ax.plot([], [], color="black", lw=1.6)
+        (self.dot,) = ax.plot([], [], "o", color=CURRENT, ms=7, zorder=3, clip_on=False)
+        self.moving = [self.line, self.dot]
+
+    def update(self, step: int, loss: float) -> None:
+        upto = min(step, len(self.losses) - 1)
+        self.line.set_data(self.steps[: upto + 1], self.losses[: upto + 1])
+        self.dot.set_data([step], [loss])
+
+
+def plot_losses(
+    losses: Sequence[float],
+    path: str | os.PathLike[str],
+    *,
+    title: str = "",
+    xlabel: str = "iteration (updates made)",
+    ylabel: str = "loss (log scale)",
+) -> int:
+    """Write the loss curve, losses[s] against s on a log-scaled y axis; returns the file size.
+
+    The format follows the suffix: .png, .svg or .pdf (ValueError otherwise). The file has no
+    date in it, so the same losses give the same bytes.
+    """
+    suffix = check_suffix(path, SUFFIXES)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    y = np.asarray(losses, dtype=np.float64)
+    fig = Figure(figsize=(7.0, 4.2), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot(np.arange(y.size), y, color="black", lw=1.6)
+    ax.set_yscale("log")
+    ax.set_xlim(0, max(y.size - 1, 1))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.25)
+    fig.tight_layout()
+    fmt = suffix[1:]
+    metadata: dict[str, Any] = {"png": {"Software": None}, "svg": {"Date": None}}.get(
+        fmt, {"CreationDate": None}
+    )
+
+    def write(f: Any) -> None:
+        import matplotlib
+
+        with matplotlib.rc_context({"svg.hashsalt": "backprop"}):
+            fig.savefig(f, format=fmt, metadata=metadata)
+
+    return atomic_write(path, write)
