@@ -54,9 +54,9 @@ CASES = {
              "float64", "ce", "sgd", 1e-2, ("backprop", "torch", "sklearn"), samples=4096),
         Case("large", "784-1024-1024-10 ReLU, batch 512, float32, SGD", (784, 1024, 1024, 10),
              512, "float32", "ce", "sgd", 1e-2, ("backprop", "torch", "gemm"), samples=4096),
-        Case("digits", "digits, 64-128-64-10 ReLU, Adam, batch 32, 20 epochs, float32",
+        Case("digits", "digits, 64-128-64-10 ReLU, Adam, batch 32, 10 epochs, float32",
              (64, 128, 64, 10), 32, "float32", "ce", "adam", 1e-3,
-             ("backprop", "torch", "sklearn"), epochs=20),
+             ("backprop", "torch", "sklearn"), epochs=10),
     ]
 }  # fmt: skip
 

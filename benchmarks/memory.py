@@ -30,7 +30,10 @@ def main() -> int:
     activations = case.batch * (sum(case.sizes[1:-1]) + case.sizes[-1])
     need = (n_params * (2 + state) + activations) * itemsize
 
-    import backprop  # noqa: F401  (imported before tracing: its modules are not the run's memory)
+    # Modules are imported before tracing starts: they are not the run's memory.
+    import backprop  # noqa: F401
+
+    np.random.default_rng(0).normal(size=1)  # NumPy imports numpy.random on first use
 
     tracemalloc.start()
     start = tracemalloc.get_traced_memory()[0]

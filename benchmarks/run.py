@@ -27,6 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results.md"
 README = ROOT / "README.md"
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
+# The machine's load before the suite starts: other work running at the same time makes every
+# number noisier, PyTorch's OpenMP threads most of all, so the results say what it was.
+LOAD_BEFORE = os.getloadavg()
 TARGETS = {"slp": 10.0, "mlp32": 3.0, "mlp256": 1.3, "large": 1.0}
 PEAK_TARGET = 0.85
 NAMES = {"backprop": "backprop", "torch": "PyTorch", "sklearn": "scikit-learn",
@@ -148,6 +151,7 @@ def machine() -> dict[str, str]:
                                 capture_output=True, text=True, check=False)  # fmt: skip
         versions[mod] = result.stdout.strip() or "not installed"
     return {
+        "load": ", ".join(f"{x:.2f}" for x in LOAD_BEFORE),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": f"{cpu}, {os.cpu_count()} logical cores",
         "python": platform.python_version(),
@@ -162,7 +166,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="alternations per case (default 5)")
     parser.add_argument("--seconds", type=float, default=1.0, help="timed seconds per process")
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES))
-    parser.add_argument("--no-write", action="store_true", help="print only; write no file")
+    parser.add_argument(
+        "--no-write", action="store_true", help="print only; write neither results.md nor README"
+    )
     args = parser.parse_args()
 
     raw: dict[str, dict[str, list[dict[str, Any]]]] = {}
@@ -178,7 +184,9 @@ def main() -> int:
     mem_rows = memory()
     text = report(raw, start_rows, mem_rows, args, time.perf_counter() - started)
     print(text)
-    if not args.no_write:
+    if args.no_write or set(args.cases) != set(CASES):
+        print("benchmarks: not written (--no-write, or only some cases run)", file=sys.stderr)
+    else:
         write_atomic(RESULTS, text)
         refresh_readme(raw)
     return 0
@@ -256,6 +264,10 @@ def report(raw: Any, start_rows: Any, mem_rows: Any, args: Any, elapsed: float) 
         f"~{args.seconds:g} s timed per process, {elapsed / 60:.1f} min in all).",
         "",
         f"- Machine: {m['cpu']}; Python {m['python']}; {m['versions']}.",
+        f"- Load average (1, 5, 15 min) before the run: {m['load']}; after: "
+        + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        + f" (on {os.cpu_count()} cores; above 0.1 or so, other work was running and the "
+        "numbers are noisier).",
         f"- Environment: {', '.join(UNSET)} are removed from the workers' environment "
         f"(in this shell: {m['env']}); thread counts are the libraries' defaults.",
         "- Thread pools seen by the workers (threadpoolctl): "
@@ -295,7 +307,7 @@ METHOD = [
     "- Each number comes from a fresh process that imports only the library it measures "
     "(`python -m benchmarks.worker CASE LIB`); the processes alternate (backprop, PyTorch, the "
     "others; reversed every other round) and the table gives the median over the rounds. "
-    "Inside a process the work is warmed up, then timed in 5 blocks with `time.perf_counter`; "
+    "Inside a process the work is warmed up, then timed in 5 blocks (3 whole runs for the digits case) with `time.perf_counter`; "
     "the process reports its median block.",
     "- The same network, initial weights, data, dtype, batch, loss and optimizer for every "
     "library (`benchmarks/cases.py`). A step is: forward, loss (a Python float: PyTorch's "
@@ -308,7 +320,7 @@ METHOD = [
     "`alpha=0`) has no single-step API: its step cases time one epoch of `partial_fit`, its "
     "training run a whole `fit`; its steps/s are samples/s divided by the batch.",
     "- The digits run: `sklearn.datasets.load_digits` scaled to [0, 1], a fixed 80/20 split, "
-    "20 epochs of shuffled batches of 32 with Adam (lr 0.001), then the test accuracy; the "
+    "10 epochs of shuffled batches of 32 with Adam (lr 0.001), then the test accuracy; the "
     "time covers the training loop and the evaluation, not the imports or loading.",
     "- GEMM FLOPs of a step: 2·N·in·out for each layer's forward product and its dL/dW, and for "
     "dL/dx of every layer but the first. The GEMM peak is NumPy's rate for one product of the "
@@ -340,8 +352,13 @@ def refresh_readme(raw: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
         return
     head, rest = text.split(MARK_START, 1)
     _, tail = rest.split(MARK_END, 1)
+    m = machine()
     table = "\n".join(speed_table(raw))
-    write_atomic(README, f"{head}{MARK_START}\n{table}\n{MARK_END}{tail}")
+    note = (
+        f"Measured {m['date']} on {m['cpu']} ({m['versions']}; load average before the run "
+        f"{m['load']}); [benchmarks/results.md](benchmarks/results.md) has the details."
+    )
+    write_atomic(README, f"{head}{MARK_START}\n{note}\n\n{table}\n{MARK_END}{tail}")
 
 
 if __name__ == "__main__":

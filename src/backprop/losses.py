@@ -48,7 +48,7 @@ class MSELoss:
         if self.reduction == "batchmean":
             # The post's order of operations (sum over each sample's outputs, then the mean over
             # samples) is kept, so the post's printout is reproduced bit for bit.
-            per_sample = np.add.reduce(sq.reshape(len(sq), -1), axis=1)
+            per_sample = np.add.reduce(sq if sq.ndim == 2 else sq.reshape(len(sq), -1), axis=1)
             loss = float(np.add.reduce(per_sample) / len(per_sample))
         elif self.reduction == "mean":
             loss = float(np.add.reduce(sq, axis=None) / sq.size)
