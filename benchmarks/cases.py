@@ -108,43 +108,45 @@ def batches(n: int, batch: int) -> list[slice]:
 def build_backprop(case: Case) -> tuple[Work, int]:
     import backprop as bp
 
-    layers: list[bp.Module] = []
-    for k, (W, b) in enumerate(initial_weights(case)):
-        lin = bp.Linear(W.shape[0], W.shape[1], dtype=case.dtype, rng=np.random.default_rng(0))
-        lin.weight.data[...] = W
-        assert lin.bias is not None
-        lin.bias.data[...] = b
-        layers.append(lin)
-        if k < len(case.sizes) - 2:
-            layers.append(bp.ReLU())
-    model: bp.Module = bp.Sequential(*layers) if len(layers) > 1 else layers[0]
-    loss_fn: Any = bp.MSELoss() if case.loss == "mse" else bp.CrossEntropyLoss()
-    params = model.parameters()
-    opt: bp.Optimizer = (
-        bp.SGD(params, lr=case.lr) if case.optimizer == "sgd" else bp.Adam(params, lr=case.lr)
-    )
+    def make() -> tuple[Any, Any, Any]:
+        layers: list[bp.Module] = []
+        for k, (W, b) in enumerate(initial_weights(case)):
+            lin = bp.Linear(W.shape[0], W.shape[1], dtype=case.dtype, rng=np.random.default_rng(0))
+            lin.weight.data[...] = W
+            assert lin.bias is not None
+            lin.bias.data[...] = b
+            layers.append(lin)
+            if k < len(case.sizes) - 2:
+                layers.append(bp.ReLU())
+        model: bp.Module = bp.Sequential(*layers) if len(layers) > 1 else layers[0]
+        loss_fn: Any = bp.MSELoss() if case.loss == "mse" else bp.CrossEntropyLoss()
+        params = model.parameters()
+        opt: bp.Optimizer = (
+            bp.SGD(params, lr=case.lr) if case.optimizer == "sgd" else bp.Adam(params, lr=case.lr)
+        )
+        return model, loss_fn, opt
+
     x, y = make_data(case)
+    if case.epochs:
+        x_tr, y_tr, x_te, y_te = split(x, y)
+
+        def run() -> float:
+            """A whole run with the library's own loop: a fresh network, then fit()."""
+            model, loss_fn, opt = make()
+            history = bp.fit(model, loss_fn, opt, x_tr, y_tr, epochs=case.epochs,
+                             batch_size=case.batch, rng=3, X_test=x_te, y_test=y_te)  # fmt: skip
+            return float(history.test_metric[-1])
+
+        return run, case.epochs * len(x_tr)
+
+    model, loss_fn, opt = make()
 
     def step(xb: np.ndarray, yb: np.ndarray) -> float:
         loss = loss_fn(model(xb), yb)
         opt.zero_grad()
         model.backward_params(loss_fn.backward())
         opt.step()
-        return loss
-
-    if case.epochs:
-        x_tr, y_tr, x_te, y_te = split(x, y)
-        rng = np.random.default_rng(3)
-
-        def run() -> float:
-            for _ in range(case.epochs):
-                order = rng.permutation(len(x_tr))
-                for i in range(0, len(order), case.batch):
-                    idx = order[i : i + case.batch]
-                    step(x_tr[idx], y_tr[idx])
-            return float((model(x_te).argmax(1) == y_te).mean())
-
-        return run, case.epochs * len(x_tr)
+        return float(loss)
 
     cycle = batches(len(x), case.batch)
     state = {"i": 0}
@@ -164,59 +166,71 @@ def build_torch(case: Case) -> tuple[Work, int]:
     import torch
 
     tdtype = getattr(torch, case.dtype)
-    layers: list[torch.nn.Module] = []
-    for k, (W, b) in enumerate(initial_weights(case)):
-        lin = torch.nn.Linear(W.shape[0], W.shape[1], dtype=tdtype)
-        with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(W.T.copy()))
-            lin.bias.copy_(torch.from_numpy(b))
-        layers.append(lin)
-        if k < len(case.sizes) - 2:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
     F = torch.nn.functional
-    opt: torch.optim.Optimizer = (
-        torch.optim.SGD(model.parameters(), lr=case.lr)
-        if case.optimizer == "sgd"
-        else torch.optim.Adam(model.parameters(), lr=case.lr)
-    )
-    xn, yn = make_data(case)
-    x, y = torch.from_numpy(xn), torch.from_numpy(yn)
+
+    def make() -> tuple[Any, Any]:
+        layers: list[torch.nn.Module] = []
+        for k, (W, b) in enumerate(initial_weights(case)):
+            lin = torch.nn.Linear(W.shape[0], W.shape[1], dtype=tdtype)
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(W.T.copy()))
+                lin.bias.copy_(torch.from_numpy(b))
+            layers.append(lin)
+            if k < len(case.sizes) - 2:
+                layers.append(torch.nn.ReLU())
+        model = torch.nn.Sequential(*layers)
+        opt: torch.optim.Optimizer = (
+            torch.optim.SGD(model.parameters(), lr=case.lr)
+            if case.optimizer == "sgd"
+            else torch.optim.Adam(model.parameters(), lr=case.lr)
+        )
+        return model, opt
 
     def loss_of(out: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if case.loss == "mse":  # the post's loss: squared errors summed per sample, batch mean
             return F.mse_loss(out, t, reduction="sum") / out.shape[0]
         return F.cross_entropy(out, t)
 
-    def step(xb: torch.Tensor, yb: torch.Tensor) -> float:
+    def step(model: Any, opt: Any, xb: torch.Tensor, yb: torch.Tensor) -> float:
         loss = loss_of(model(xb), yb)
         opt.zero_grad()
         loss.backward()
         opt.step()
         return loss.item()  # as backprop's loss, a Python float: a training loop logs it
 
+    xn, yn = make_data(case)
     if case.epochs:
         x_tr, y_tr, x_te, y_te = (torch.from_numpy(a) for a in split(xn, yn))
         gen = torch.Generator().manual_seed(3)
 
         def run() -> float:
+            """The same run as backprop.fit's: a fresh network; each epoch, one shuffled copy
+            of the data sliced into batches, the losses kept, then the test loss and accuracy."""
+            model, opt = make()
+            losses: list[float] = []
+            accuracy = 0.0
             for _ in range(case.epochs):
                 order = torch.randperm(len(x_tr), generator=gen)
+                xe, ye = x_tr[order], y_tr[order]
                 for i in range(0, len(order), case.batch):
-                    idx = order[i : i + case.batch]
-                    step(x_tr[idx], y_tr[idx])
-            with torch.no_grad():
-                return float((model(x_te).argmax(1) == y_te).double().mean())
+                    losses.append(step(model, opt, xe[i : i + case.batch], ye[i : i + case.batch]))
+                with torch.no_grad():
+                    out = model(x_te)
+                    losses.append(loss_of(out, y_te).item())
+                    accuracy = float((out.argmax(1) == y_te).double().mean())
+            return accuracy
 
         return run, case.epochs * len(x_tr)
 
+    model, opt = make()
+    x, y = torch.from_numpy(xn), torch.from_numpy(yn)
     cycle = batches(len(x), case.batch)
     state = {"i": 0}
 
     def one_step() -> float:
         s = cycle[state["i"] % len(cycle)]
         state["i"] += 1
-        return step(x[s], y[s])
+        return step(model, opt, x[s], y[s])
 
     return one_step, case.batch
 

@@ -320,8 +320,12 @@ METHOD = [
     "`alpha=0`) has no single-step API: its step cases time one epoch of `partial_fit`, its "
     "training run a whole `fit`; its steps/s are samples/s divided by the batch.",
     "- The digits run: `sklearn.datasets.load_digits` scaled to [0, 1], a fixed 80/20 split, "
-    "10 epochs of shuffled batches of 32 with Adam (lr 0.001), then the test accuracy; the "
-    "time covers the training loop and the evaluation, not the imports or loading.",
+    "a fresh network, then 10 epochs of shuffled batches of 32 with Adam (lr 0.001): backprop "
+    "with its own `backprop.fit` (which evaluates the test split after every epoch), PyTorch "
+    "with the same loop written out (a shuffled copy of the data per epoch, batches sliced "
+    "from it, the loss kept as a float, the test loss and accuracy after every epoch), "
+    "scikit-learn with `fit`. The time covers building the network, training and evaluation, "
+    "not the imports or loading the data; the accuracy is on the test split.",
     "- GEMM FLOPs of a step: 2·N·in·out for each layer's forward product and its dL/dW, and for "
     "dL/dx of every layer but the first. The GEMM peak is NumPy's rate for one product of the "
     "relevant size (the batch times the widest layer) into a preallocated output, measured in "
