@@ -1,8 +1,4 @@
-"""The ``backprop`` command: parse the arguments, call the library, print. No logic of its own.
-
-Exit codes: 0 success, 1 a failure (the loss diverged, a gradient check failed, a file could not
-be written), 2 bad usage (an unknown option, a value out of range). Errors are one line on stderr.
-"""
+"""``backprop train``: train a network on a bundled dataset or a CSV file."""
 
 from __future__ import annotations
 
@@ -10,212 +6,21 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .slp import SLPRun
-
-
-class UsageError(Exception):
-    """Bad input from the user: exit code 2."""
-
-
-class Failure(Exception):
-    """The command ran but did not succeed: exit code 1."""
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, with errors as one line ("backprop slp: error: ...") and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (value > 0 and np.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-# ----------------------------------------------------------------------------------------- slp
-
-
-def add_slp_options(p: argparse.ArgumentParser) -> None:
-    """The post's parameters, shared by the commands that rerun its experiment."""
-    from .slp import POST
-
-    p.add_argument(
-        "--dim",
-        type=positive_int,
-        default=POST["dim"],
-        help="D, input and output size (default: %(default)s)",
-    )
-    p.add_argument(
-        "--samples",
-        type=positive_int,
-        default=POST["samples"],
-        help="N, number of input vectors (default: %(default)s)",
-    )
-    p.add_argument(
-        "--lr", type=positive_float, default=POST["lr"], help="learning rate (default: %(default)s)"
-    )
-    p.add_argument(
-        "--seed",
-        type=non_negative_int,
-        default=POST["seed"],
-        help="seed of np.random.seed (default: %(default)s)",
-    )
-
-
-RECORD_LIMIT = 2**30  # bytes of recorded training that `slp --gif` may hold
-
-
-def cmd_slp(args: argparse.Namespace) -> int:
-    from .slp import Diverged, report_lines, run_slp
-
-    if args.gif or args.plot:
-        # the pictures' checks come first, so a bad path costs no training
-        from .viz import SUFFIXES, check_drawable
-        from .viz.files import check_suffix, check_writable
-
-        if args.gif:
-            check_suffix(args.gif, [".gif"])
-            check_drawable([args.dim, args.dim])
-            # the GIF is drawn from a record of every iteration (weights, bias, outputs, grads)
-            floats = (args.epochs + 1) * (2 * args.dim**2 + (2 + args.samples) * args.dim)
-            if 8 * floats > RECORD_LIMIT:
-                raise UsageError(
-                    f"--gif records every iteration: {args.epochs} iterations at --dim "
-                    f"{args.dim} would need {8 * floats / 2**30:.1f} GiB; use fewer --epochs"
-                )
-            check_writable(args.gif)
-        if args.plot:
-            check_suffix(args.plot, SUFFIXES)
-            check_writable(args.plot)
-    try:
-        run = run_slp(
-            args.dim, args.samples, args.lr, args.epochs, args.seed, record=bool(args.gif)
-        )
-    except Diverged as e:
-        raise Failure(str(e)) from None
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "dim": args.dim,
-                    "samples": args.samples,
-                    "lr": args.lr,
-                    "epochs": args.epochs,
-                    "seed": args.seed,
-                    "initial_loss": run.initial_loss,
-                    "final_loss": run.final_loss,
-                    "losses": run.losses,
-                    "inputs": run.inputs.tolist(),
-                    "outputs": run.outputs.tolist(),
-                }
-            )
-        )
-    else:
-        print("\n".join(report_lines(run, args.every)))
-    if args.gif or args.plot:
-        sys.stdout.flush()
-        slp_pictures(run, args)
-    return 0
-
-
-def slp_pictures(run: SLPRun, args: argparse.Namespace) -> None:
-    from .viz import animate_slp, plot_losses
-
-    terminal = sys.stderr.isatty()
-    if args.gif:
-        size = animate_slp(run, args.gif, progress=terminal)
-        if terminal:
-            print(f"wrote {args.gif} ({size / 2**20:.1f} MiB)", file=sys.stderr)
-    if args.plot:
-        title = (
-            f"The post's perceptron: D={args.dim}, N={args.samples}, lr={args.lr:g}, "
-            f"{args.epochs} iterations, seed {args.seed}"
-        )
-        plot_losses(
-            [run.initial_loss, *run.losses],
-            args.plot,
-            title=title,
-            ylabel="loss  1/N Σₙ ‖oₙ − tₙ‖²  (log scale)",
-        )
-        if terminal:
-            print(f"wrote {args.plot}", file=sys.stderr)
-
-
-# ----------------------------------------------------------------------------------- gradcheck
-
-
-def cmd_gradcheck(args: argparse.Namespace) -> int:
-    from .gradcheck import builtin_reports
-
-    reports = builtin_reports(seed=args.seed)
-    if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "subject": r.subject,
-                        "threshold": r.threshold,
-                        "passed": r.passed,
-                        "gradients": [
-                            {"name": row.name, "shape": list(row.shape), "rel_error": row.rel_error}
-                            for row in r.rows
-                        ],
-                    }
-                    for r in reports
-                ]
-            )
-        )
-    else:
-        width = max(len(r.subject) for r in reports)
-        print(f"{'subject':<{width}}  {'gradient':<10} {'shape':<10} {'rel. error':>10}  result")
-        for r in reports:
-            for row in r.rows:
-                verdict = "ok" if row.passed(r.threshold) else "FAIL"
-                shape = "x".join(map(str, row.shape))
-                print(
-                    f"{r.subject:<{width}}  {row.name:<10} {shape:<10} {row.rel_error:>10.1e}  {verdict}"
-                )
-        worst = max(r.max_rel_error for r in reports)
-        print(f"worst relative error {worst:.1e} (threshold {reports[0].threshold:.0e})")
-    failed = [r.subject for r in reports if not r.passed]
-    if failed:
-        raise Failure(f"gradient check failed for {', '.join(failed)}")
-    return 0
-
-
-# --------------------------------------------------------------------------------------- train
+from .common import (
+    Failure,
+    UsageError,
+    check_output,
+    fraction,
+    hidden_sizes,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 # Defaults of `backprop train`. The options default to None so that, with --resume, an option
 # the user gave can be told apart from one left out and compared with the checkpoint's.
@@ -237,53 +42,6 @@ TRAIN_DEFAULTS: dict[str, Any] = {
 DEFAULT_LR = {"adam": 1e-3, "sgd": 0.01}
 DEFAULT_MOMENTUM = {"adam": 0.0, "sgd": 0.9}
 DEFAULT_EPOCHS = 30
-
-
-def hidden_sizes(text: str) -> list[int]:
-    if text.strip() in ("", "none"):
-        return []
-    try:
-        sizes = [int(s) for s in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected sizes separated by commas (128,64), got {text!r}"
-        ) from None
-    if any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"every size must be >= 1, got {text}")
-    return sizes
-
-
-def fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {text}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (value >= 0 and np.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return value
-
-
-def check_output(path: str | None, option: str, suffixes: tuple[str, ...]) -> None:
-    """Before any training: a wrong suffix is bad usage, a missing directory a failure."""
-    if path is None:
-        return
-    if not path.lower().endswith(suffixes):
-        raise UsageError(f"{option} {path!r} must end in {' or '.join(suffixes)}")
-    directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        raise Failure(f"{option} {path!r}: no directory {directory!r}")
-    if os.path.isdir(path):
-        raise Failure(f"{option} {path!r} is a directory")
 
 
 def train_settings(args: argparse.Namespace, stored: dict[str, Any] | None) -> dict[str, Any]:
@@ -314,7 +72,7 @@ def train_settings(args: argparse.Namespace, stored: dict[str, Any] | None) -> d
 
 def describe_run(settings: dict[str, Any], model: Any) -> str:
     """One line for a figure's title: data, layer sizes, activation, optimizer, batch, epochs."""
-    from .layers import Linear
+    from ..layers import Linear
 
     sizes = [layer.in_features for layer in model if isinstance(layer, Linear)]
     sizes.append(model.parameters()[-1].shape[-1])
@@ -369,7 +127,7 @@ def check_stored_settings(path: str, stored: dict[str, Any]) -> None:
 
 
 def load_training_data(settings: dict[str, Any]) -> Any:
-    from .data import BUNDLED, load_bundled, read_csv
+    from ..data import BUNDLED, load_bundled, read_csv
 
     source = settings["data"]
     if source in BUNDLED:
@@ -416,11 +174,11 @@ class TrainProgress:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .checkpoint import HISTORY_KEYS, CheckpointError, load_checkpoint, save
-    from .data import DataError, prepare
-    from .losses import CrossEntropyLoss, MSELoss
-    from .optim import Optimizer
-    from .train import (
+    from ..checkpoint import HISTORY_KEYS, CheckpointError, load_checkpoint, save
+    from ..data import DataError, prepare
+    from ..losses import CrossEntropyLoss, MSELoss
+    from ..optim import Optimizer
+    from ..train import (
         Diverged,
         FitHistory,
         fit,
@@ -525,8 +283,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     steps = -(-len(X_train) // settings["batch_size"])
     frame_steps: list[int] = []
     if args.gif:
-        from .history import log_spaced_steps
-        from .viz import GIF_FRAMES, check_drawable
+        from ..history import log_spaced_steps
+        from ..viz import GIF_FRAMES, check_drawable
 
         sizes = [data.X.shape[1], *settings["hidden"], model.parameters()[-1].shape[-1]]
         try:
@@ -650,7 +408,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def train_gif(path: str, model: Any, history: Any, x: Any, target: Any, title: str) -> None:
     """The network learning, drawn by ``backprop.viz`` from the frames ``fit`` recorded, with
     the first test row on its input neurons (a row it never trains on)."""
-    from .viz import animate
+    from ..viz import animate
 
     terminal = sys.stderr.isatty()
     shown = int(target) if history.task == "classification" else np.atleast_1d(target)
@@ -749,222 +507,3 @@ def add_train_parser(sub: Any) -> None:
         help="print one JSON object at the end (the epoch lines go to stderr)",
     )
     p.set_defaults(func=cmd_train)
-
-
-# ------------------------------------------------------------------------------------- predict
-
-
-def format_label(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    from .checkpoint import CheckpointError, load_checkpoint
-    from .data import DataError, read_features
-
-    try:
-        ckpt = load_checkpoint(args.model)
-    except CheckpointError as e:
-        raise Failure(str(e)) from None
-    info = ckpt.info
-    features, target, task = info.get("feature_names"), info.get("target_name"), info.get("task")
-    if not (isinstance(features, list) and task in ("classification", "regression")):
-        raise Failure(f"{args.model} holds no column names; save it with backprop train --save")
-    try:
-        X = read_features(args.data, features, target)
-    except DataError as e:
-        raise Failure(str(e)) from None
-    if ckpt.scaler is not None:
-        X = ckpt.scaler.transform(X)
-    model = ckpt.model
-    out = model(X.astype(model.parameters()[0].dtype)).astype(np.float64)
-    result: dict[str, Any] = {"model": args.model, "data": args.data, "task": task}
-    result["target"] = target
-    if task == "classification":
-        try:
-            classes = np.asarray(info.get("classes", []), dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            raise Failure(f"{args.model}: its class labels are not numbers") from None
-        if classes.size != out.shape[1]:
-            raise Failure(f"{args.model}: {classes.size} classes for {out.shape[1]} outputs")
-        index = np.argmax(out, axis=1)
-        labels = [format_label(v) for v in classes[index]]
-        result["predictions"] = [int(v) if v.is_integer() else v for v in classes[index].tolist()]
-        names = info.get("class_names") or []
-        if len(names) == classes.size:
-            result["class_names"] = [names[i] for i in index]
-        if info.get("train", {}).get("loss") == "cross_entropy":
-            shifted = np.exp(out - out.max(axis=1, keepdims=True))
-            result["probabilities"] = (shifted / shifted.sum(axis=1, keepdims=True)).tolist()
-        lines = labels
-    else:
-        values = out if ckpt.target_scaler is None else ckpt.target_scaler.inverse(out)
-        result["predictions"] = values[:, 0].tolist() if values.shape[1] == 1 else values.tolist()
-        lines = [" ".join(repr(float(v)) for v in row) for row in values]
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print("\n".join(lines))
-    return 0
-
-
-def add_predict_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "predict",
-        help="predict the target of each row of a CSV file with a saved model",
-        description="Load a checkpoint written by backprop train --save and print one "
-        "prediction per row of a CSV file: the class label, or the value. The CSV needs a "
-        "header row naming every feature column the model was trained on (in any order); "
-        "the target column may be present and is then ignored.",
-    )
-    p.add_argument("--model", required=True, metavar="PATH.npz", help="a checkpoint")
-    p.add_argument("--data", required=True, metavar="PATH.csv", help="the rows to predict")
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help="print one JSON object: predictions (and class probabilities)",
-    )
-    p.set_defaults(func=cmd_predict)
-
-
-# ------------------------------------------------------------------------------------- explain
-
-
-def step_number(text: str) -> int:
-    from .explain import MAX_STEP
-
-    value = non_negative_int(text)
-    if value > MAX_STEP:
-        raise argparse.ArgumentTypeError(f"must be <= {MAX_STEP}, got {value}")
-    return value
-
-
-def cmd_explain(args: argparse.Namespace) -> int:
-    from .explain import explain_step, render_plain, render_rich, to_json
-    from .slp import Diverged
-
-    try:
-        step = explain_step(args.dim, args.samples, args.lr, args.seed, args.step)
-    except Diverged as e:
-        raise Failure(
-            f"the loss became {e.loss} at iteration {e.step}, before the end of step {args.step}: "
-            f"lr={e.lr:g} is too large for this problem; try a smaller --lr or an earlier --step"
-        ) from None
-    if args.json:
-        print(json.dumps(to_json(step)))
-    elif sys.stdout.isatty():
-        render_rich(step)
-    else:
-        sys.stdout.write(render_plain(step))
-    return 0
-
-
-# ---------------------------------------------------------------------------------------- main
-
-
-def build_parser() -> Parser:
-    parser = Parser(
-        prog="backprop",
-        description="Neural-network training in NumPy with every backward pass written by hand.",
-    )
-    parser.add_argument("--version", action="version", version="backprop 0.1.0")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    sub.required = True
-
-    p = sub.add_parser(
-        "slp",
-        help="rerun the post's single-layer perceptron and print what its program prints",
-        description="Train the post's single-layer perceptron (o = x @ W + b, target = x) with "
-        "backprop's Linear, MSELoss and SGD, and print what the post's program prints.",
-    )
-    add_slp_options(p)
-    p.add_argument(
-        "--epochs",
-        type=positive_int,
-        default=1000,
-        help="training iterations (default: %(default)s)",
-    )
-    p.add_argument(
-        "--every",
-        type=positive_int,
-        default=1,
-        metavar="N",
-        help="print every N-th iteration (and the last) (default: %(default)s)",
-    )
-    p.add_argument(
-        "--json", action="store_true", help="print one JSON object instead of the report"
-    )
-    p.add_argument(
-        "--gif",
-        metavar="PATH",
-        help="also write an animated GIF of the network learning (PATH must end in .gif)",
-    )
-    p.add_argument(
-        "--plot",
-        metavar="PATH",
-        help="also write the loss curve (PATH ending in .png, .svg or .pdf)",
-    )
-    p.set_defaults(func=cmd_slp)
-
-    p = sub.add_parser(
-        "gradcheck",
-        help="check every built-in layer and loss against central differences",
-        description="Check the hand-written backward pass of every built-in layer and loss "
-        "against central differences in float64, and print the relative errors.",
-    )
-    p.add_argument(
-        "--seed",
-        type=non_negative_int,
-        default=0,
-        help="seed of the random shapes and values (default: %(default)s)",
-    )
-    p.add_argument("--json", action="store_true", help="print the results as JSON")
-    p.set_defaults(func=cmd_gradcheck)
-
-    add_train_parser(sub)
-    add_predict_parser(sub)
-
-    p = sub.add_parser(
-        "explain",
-        help="one training step of the post's perceptron, every equation with its numbers",
-        description="Print one training step of the post's single-layer perceptron as a worked "
-        "example following docs/notes.md: each equation with its shapes and the real numbers, "
-        "from the forward pass to the loss after the update, and the predicted per-step loss "
-        "ratio next to the measured one. Laid out with colour on a terminal, plain text when piped.",
-    )
-    add_slp_options(p)
-    from .explain import MAX_STEP
-
-    p.add_argument(
-        "--step",
-        type=step_number,
-        default=0,
-        metavar="K",
-        help=f"explain update K (0 to {MAX_STEP}), counted from 0 as the post's iterations are "
-        "(default: %(default)s)",
-    )
-    p.add_argument("--json", action="store_true", help="print the numbers as one JSON object")
-    p.set_defaults(func=cmd_explain)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func: Callable[[argparse.Namespace], int] = args.func
-    prog = f"backprop {args.command}"
-    try:
-        return func(args)
-    except BrokenPipeError:
-        # The reader went away (`backprop slp | head`): stop quietly, as Unix tools do.
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        return 0
-    except (UsageError, ValueError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 2
-    except (Failure, OSError) as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
