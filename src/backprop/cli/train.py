@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..run import DEFAULT_EPOCHS
 from .common import (
     Failure,
     UsageError,
@@ -21,124 +22,6 @@ from .common import (
     positive_float,
     positive_int,
 )
-
-# Defaults of `backprop train`. The options default to None so that, with --resume, an option
-# the user gave can be told apart from one left out and compared with the checkpoint's.
-TRAIN_DEFAULTS: dict[str, Any] = {
-    "target": None,
-    "task": None,
-    "hidden": [128, 64],
-    "activation": "relu",
-    "loss": None,
-    "optimizer": "adam",
-    "lr": None,
-    "momentum": None,
-    "weight_decay": 0.0,
-    "batch_size": 32,
-    "seed": 0,
-    "test_size": 0.2,
-    "dtype": "float32",
-}
-DEFAULT_LR = {"adam": 1e-3, "sgd": 0.01}
-DEFAULT_MOMENTUM = {"adam": 0.0, "sgd": 0.9}
-DEFAULT_EPOCHS = 30
-
-
-def train_settings(args: argparse.Namespace, stored: dict[str, Any] | None) -> dict[str, Any]:
-    """The run's settings: the checkpoint's when resuming (an option given that differs is
-    bad usage, except --lr: lowering it is how a run that diverged goes on), else the options
-    given, with the defaults for the rest."""
-    given = {key: getattr(args, key) for key in TRAIN_DEFAULTS if getattr(args, key) is not None}
-    if stored is None:
-        settings = {**TRAIN_DEFAULTS, **given}
-        optimizer = settings["optimizer"]
-        if settings["lr"] is None:
-            settings["lr"] = DEFAULT_LR[optimizer]
-        if settings["momentum"] is None:
-            settings["momentum"] = DEFAULT_MOMENTUM[optimizer]
-        elif optimizer != "sgd" and settings["momentum"]:
-            raise UsageError("--momentum applies to --optimizer sgd only")
-        settings["data"] = args.data
-        return settings
-    for key, value in given.items():
-        if stored.get(key) != value and key != "lr":
-            option = "--" + key.replace("_", "-")
-            raise UsageError(
-                f"{option} {value} differs from the checkpoint's {stored.get(key)}; "
-                "a resumed run keeps the settings it was started with"
-            )
-    return {**stored, "data": args.data or stored["data"], "lr": given.get("lr", stored["lr"])}
-
-
-def describe_run(settings: dict[str, Any], model: Any) -> str:
-    """One line for a figure's title: data, layer sizes, activation, optimizer, batch, epochs."""
-    from ..layers import Linear
-
-    sizes = [layer.in_features for layer in model if isinstance(layer, Linear)]
-    sizes.append(model.parameters()[-1].shape[-1])
-    optimizer = f"{settings['optimizer'].upper() if settings['optimizer'] == 'sgd' else 'Adam'}"
-    optimizer += f" lr {settings['lr']:g}"
-    if settings["optimizer"] == "sgd" and settings["momentum"]:
-        optimizer += f" momentum {settings['momentum']:g}"
-    return (
-        f"{settings['data']}: {' → '.join(map(str, sizes))} with {settings['activation']}, "
-        f"{optimizer}, batch {settings['batch_size']}, {settings['epochs']} epochs, "
-        f"seed {settings['seed']}, {settings['dtype']}"
-    )
-
-
-STORED_TYPES: dict[str, tuple[type, ...]] = {
-    "data": (str,),
-    "target": (str, type(None)),
-    "task": (str,),
-    "hidden": (list,),
-    "activation": (str,),
-    "loss": (str,),
-    "optimizer": (str,),
-    "lr": (float, int),
-    "momentum": (float, int),
-    "weight_decay": (float, int),
-    "batch_size": (int,),
-    "seed": (int,),
-    "test_size": (float,),
-    "dtype": (str,),
-    "epochs": (int,),
-}
-
-
-def check_stored_settings(path: str, stored: dict[str, Any]) -> None:
-    """A Failure if a checkpoint's recorded settings are incomplete or of the wrong type (the
-    file is then not one that `backprop train --save` wrote, or it was edited)."""
-    for key, types in STORED_TYPES.items():
-        if not isinstance(stored.get(key), types) or isinstance(stored.get(key), bool):
-            raise Failure(f"{path}: its recorded settings lack a valid {key!r}; cannot resume")
-    if not all(type(h) is int and h > 0 for h in stored["hidden"]):
-        raise Failure(f"{path}: its recorded settings lack a valid 'hidden'; cannot resume")
-    choices = {
-        "task": ("classification", "regression"),
-        "loss": ("cross_entropy", "mse"),
-        "activation": ("relu", "tanh", "sigmoid"),
-        "optimizer": ("adam", "sgd"),
-        "dtype": ("float32", "float64"),
-    }
-    ranges_ok = stored["data"] != "" and stored["batch_size"] >= 1 and 0 < stored["test_size"] < 1
-    if not ranges_ok or any(stored[key] not in valid for key, valid in choices.items()):
-        raise Failure(f"{path}: its recorded settings are out of range; cannot resume")
-
-
-def load_training_data(settings: dict[str, Any]) -> Any:
-    from ..data import BUNDLED, load_bundled, read_csv
-
-    source = settings["data"]
-    if source in BUNDLED:
-        if settings["target"] is not None:
-            raise UsageError(f"--target applies to CSV files; {source!r} has its own target")
-        return load_bundled(source)
-    if not source.lower().endswith(".csv") and not os.path.exists(source):
-        raise UsageError(
-            f"--data {source!r} is neither a bundled dataset ({', '.join(BUNDLED)}) nor a .csv file"
-        )
-    return read_csv(source, settings["target"])
 
 
 class TrainProgress:
@@ -174,19 +57,10 @@ class TrainProgress:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..checkpoint import HISTORY_KEYS, CheckpointError, load_checkpoint, save
-    from ..data import DataError, prepare
-    from ..losses import CrossEntropyLoss, MSELoss
-    from ..optim import Optimizer
-    from ..train import (
-        Diverged,
-        FitHistory,
-        fit,
-        make_optimizer,
-        mlp,
-        plot_history,
-        write_history_csv,
-    )
+    from ..checkpoint import CheckpointError
+    from ..data import DataError
+    from ..run import DEFAULTS, ResumeError, SettingsError, start_run
+    from ..train import Diverged, FitHistory, plot_history, write_history_csv
 
     check_output(args.save, "--save", (".npz",))
     check_output(args.history, "--history", (".csv",))
@@ -196,105 +70,29 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("--gif draws a run from its first step; it cannot follow --resume")
     if args.resume is None and args.data is None:
         raise UsageError("--data is required (a bundled dataset or a .csv file), or --resume")
-    ckpt = None
-    if args.resume is not None:
-        try:
-            ckpt = load_checkpoint(args.resume)
-        except CheckpointError as e:
-            raise Failure(str(e)) from None
-        stored = ckpt.info.get("train")
-        if not isinstance(stored, dict) or ckpt.optimizer is None or ckpt.rng is None:
-            raise Failure(f"{args.resume} was not written by backprop train --save; cannot resume")
-        check_stored_settings(args.resume, stored)
-    settings = train_settings(args, None if ckpt is None else ckpt.info["train"])
-    epochs = args.epochs or (ckpt.info["train"].get("epochs") if ckpt else None) or DEFAULT_EPOCHS
-    if ckpt is not None and epochs <= ckpt.epoch:
-        raise UsageError(
-            f"{args.resume} has {ckpt.epoch} epochs already; give --epochs larger than that"
-        )
-    settings["epochs"] = epochs
-
+    given = {key: getattr(args, key) for key in DEFAULTS if getattr(args, key) is not None}
     try:
-        data = load_training_data(settings)
-        prepared = prepare(
-            data,
-            settings["task"],
-            settings["test_size"],
-            settings["seed"],
-            ckpt.scaler if ckpt is not None else None,
-            ckpt.target_scaler if ckpt is not None else None,
-        )
-    except DataError as e:
+        run = start_run(given, data=args.data, epochs=args.epochs, resume=args.resume)
+    except SettingsError as e:
+        raise UsageError(str(e)) from None
+    except (ResumeError, CheckpointError, DataError) as e:
         raise Failure(str(e)) from None
-    task, classes = prepared.task, prepared.classes
-    X_train, X_test = prepared.X_train, prepared.X_test
-    y_train, y_test = prepared.y_train, prepared.y_test
-    scaler, target_scaler = prepared.scaler, prepared.target_scaler
-    settings["task"] = task
-    loss_name = settings["loss"] or ("cross_entropy" if task == "classification" else "mse")
-    if loss_name == "cross_entropy" and task == "regression":
-        raise UsageError("--loss cross_entropy needs class labels; this is a regression task")
-    settings["loss"] = loss_name
-    info = {
-        "train": settings,
-        "task": task,
-        "dataset": data.name,
-        "feature_names": data.feature_names,
-        "target_name": data.target_name,
-        "classes": classes.tolist(),
-        "class_names": data.class_names,
-    }
-    if ckpt is not None:
-        for key in ("feature_names", "target_name", "classes"):
-            if ckpt.info.get(key) != info[key]:
-                raise Failure(f"--data {settings['data']!r} does not match the checkpoint's {key}")
+    epochs, steps = run.epochs, run.steps_per_epoch
+    X_train, X_test, y_test = run.prepared.X_train, run.prepared.X_test, run.prepared.y_test
 
-    loss_fn = CrossEntropyLoss() if loss_name == "cross_entropy" else MSELoss()
-    optimizer: Optimizer
-    history: FitHistory | None = None
-    if ckpt is not None:
-        assert ckpt.optimizer is not None and ckpt.rng is not None
-        model, optimizer, rng, done = ckpt.model, ckpt.optimizer, ckpt.rng, ckpt.epoch
-        optimizer.lr = settings["lr"]
-        stored_history = {k: ckpt.history.get(k, []) for k in HISTORY_KEYS}
-        history = FitHistory(
-            task,
-            batch_losses=stored_history["batch_losses"],
-            train_loss=stored_history["train_loss"],
-            test_loss=stored_history["test_loss"],
-            test_metric=stored_history["test_metric"],
-            seconds=stored_history["seconds"],
-        )
-        if history.epochs != done:
-            raise Failure(f"{args.resume}: its history has {history.epochs} epochs, not {done}")
-    else:
-        rng = np.random.default_rng(settings["seed"])
-        sizes = [data.X.shape[1], *settings["hidden"], max(len(classes), 1)]
-        model = mlp(sizes, settings["activation"], rng=rng, dtype=settings["dtype"])
-        optimizer = make_optimizer(
-            settings["optimizer"],
-            model.parameters(),
-            lr=settings["lr"],
-            momentum=settings["momentum"],
-            weight_decay=settings["weight_decay"],
-        )
-        done = 0
-
-    steps = -(-len(X_train) // settings["batch_size"])
     frame_steps: list[int] = []
     if args.gif:
         from ..history import log_spaced_steps
         from ..viz import GIF_FRAMES, check_drawable
 
-        sizes = [data.X.shape[1], *settings["hidden"], model.parameters()[-1].shape[-1]]
         try:
-            check_drawable(sizes)
+            check_drawable(run.layer_sizes())
         except ValueError as e:
             raise UsageError(f"--gif: {e}; try a smaller --hidden") from None
         # the last step's loss is that of the last batch, so the frames end there
         frame_steps = log_spaced_steps(epochs * steps - 1, GIF_FRAMES)
-    progress = TrainProgress(epochs, done, steps) if sys.stderr.isatty() else None
-    metric_name = "accuracy" if task == "classification" else "R²"
+    progress = TrainProgress(epochs, run.done, steps) if sys.stderr.isatty() else None
+    metric_name = "accuracy" if run.task == "classification" else "R²"
 
     def emit(line: str) -> None:
         # The epoch lines are the report (stdout); with --json they go to stderr. On a
@@ -313,41 +111,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"({h.seconds[-1]:.1f} s)"
         )
         if args.save:
-            record = {
-                "batch_losses": h.batch_losses,
-                "train_loss": h.train_loss,
-                "test_loss": h.test_loss,
-                "test_metric": h.test_metric,
-                "seconds": h.seconds,
-            }
-            save(
-                model,
-                args.save,
-                optimizer=optimizer,
-                rng=rng,
-                epoch=epoch,
-                scaler=scaler,
-                target_scaler=target_scaler,
-                info=info,
-                history=record,
-            )
+            run.save(args.save, epoch, h)
 
     try:
         if progress is not None:
             progress.bar.start()
-        history = fit(
-            model,
-            loss_fn,
-            optimizer,
-            X_train,
-            y_train,
-            epochs=epochs,
-            batch_size=settings["batch_size"],
-            rng=rng,
-            X_test=X_test,
-            y_test=y_test,
-            task=task,
-            history=history,
+        history = run.fit(
             frame_steps=frame_steps,
             on_batch=None if progress is None else progress.on_batch,
             on_epoch=on_epoch,
@@ -356,7 +125,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         kept = ""
         if args.save:
             last = e.history.epochs
-            if last > done:
+            if last > run.done:
                 kept = (
                     f"; {args.save} keeps epoch {last}, the last with a finite loss "
                     f"(continue it with --resume {args.save} --lr <smaller>)"
@@ -373,17 +142,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.history:
         write_history_csv(history, args.history)
     if args.plot:
-        plot_history(history, args.plot, title=describe_run(settings, model), test_rows=len(X_test))
+        plot_history(history, args.plot, title=run.describe(), test_rows=len(X_test))
     if args.gif:
-        train_gif(args.gif, model, history, X_test[0], y_test[0], describe_run(settings, model))
+        train_gif(args.gif, run.model, history, X_test[0], y_test[0], run.describe())
     seconds = history.seconds[-1]
     metric_key = f"test_{history.metric}"
     if args.json:
         print(
             json.dumps(
                 {
-                    "dataset": data.name,
-                    "task": task,
+                    "dataset": run.data.name,
+                    "task": run.task,
                     "epochs": history.epochs,
                     "train_loss": history.train_loss[-1],
                     "test_loss": history.test_loss[-1],
@@ -391,7 +160,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                     "seconds": seconds,
                     "train_rows": len(X_train),
                     "test_rows": len(X_test),
-                    "settings": settings,
+                    "settings": run.settings,
                     "saved": args.save,
                 }
             )
