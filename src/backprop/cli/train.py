@@ -60,7 +60,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..checkpoint import CheckpointError
     from ..data import DataError
     from ..run import DEFAULTS, ResumeError, SettingsError, start_run
-    from ..train import Diverged, FitHistory, plot_history, write_history_csv
+    from ..train import Diverged, FitHistory, write_history_csv
+    from ..viz import plot_history
 
     check_output(args.save, "--save", (".npz",))
     check_output(args.history, "--history", (".csv",))
