@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from ..run import DEFAULT_EPOCHS
 from .common import (
     Failure,
     UsageError,
@@ -197,6 +196,8 @@ def train_gif(path: str, model: Any, history: Any, x: Any, target: Any, title: s
 
 
 def add_train_parser(sub: Any) -> None:
+    from ..run import DEFAULT_EPOCHS
+
     p = sub.add_parser(
         "train",
         help="train a network on a bundled dataset or a CSV file",
