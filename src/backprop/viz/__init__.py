@@ -5,7 +5,7 @@ only when a picture is drawn, so ``import backprop.viz`` stays light.
 """
 
 from .animate import GIF_FRAMES, animate, animate_slp, slp_frames
-from .curves import SUFFIXES, plot_losses
+from .curves import SUFFIXES, plot_history, plot_losses
 from .diagram import check_drawable
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "animate",
     "animate_slp",
     "check_drawable",
+    "plot_history",
     "plot_losses",
     "slp_frames",
 ]

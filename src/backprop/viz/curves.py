@@ -1,15 +1,19 @@
-"""The loss curve: as a still picture (PNG, SVG or PDF), and as a panel of an animation."""
+"""The loss curve: as a still picture (PNG, SVG or PDF), and as a panel of an animation; and
+the curves of a ``fit`` run, loss and test metric per epoch."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..layers import Array
 from .files import atomic_write, check_suffix
+
+if TYPE_CHECKING:
+    from ..train import FitHistory
 
 SUFFIXES = (".png", ".svg", ".pdf")
 CURRENT = "#e66100"  # orange: the loss now
@@ -85,3 +89,67 @@ def plot_losses(
             fig.savefig(f, format=fmt, metadata=metadata)
 
     return atomic_write(path, write)
+
+
+def plot_history(
+    history: FitHistory, path: str, title: str = "", test_rows: int | None = None
+) -> None:
+    """The loss per epoch (train and test, log scale) beside the test accuracy or R², as PNG.
+
+    The epoch of the lowest test loss is marked: after it the network fits the training rows
+    ever better and the test rows no better (it overfits). With ``test_rows``, the last
+    accuracy is also given as a count of misclassified rows.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    # the writer of the run's other files (checkpoint, history CSV): fsync'd before the rename
+    from ..checkpoint import atomic_write as durable_write
+
+    epochs = np.arange(1, history.epochs + 1)
+    fig = Figure(figsize=(9.5, 4.0), dpi=110)
+    FigureCanvasAgg(fig)
+    ax_loss, ax_metric = fig.subplots(1, 2)
+    ax_loss.plot(epochs, history.train_loss, "o-", ms=3, label="train (mean over the epoch)")
+    if history.test_loss:
+        ax_loss.plot(epochs, history.test_loss, "s-", ms=3, label="test (after the epoch)")
+        low = int(np.argmin(history.test_loss))
+        ax_loss.axvline(
+            low + 1, color="0.5", ls=":", lw=1, label=f"lowest test loss (epoch {low + 1})"
+        )
+    ax_loss.set_yscale("log")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel(
+        "loss (log scale)"
+        if history.task == "classification"
+        else "MSE of the standardised target (log scale)"
+    )
+    ax_loss.set_title("loss")
+    ax_loss.legend(fontsize=8)
+    name = "accuracy" if history.task == "classification" else "R²"
+    if history.test_metric:
+        last = history.test_metric[-1]
+        best = int(np.argmax(history.test_metric))
+        ax_metric.plot(epochs, history.test_metric, "o-", ms=3, color="C2")
+        note = f"last {last:.4f}"
+        if test_rows and history.task == "classification":
+            note += f" ({round((1 - last) * test_rows)} of {test_rows} wrong)"
+        ax_metric.annotate(
+            note, (epochs[-1], last), textcoords="offset points", xytext=(-6, -16), ha="right"
+        )
+        ax_metric.set_title(f"test {name} (best {history.test_metric[best]:.4f}, epoch {best + 1})")
+    else:
+        ax_metric.set_title(f"test {name}: no test split")
+    ax_metric.set_xlabel("epoch")
+    ax_metric.set_ylabel(f"test {name}")
+    for ax in (ax_loss, ax_metric):
+        ax.grid(True, which="both", alpha=0.25)
+        ax.set_xlim(0.5, max(history.epochs, 1) + 0.5)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+
+    def write(f: Any) -> None:
+        fig.savefig(f, format="png", metadata={"Software": None})
+
+    durable_write(path, write)

@@ -1,0 +1,65 @@
+"""``backprop explain``: one training step of the post's perceptron, every equation with its
+numbers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from .common import Failure, non_negative_int
+from .slp import add_slp_options
+
+
+def step_number(text: str) -> int:
+    from ..explain import MAX_STEP
+
+    value = non_negative_int(text)
+    if value > MAX_STEP:
+        raise argparse.ArgumentTypeError(f"must be <= {MAX_STEP}, got {value}")
+    return value
+
+
+def add_explain_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "explain",
+        help="one training step of the post's perceptron, every equation with its numbers",
+        description="Print one training step of the post's single-layer perceptron as a worked "
+        "example following docs/notes.md: each equation with its shapes and the real numbers, "
+        "from the forward pass to the loss after the update, and the predicted per-step loss "
+        "ratio next to the measured one. Laid out with colour on a terminal, plain text when piped.",
+    )
+    add_slp_options(p)
+    from ..explain import MAX_STEP
+
+    p.add_argument(
+        "--step",
+        type=step_number,
+        default=0,
+        metavar="K",
+        help=f"explain update K (0 to {MAX_STEP}), counted from 0 as the post's iterations are "
+        "(default: %(default)s)",
+    )
+    p.add_argument("--json", action="store_true", help="print the numbers as one JSON object")
+    p.set_defaults(func=cmd_explain)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from ..explain import explain_step, render_plain, render_rich, to_json
+    from ..slp import Diverged
+
+    try:
+        step = explain_step(args.dim, args.samples, args.lr, args.seed, args.step)
+    except Diverged as e:
+        raise Failure(
+            f"the loss became {e.loss} at iteration {e.step}, before the end of step {args.step}: "
+            f"lr={e.lr:g} is too large for this problem; try a smaller --lr or an earlier --step"
+        ) from None
+    if args.json:
+        print(json.dumps(to_json(step)))
+    elif sys.stdout.isatty():
+        render_rich(step)
+    else:
+        sys.stdout.write(render_plain(step))
+    return 0

@@ -1,0 +1,351 @@
+"""A training run from its settings, as ``backprop train`` starts one.
+
+``start_run`` settles the settings (the options given, the defaults for the rest; a
+checkpoint's when resuming), reads and splits the data, and builds the model, loss and
+optimizer, or restores them from the checkpoint; ``Run.fit`` then trains, ``Run.save`` writes
+the checkpoint after an epoch. A resumed run is the unbroken one continued: model, optimizer,
+generator, scalers and history all come from the checkpoint, so ``fit`` goes on bit for bit.
+
+The errors name the options of ``backprop train`` (``--lr``, ``--data``), which is how a user
+gave the settings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .checkpoint import HISTORY_KEYS, Checkpoint, load_checkpoint, save
+from .data import BUNDLED, Dataset, Prepared, load_bundled, prepare, read_csv
+from .layers import Linear, Sequential
+from .losses import CrossEntropyLoss, Loss, MSELoss
+from .optim import Optimizer
+from .train import FitHistory, fit, make_optimizer, mlp
+
+# The settings a run is started with, and their defaults. An option the user left out is not
+# in ``given``, so that, when resuming, only the options given are compared with the checkpoint's.
+DEFAULTS: dict[str, Any] = {
+    "target": None,
+    "task": None,
+    "hidden": [128, 64],
+    "activation": "relu",
+    "loss": None,
+    "optimizer": "adam",
+    "lr": None,
+    "momentum": None,
+    "weight_decay": 0.0,
+    "batch_size": 32,
+    "seed": 0,
+    "test_size": 0.2,
+    "dtype": "float32",
+}
+DEFAULT_LR = {"adam": 1e-3, "sgd": 0.01}
+DEFAULT_MOMENTUM = {"adam": 0.0, "sgd": 0.9}
+DEFAULT_EPOCHS = 30
+
+# What a checkpoint written by ``Run.save`` records of its settings, and the types they have.
+STORED_TYPES: dict[str, tuple[type, ...]] = {
+    "data": (str,),
+    "target": (str, type(None)),
+    "task": (str,),
+    "hidden": (list,),
+    "activation": (str,),
+    "loss": (str,),
+    "optimizer": (str,),
+    "lr": (float, int),
+    "momentum": (float, int),
+    "weight_decay": (float, int),
+    "batch_size": (int,),
+    "seed": (int,),
+    "test_size": (float,),
+    "dtype": (str,),
+    "epochs": (int,),
+}
+
+
+class SettingsError(ValueError):
+    """Settings that do not go together, or that a resumed run cannot take (bad usage)."""
+
+
+class ResumeError(Exception):
+    """A checkpoint that cannot be resumed, or data that does not match it (a failure)."""
+
+
+def resolve_settings(
+    given: dict[str, Any], data: str | None, stored: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The run's settings: the checkpoint's ``stored`` ones when resuming (a setting given that
+    differs is a SettingsError, except lr: lowering it is how a run that diverged goes on),
+    else the ``given`` ones, with the defaults for the rest."""
+    if stored is None:
+        settings = {**DEFAULTS, **given}
+        optimizer = settings["optimizer"]
+        if settings["lr"] is None:
+            settings["lr"] = DEFAULT_LR[optimizer]
+        if settings["momentum"] is None:
+            settings["momentum"] = DEFAULT_MOMENTUM[optimizer]
+        elif optimizer != "sgd" and settings["momentum"]:
+            raise SettingsError("--momentum applies to --optimizer sgd only")
+        settings["data"] = data
+        return settings
+    for key, value in given.items():
+        if stored.get(key) != value and key != "lr":
+            option = "--" + key.replace("_", "-")
+            raise SettingsError(
+                f"{option} {value} differs from the checkpoint's {stored.get(key)}; "
+                "a resumed run keeps the settings it was started with"
+            )
+    return {**stored, "data": data or stored["data"], "lr": given.get("lr", stored["lr"])}
+
+
+def check_stored_settings(path: str, stored: dict[str, Any]) -> None:
+    """A ResumeError if a checkpoint's recorded settings are incomplete or of the wrong type
+    (the file is then not one that `backprop train --save` wrote, or it was edited)."""
+    for key, types in STORED_TYPES.items():
+        if not isinstance(stored.get(key), types) or isinstance(stored.get(key), bool):
+            raise ResumeError(f"{path}: its recorded settings lack a valid {key!r}; cannot resume")
+    if not all(type(h) is int and h > 0 for h in stored["hidden"]):
+        raise ResumeError(f"{path}: its recorded settings lack a valid 'hidden'; cannot resume")
+    choices = {
+        "task": ("classification", "regression"),
+        "loss": ("cross_entropy", "mse"),
+        "activation": ("relu", "tanh", "sigmoid"),
+        "optimizer": ("adam", "sgd"),
+        "dtype": ("float32", "float64"),
+    }
+    ranges_ok = stored["data"] != "" and stored["batch_size"] >= 1 and 0 < stored["test_size"] < 1
+    if not ranges_ok or any(stored[key] not in valid for key, valid in choices.items()):
+        raise ResumeError(f"{path}: its recorded settings are out of range; cannot resume")
+
+
+def load_training_data(settings: dict[str, Any]) -> Dataset:
+    """The bundled dataset named by ``settings["data"]``, or the CSV file at that path."""
+    source = settings["data"]
+    if source in BUNDLED:
+        if settings["target"] is not None:
+            raise SettingsError(f"--target applies to CSV files; {source!r} has its own target")
+        return load_bundled(source)
+    if not source.lower().endswith(".csv") and not os.path.exists(source):
+        raise SettingsError(
+            f"--data {source!r} is neither a bundled dataset ({', '.join(BUNDLED)}) nor a .csv file"
+        )
+    return read_csv(source, settings["target"])
+
+
+@dataclass
+class Run:
+    """Everything ``fit`` needs, and what a checkpoint records.
+
+    settings: every setting decided (defaults filled in, the task, the loss, the epochs);
+    info: what a checkpoint keeps beside the weights (the settings, column names, classes);
+    done: the epochs already trained (a resumed run's); history: theirs, to continue.
+    """
+
+    settings: dict[str, Any]
+    info: dict[str, Any]
+    data: Dataset
+    prepared: Prepared
+    model: Sequential
+    loss_fn: Loss
+    optimizer: Optimizer
+    rng: np.random.Generator
+    done: int = 0
+    history: FitHistory | None = None
+
+    @property
+    def epochs(self) -> int:
+        return int(self.settings["epochs"])
+
+    @property
+    def task(self) -> str:
+        return self.prepared.task
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.prepared.X_train) // self.settings["batch_size"])
+
+    def layer_sizes(self) -> list[int]:
+        """Inputs, the hidden layers, outputs: the widths of the network's layers of units."""
+        return [self.data.X.shape[1], *self.settings["hidden"], self.outputs()]
+
+    def outputs(self) -> int:
+        return int(self.model.parameters()[-1].shape[-1])
+
+    def fit(
+        self,
+        frame_steps: Collection[int] = (),
+        on_batch: Callable[[int, float], None] | None = None,
+        on_epoch: Callable[[int, FitHistory], None] | None = None,
+    ) -> FitHistory:
+        """``train.fit`` from epoch ``done`` up to ``epochs``, on the training split, testing on
+        the test split after each epoch."""
+        p = self.prepared
+        return fit(
+            self.model,
+            self.loss_fn,
+            self.optimizer,
+            p.X_train,
+            p.y_train,
+            epochs=self.epochs,
+            batch_size=self.settings["batch_size"],
+            rng=self.rng,
+            X_test=p.X_test,
+            y_test=p.y_test,
+            task=p.task,
+            history=self.history,
+            frame_steps=frame_steps,
+            on_batch=on_batch,
+            on_epoch=on_epoch,
+        )
+
+    def save(self, path: str, epoch: int, history: FitHistory) -> None:
+        """The checkpoint after ``epoch``: what ``start_run(resume=path)`` continues from."""
+        record = {
+            "batch_losses": history.batch_losses,
+            "train_loss": history.train_loss,
+            "test_loss": history.test_loss,
+            "test_metric": history.test_metric,
+            "seconds": history.seconds,
+        }
+        save(
+            self.model,
+            path,
+            optimizer=self.optimizer,
+            rng=self.rng,
+            epoch=epoch,
+            scaler=self.prepared.scaler,
+            target_scaler=self.prepared.target_scaler,
+            info=self.info,
+            history=record,
+        )
+
+    def describe(self) -> str:
+        """One line for a figure's title: data, layer sizes, activation, optimizer, batch,
+        epochs."""
+        settings = self.settings
+        sizes = [layer.in_features for layer in self.model if isinstance(layer, Linear)]
+        sizes.append(self.outputs())
+        optimizer = f"{settings['optimizer'].upper() if settings['optimizer'] == 'sgd' else 'Adam'}"
+        optimizer += f" lr {settings['lr']:g}"
+        if settings["optimizer"] == "sgd" and settings["momentum"]:
+            optimizer += f" momentum {settings['momentum']:g}"
+        return (
+            f"{settings['data']}: {' → '.join(map(str, sizes))} with {settings['activation']}, "
+            f"{optimizer}, batch {settings['batch_size']}, {settings['epochs']} epochs, "
+            f"seed {settings['seed']}, {settings['dtype']}"
+        )
+
+
+def start_run(
+    given: dict[str, Any],
+    *,
+    data: str | None = None,
+    epochs: int | None = None,
+    resume: str | None = None,
+) -> Run:
+    """A run ready to ``fit``: new, from the settings ``given`` (keys of ``DEFAULTS``) and the
+    dataset ``data``, or continued from the checkpoint at ``resume`` (with its settings and,
+    unless given, its data) up to ``epochs`` in total.
+
+    Raises SettingsError for settings that cannot be used, ResumeError for a checkpoint that
+    cannot be continued, CheckpointError for one that cannot be read and DataError for data
+    that cannot be read or split.
+    """
+    ckpt = None
+    if resume is not None:
+        ckpt = load_checkpoint(resume)
+        stored = ckpt.info.get("train")
+        if not isinstance(stored, dict) or ckpt.optimizer is None or ckpt.rng is None:
+            raise ResumeError(f"{resume} was not written by backprop train --save; cannot resume")
+        check_stored_settings(resume, stored)
+    settings = resolve_settings(given, data, None if ckpt is None else ckpt.info["train"])
+    epochs = epochs or (ckpt.info["train"].get("epochs") if ckpt else None) or DEFAULT_EPOCHS
+    if ckpt is not None and epochs <= ckpt.epoch:
+        raise SettingsError(
+            f"{resume} has {ckpt.epoch} epochs already; give --epochs larger than that"
+        )
+    settings["epochs"] = epochs
+
+    dataset = load_training_data(settings)
+    prepared = prepare(
+        dataset,
+        settings["task"],
+        settings["test_size"],
+        settings["seed"],
+        ckpt.scaler if ckpt is not None else None,
+        ckpt.target_scaler if ckpt is not None else None,
+    )
+    task = settings["task"] = prepared.task
+    loss_name = settings["loss"] or ("cross_entropy" if task == "classification" else "mse")
+    if loss_name == "cross_entropy" and task == "regression":
+        raise SettingsError("--loss cross_entropy needs class labels; this is a regression task")
+    settings["loss"] = loss_name
+    info = {
+        "train": settings,
+        "task": task,
+        "dataset": dataset.name,
+        "feature_names": dataset.feature_names,
+        "target_name": dataset.target_name,
+        "classes": prepared.classes.tolist(),
+        "class_names": dataset.class_names,
+    }
+    loss_fn = CrossEntropyLoss() if loss_name == "cross_entropy" else MSELoss()
+    if ckpt is not None:
+        assert resume is not None
+        return _resumed(ckpt, resume, settings, info, dataset, prepared, loss_fn)
+
+    rng = np.random.default_rng(settings["seed"])
+    sizes = [dataset.X.shape[1], *settings["hidden"], max(len(prepared.classes), 1)]
+    model = mlp(sizes, settings["activation"], rng=rng, dtype=settings["dtype"])
+    optimizer = make_optimizer(
+        settings["optimizer"],
+        model.parameters(),
+        lr=settings["lr"],
+        momentum=settings["momentum"],
+        weight_decay=settings["weight_decay"],
+    )
+    return Run(settings, info, dataset, prepared, model, loss_fn, optimizer, rng)
+
+
+def _resumed(
+    ckpt: Checkpoint,
+    path: str,
+    settings: dict[str, Any],
+    info: dict[str, Any],
+    dataset: Dataset,
+    prepared: Prepared,
+    loss_fn: Loss,
+) -> Run:
+    """The run saved at ``path``, with the learning rate of ``settings`` (which may be lower)."""
+    for key in ("feature_names", "target_name", "classes"):
+        if ckpt.info.get(key) != info[key]:
+            raise ResumeError(f"--data {settings['data']!r} does not match the checkpoint's {key}")
+    assert ckpt.optimizer is not None and ckpt.rng is not None
+    ckpt.optimizer.lr = settings["lr"]
+    stored = {k: ckpt.history.get(k, []) for k in HISTORY_KEYS}
+    history = FitHistory(
+        prepared.task,
+        batch_losses=stored["batch_losses"],
+        train_loss=stored["train_loss"],
+        test_loss=stored["test_loss"],
+        test_metric=stored["test_metric"],
+        seconds=stored["seconds"],
+    )
+    if history.epochs != ckpt.epoch:
+        raise ResumeError(f"{path}: its history has {history.epochs} epochs, not {ckpt.epoch}")
+    return Run(
+        settings,
+        info,
+        dataset,
+        prepared,
+        ckpt.model,
+        loss_fn,
+        ckpt.optimizer,
+        ckpt.rng,
+        done=ckpt.epoch,
+        history=history,
+    )
