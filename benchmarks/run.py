@@ -30,6 +30,7 @@ MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
 # The machine's load before the suite starts: other work running at the same time makes every
 # number noisier, PyTorch's OpenMP threads most of all, so the results say what it was.
 LOAD_BEFORE = os.getloadavg()
+STARTED = datetime.datetime.now(datetime.UTC)
 TARGETS = {"slp": 10.0, "mlp32": 3.0, "mlp256": 1.3, "large": 1.0}
 PEAK_TARGET = 0.85
 NAMES = {"backprop": "backprop", "torch": "PyTorch", "sklearn": "scikit-learn",
@@ -152,7 +153,7 @@ def machine() -> dict[str, str]:
         versions[mod] = result.stdout.strip() or "not installed"
     return {
         "load": ", ".join(f"{x:.2f}" for x in LOAD_BEFORE),
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": STARTED.strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": f"{cpu}, {os.cpu_count()} logical cores",
         "python": platform.python_version(),
         "versions": ", ".join(f"{k} {v}" for k, v in versions.items()),
