@@ -12,12 +12,29 @@
 Note: ``Linear.weight`` is (in_features, out_features), the transpose of PyTorch's.
 """
 
-from .checkpoint import load, save
+from typing import TYPE_CHECKING, Any
+
 from .gradcheck import GradCheckReport, gradcheck
 from .layers import Identity, Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Tanh
 from .losses import CrossEntropyLoss, MSELoss
 from .optim import SGD, Adam, Optimizer
-from .train import fit
+
+if TYPE_CHECKING:
+    from .checkpoint import load, save
+    from .train import fit
+
+# The training loop and checkpoints pull in more of the standard library (csv, json, tempfile,
+# zipfile): they load on first use, so `import backprop` and `backprop slp` stay as quick as NumPy.
+_LAZY = {"fit": "train", "load": "checkpoint", "save": "checkpoint"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'backprop' has no attribute {name!r}")
+
 
 __all__ = [
     "SGD",

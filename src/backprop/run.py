@@ -24,28 +24,16 @@ from .data import BUNDLED, Dataset, Prepared, load_bundled, prepare, read_csv
 from .layers import Linear, Sequential
 from .losses import CrossEntropyLoss, Loss, MSELoss
 from .optim import Optimizer
-from .train import FitHistory, fit, make_optimizer, mlp
-
-# The settings a run is started with, and their defaults. An option the user left out is not
-# in ``given``, so that, when resuming, only the options given are compared with the checkpoint's.
-DEFAULTS: dict[str, Any] = {
-    "target": None,
-    "task": None,
-    "hidden": [128, 64],
-    "activation": "relu",
-    "loss": None,
-    "optimizer": "adam",
-    "lr": None,
-    "momentum": None,
-    "weight_decay": 0.0,
-    "batch_size": 32,
-    "seed": 0,
-    "test_size": 0.2,
-    "dtype": "float32",
-}
-DEFAULT_LR = {"adam": 1e-3, "sgd": 0.01}
-DEFAULT_MOMENTUM = {"adam": 0.0, "sgd": 0.9}
-DEFAULT_EPOCHS = 30
+from .train import (
+    DEFAULT_EPOCHS,
+    DEFAULT_LR,
+    DEFAULT_MOMENTUM,
+    DEFAULTS,
+    FitHistory,
+    fit,
+    make_optimizer,
+    mlp,
+)
 
 # What a checkpoint written by ``Run.save`` records of its settings, and the types they have.
 STORED_TYPES: dict[str, tuple[type, ...]] = {

@@ -34,6 +34,27 @@ from .optim import SGD, Adam, Optimizer
 
 METRICS = {"classification": "accuracy", "regression": "r2"}
 
+# The settings a run is started with, and their defaults. An option the user left out is not
+# in ``given``, so that, when resuming, only the options given are compared with the checkpoint's.
+DEFAULTS: dict[str, Any] = {
+    "target": None,
+    "task": None,
+    "hidden": [128, 64],
+    "activation": "relu",
+    "loss": None,
+    "optimizer": "adam",
+    "lr": None,
+    "momentum": None,
+    "weight_decay": 0.0,
+    "batch_size": 32,
+    "seed": 0,
+    "test_size": 0.2,
+    "dtype": "float32",
+}
+DEFAULT_LR = {"adam": 1e-3, "sgd": 0.01}
+DEFAULT_MOMENTUM = {"adam": 0.0, "sgd": 0.9}
+DEFAULT_EPOCHS = 30
+
 
 @dataclass
 class FitHistory:

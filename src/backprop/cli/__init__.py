@@ -13,29 +13,20 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from importlib import import_module
 
 from .common import Failure, Parser, UsageError
-from .explain import add_explain_parser, cmd_explain
-from .gradcheck import add_gradcheck_parser, cmd_gradcheck
-from .predict import add_predict_parser, cmd_predict
-from .slp import add_slp_parser, cmd_slp
-from .train import add_train_parser, cmd_train
 
-__all__ = [
-    "Failure",
-    "Parser",
-    "UsageError",
-    "build_parser",
-    "cmd_explain",
-    "cmd_gradcheck",
-    "cmd_predict",
-    "cmd_slp",
-    "cmd_train",
-    "main",
-]
+__all__ = ["COMMANDS", "Failure", "Parser", "UsageError", "build_parser", "main"]
+
+# Each subcommand lives in its own module, with add_<name>_parser(sub) and cmd_<name>(args).
+# Only the module of the command being run is imported, so `backprop slp` does not pay for
+# building (and importing) the training command's options.
+COMMANDS = ("slp", "gradcheck", "train", "predict", "explain")
 
 
-def build_parser() -> Parser:
+def build_parser(only: str | None = None) -> Parser:
+    """The parser of every subcommand, or of ``only`` that one (same options, same messages)."""
     parser = Parser(
         prog="backprop",
         description="Neural-network training in NumPy with every backward pass written by hand.",
@@ -43,16 +34,15 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version="backprop 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
-    add_slp_parser(sub)
-    add_gradcheck_parser(sub)
-    add_train_parser(sub)
-    add_predict_parser(sub)
-    add_explain_parser(sub)
+    for name in COMMANDS if only is None else (only,):
+        getattr(import_module(f".{name}", __name__), f"add_{name}_parser")(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(first if first in COMMANDS else None)
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     prog = f"backprop {args.command}"

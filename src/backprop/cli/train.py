@@ -196,7 +196,7 @@ def train_gif(path: str, model: Any, history: Any, x: Any, target: Any, title: s
 
 
 def add_train_parser(sub: Any) -> None:
-    from ..run import DEFAULT_EPOCHS
+    from ..train import DEFAULT_EPOCHS
 
     p = sub.add_parser(
         "train",
