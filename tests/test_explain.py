@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from post_reference import posts_draws
 
 from backprop.cli import main
 from backprop.slp import run_slp
@@ -21,14 +22,7 @@ def posts_step(
     dim: int = 4, samples: int = 1, lr: float = 0.001, seed: int = 0, step: int = 0
 ) -> dict[str, np.ndarray | float]:
     """The post's program, in plain NumPy: its draws, then `step` updates, then one more."""
-    state = np.random.get_state()
-    try:
-        np.random.seed(seed)
-        W = np.random.normal(size=(dim, dim))
-        b = np.random.normal(size=(dim,))
-        X = np.random.normal(size=(samples, dim))
-    finally:
-        np.random.set_state(state)
+    W, b, X = posts_draws(dim, samples, seed)
     for _ in range(step):
         dL_dO = 2 / samples * (X @ W + b - X)
         W = W - lr * X.T @ dL_dO

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from post_reference import posts_draws
 
 from backprop import CrossEntropyLoss, Linear, MSELoss, Sequential, Tanh
 from backprop.gradcheck import numerical_gradient, rel_error
@@ -35,19 +36,6 @@ F = torch.nn.functional
 
 def notes() -> str:
     return NOTES.read_text()
-
-
-def posts_draws(dim: int = 4, samples: int = 1, seed: int = 0) -> tuple[np.ndarray, ...]:
-    """The post's weights, bias and inputs, drawn as the post's program draws them."""
-    state = np.random.get_state()
-    try:
-        np.random.seed(seed)
-        W = np.random.normal(size=(dim, dim))
-        b = np.random.normal(size=(dim,))
-        x = np.random.normal(size=(samples, dim))
-    finally:
-        np.random.set_state(state)
-    return W, b, x
 
 
 def post_loss(O: np.ndarray, T: np.ndarray) -> float:

@@ -4,10 +4,12 @@ types, and the check of an output path made before any work is done."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
-from typing import NoReturn
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
 
-import numpy as np
+T = TypeVar("T", int, float)
 
 
 class UsageError(Exception):
@@ -25,54 +27,32 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def _number(
+    parse: Callable[[str], T], what: str, ok: Callable[[T], bool], requirement: str
+) -> Callable[[str], T]:
+    """An argparse type: ``parse`` the text (else "expected <what>"), then require ``ok``."""
+
+    def convert(text: str) -> T:
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must {requirement}, got {text.strip()}")
+        return value
+
+    return convert
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (value > 0 and np.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (value >= 0 and np.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return value
-
-
-def fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {text}")
-    return value
+positive_int = _number(int, "a whole number", lambda v: v >= 1, "be >= 1")
+non_negative_int = _number(int, "a whole number", lambda v: v >= 0, "be >= 0")
+positive_float = _number(
+    float, "a number", lambda v: v > 0 and math.isfinite(v), "be a positive number"
+)
+non_negative_float = _number(
+    float, "a number", lambda v: v >= 0 and math.isfinite(v), "be a number >= 0"
+)
+fraction = _number(float, "a number", lambda v: 0 < v < 1, "lie strictly between 0 and 1")
 
 
 def hidden_sizes(text: str) -> list[int]:
