@@ -523,3 +523,26 @@ def test_gradcheck_command_runs_on_every_layer_and_loss() -> None:
     with contextlib.redirect_stdout(io.StringIO()) as out:
         assert main(["gradcheck"]) == 0
     assert "worst relative error" in out.getvalue()
+
+
+def test_scikit_learns_digits_accuracy_is_the_one_quoted() -> None:
+    import warnings
+
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.2, random_state=0, stratify=y
+    )
+    clf = MLPClassifier(hidden_layer_sizes=(128, 64), max_iter=30, batch_size=32, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X_train, y_train)
+    accuracy = clf.score(X_test, y_test)
+    wrong = round((1 - accuracy) * len(y_test))
+    assert f"reaches {accuracy:.4f} ({wrong} of 360 wrong) on the same split" in " ".join(
+        notes().split()
+    )

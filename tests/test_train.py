@@ -122,6 +122,9 @@ def test_digits_with_the_defaults_reaches_0975(tmp_path: Path, capsys: Any) -> N
     logits = model(((X_test - mean) / std).astype(np.float32))
     accuracy = np.mean(np.argmax(logits, axis=1) == y_test)
     assert accuracy >= 0.975
+    notes = " ".join((Path(__file__).parents[1] / "docs" / "notes.md").read_text().split())
+    wrong = round((1 - accuracy) * 360)
+    assert f"reaches a test accuracy of {accuracy:.4f} ({wrong} of 360 wrong)" in notes
     assert lines[-1] == f"test accuracy {accuracy:.4f} on 360 rows after 30 epochs; saved {path}"
     printed = [*lines[:-1], lines[-1].split(";")[0]]
     shown = readme_block("$ backprop train --data digits")[1:]
