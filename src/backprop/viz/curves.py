@@ -102,6 +102,7 @@ def plot_history(
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     # the writer of the run's other files (checkpoint, history CSV): fsync'd before the rename
     from ..checkpoint import atomic_write as durable_write
@@ -134,9 +135,11 @@ def plot_history(
         note = f"last {last:.4f}"
         if test_rows and history.task == "classification":
             note += f" ({round((1 - last) * test_rows)} of {test_rows} wrong)"
-        ax_metric.annotate(
-            note, (epochs[-1], last), textcoords="offset points", xytext=(-6, -16), ha="right"
-        )
+        # In a corner box rather than beside the last point, where it would cross the curve.
+        ax_metric.text(
+            0.98, 0.04, note, transform=ax_metric.transAxes, ha="right", va="bottom",
+            bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9},
+        )  # fmt: skip
         ax_metric.set_title(f"test {name} (best {history.test_metric[best]:.4f}, epoch {best + 1})")
     else:
         ax_metric.set_title(f"test {name}: no test split")
@@ -145,6 +148,7 @@ def plot_history(
     for ax in (ax_loss, ax_metric):
         ax.grid(True, which="both", alpha=0.25)
         ax.set_xlim(0.5, max(history.epochs, 1) + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
