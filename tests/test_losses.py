@@ -58,8 +58,14 @@ def test_cross_entropy_matches_torch(seed: int, n: int, c: int, scale: float) ->
     lt = torch.tensor(logits, requires_grad=True)
     ref = F.cross_entropy(lt, torch.tensor(labels))
     ref.backward()
-    assert_close("loss value", loss, ref.item())
-    assert_close("input gradient dL/dlogits", grad, lt.grad.numpy())  # type: ignore[union-attr]
+    # When the true class dominates, the loss log(1 + s) and the gradient p − 1 = −s/(1 + s)
+    # are of the size of s, far below their natural scales (log 1 = 0 ± ε for the loss,
+    # 1/N for a gradient entry), and float64 rounding at those scales is all either library
+    # can promise: at logits ~30, both PyTorch and this library lose digits of an s ≈ 1e-12
+    # (each is then off from the exact value by 1e-6 to 1e-5 relative). So the errors are
+    # measured against those scales.
+    assert_close("loss value", loss, ref.item(), floor=1.0)
+    assert_close("input gradient dL/dlogits", grad, lt.grad.numpy(), floor=1 / n)  # type: ignore[union-attr]
 
 
 def test_cross_entropy_does_not_overflow_or_take_log_zero() -> None:

@@ -21,17 +21,18 @@ RTOL = 1e-10
 WORST: dict[str, float] = {}
 
 
-def rel_err(ours: np.ndarray, ref: np.ndarray) -> float:
-    """max |ours − ref| / max |ref|: relative to the scale of the reference array."""
+def rel_err(ours: np.ndarray, ref: np.ndarray, floor: float = 0.0) -> float:
+    """max |ours − ref| / max(max |ref|, floor): relative to the scale of the reference array,
+    or to ``floor`` where the quantity's natural scale is known to be larger than its value."""
     ours, ref = np.asarray(ours, dtype=np.float64), np.asarray(ref, dtype=np.float64)
     assert ours.shape == ref.shape, f"shape: ours {ours.shape}, reference {ref.shape}"
-    scale = float(np.max(np.abs(ref), initial=0.0))
+    scale = max(float(np.max(np.abs(ref), initial=0.0)), floor)
     diff = float(np.max(np.abs(ours - ref), initial=0.0))
     return diff if scale == 0 else diff / scale
 
 
-def assert_close(what: str, ours: Any, ref: Any, rtol: float = RTOL) -> float:
-    err = rel_err(np.asarray(ours), np.asarray(ref))
+def assert_close(what: str, ours: Any, ref: Any, rtol: float = RTOL, floor: float = 0.0) -> float:
+    err = rel_err(np.asarray(ours), np.asarray(ref), floor)
     key = " ".join(what.split()[:2])
     WORST[key] = max(WORST.get(key, 0.0), err)
     assert err <= rtol, (
