@@ -250,3 +250,16 @@ def test_nan_or_inf_in_the_input_is_refused_with_its_place() -> None:
     x[2, 1] = np.inf
     with pytest.raises(ValueError, match=r"Sequential: input has inf at \[2, 1\]"):
         model(x)
+
+
+@pytest.mark.parametrize("last", [ReLU, Identity])
+def test_backward_leaves_the_callers_gradient_as_it_was(last: type) -> None:
+    # Inside a backward pass a ReLU may zero entries of a gradient in place; never the caller's.
+    rng = np.random.default_rng(5)
+    model = Sequential(Linear(3, 4, rng=rng), ReLU(), Linear(4, 4, rng=rng), last(), ReLU())
+    model(rng.normal(size=(6, 3)))
+    g = rng.normal(size=(6, 4))
+    before = g.copy()
+    model.backward(g)
+    model.backward_params(g)
+    np.testing.assert_array_equal(g, before)

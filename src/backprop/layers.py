@@ -5,7 +5,8 @@ Conventions (as in PyTorch, with one deliberate difference):
 * ``forward(x)`` returns the output and caches what the backward pass needs (one cache per
   layer, overwritten by every forward call).
 * ``backward(grad_output)`` takes dL/dy, *accumulates* dL/dparam into ``param.grad`` (gradients
-  add up across calls until ``zero_grad()``) and returns dL/dx.
+  add up across calls until ``zero_grad()``) and returns dL/dx: a new array, or grad_output
+  itself, never an array the layer keeps.
 * **`Linear.weight` has shape (in_features, out_features)** and ``y = x @ W + b``, as in the
   post ("Notes on Backpropagation"), so column n of W is the post's θ_n. PyTorch stores the
   transpose, shape (out_features, in_features), and computes ``x @ A.T + b``.
@@ -106,6 +107,11 @@ class Module:
     def backward_params(self, grad_output: Array) -> None:
         """Accumulate the parameter gradients only; dL/dx is not needed (the network's input)."""
         self.backward(grad_output)
+
+    def backward_owned(self, grad_output: Array) -> Array:
+        """As backward, for a ``grad_output`` made in this backward pass and used by no one
+        else, which the layer may overwrite (``Sequential`` calls it; see there)."""
+        return self.backward(grad_output)
 
     def parameters(self) -> list[Parameter]:
         return []
@@ -231,10 +237,17 @@ class ReLU(Module):
         return y
 
     def backward(self, grad_output: Array) -> Array:
+        return grad_output * self._mask()
+
+    def backward_owned(self, grad_output: Array) -> Array:
+        # Zeroing entries in place saves a gradient-sized array at every ReLU of a training step.
+        return np.multiply(grad_output, self._mask(), out=grad_output)
+
+    def _mask(self) -> Array:
         y = self._y
         if y is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
-        return grad_output * (y > 0)
+        return y > 0
 
 
 class Sigmoid(Module):
@@ -322,9 +335,7 @@ class Sequential(Module):
         return x
 
     def backward(self, grad_output: Array) -> Array:
-        for layer in reversed(self.layers):
-            grad_output = layer.backward(grad_output)
-        return grad_output
+        return self._backward_through(self.layers, grad_output)
 
     def backward_params(self, grad_output: Array) -> None:
         """As backward, but skips dL/dx of the first layer, which a training step never uses
@@ -332,9 +343,20 @@ class Sequential(Module):
         if not self.layers:
             return
         first, *rest = self.layers
-        for layer in reversed(rest):
-            grad_output = layer.backward(grad_output)
-        first.backward_params(grad_output)
+        first.backward_params(self._backward_through(rest, grad_output))
+
+    @staticmethod
+    def _backward_through(layers: list[Module], grad_output: Array) -> Array:
+        # Each gradient a layer returns is a new array that only this pass holds, so the next
+        # layer may overwrite it (backward_owned); the caller's grad_output, which a layer such
+        # as Identity may hand on unchanged, is never overwritten.
+        caller = grad_output
+        for layer in reversed(layers):
+            if grad_output is caller:
+                grad_output = layer.backward(grad_output)
+            else:
+                grad_output = layer.backward_owned(grad_output)
+        return grad_output
 
     def parameters(self) -> list[Parameter]:
         return [p for layer in self.layers for p in layer.parameters()]
