@@ -244,5 +244,19 @@ def test_the_readme_excerpt_is_what_explain_prints(capsys: pytest.CaptureFixture
     block = readme.split("$ backprop explain | sed -n 14,24p\n", 1)[1].split("```", 1)[0]
     head, _, tail = block.partition("$ backprop explain | tail -6\n")
     lines = explain_text(capsys).splitlines()
-    assert head.splitlines() == lines[13:24]
-    assert tail.splitlines() == lines[-6:]
+
+    # The relative difference between the predicted and the measured ratio is rounding (its last
+    # digit depends on the CPU's BLAS kernel): both the README's and this run's must be below 1e-15,
+    # and every other line must match exactly.
+    def rounding_free(block: list[str]) -> list[str]:
+        out = []
+        for line in block:
+            label, sep, value = line.partition("relative difference = ")
+            if sep:
+                assert float(value) < 1e-15, line
+                line = label + sep + "(rounding)"
+            out.append(line)
+        return out
+
+    assert rounding_free(head.splitlines()) == rounding_free(lines[13:24])
+    assert rounding_free(tail.splitlines()) == rounding_free(lines[-6:])

@@ -15,8 +15,8 @@ Note: ``Linear.weight`` is (in_features, out_features), the transpose of PyTorch
 from typing import TYPE_CHECKING, Any
 
 from .gradcheck import GradCheckReport, gradcheck
-from .layers import Identity, Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Tanh
 from .losses import CrossEntropyLoss, MSELoss
+from .nn import Identity, Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Tanh
 from .optim import SGD, Adam, Optimizer
 
 if TYPE_CHECKING:

@@ -32,8 +32,9 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from .arrays import Array
 from .data import Scaler
-from .layers import Array, Identity, Linear, Module, ReLU, Sequential, Sigmoid, Tanh
+from .nn import Identity, Linear, Module, ReLU, Sequential, Sigmoid, Tanh
 from .optim import SGD, Adam, Optimizer
 
 FORMAT = "backprop-checkpoint"

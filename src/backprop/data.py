@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .layers import Array
+from .arrays import Array
 
 # name -> task; each is scikit-learn's ``load_<name>()``
 BUNDLED = {

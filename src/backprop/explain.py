@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .layers import Array
+from .arrays import Array
 from .losses import MSELoss
 from .optim import SGD
 from .slp import Diverged, post_setup

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .layers import Array, Module
+from .arrays import Array
 from .losses import CrossEntropyLoss, Loss
+from .nn import Module
 
 
 @dataclass
@@ -162,8 +163,8 @@ def _check_loss(
 
 def builtin_reports(seed: int = 0) -> list[GradCheckReport]:
     """Gradient checks of every built-in layer and loss, on random shapes drawn from ``seed``."""
-    from .layers import Identity, Linear, ReLU, Sequential, Sigmoid, Tanh
     from .losses import REDUCTIONS, MSELoss
+    from .nn import Identity, Linear, ReLU, Sequential, Sigmoid, Tanh
 
     rng = np.random.default_rng(seed)
     n, d_in, d_out = (int(v) for v in rng.integers(2, 7, size=3))

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .layers import Array, Module
+from .arrays import Array
+from .nn import Module
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .layers import Identity, Linear, Module, ReLU, Sequential, Sigmoid, Tanh
+from .nn import Identity, Linear, Module, ReLU, Sequential, Sigmoid, Tanh
 from .optim import SGD, Adam, Optimizer
 
 _ACTIVATIONS: dict[str, type[Module]] = {

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .layers import Array, check_finite
+from .arrays import Array, check_finite
 
 REDUCTIONS = ("batchmean", "mean", "sum")
 

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .layers import Array, Parameter
+from .arrays import Array
+from .nn import Parameter
 
 # Updates of a large parameter run block by block, BLOCK elements at a time (256 KiB of float32,
 # which stays in the core's cache): the temporaries of an update rule such as lr · g are then

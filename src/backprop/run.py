@@ -21,8 +21,8 @@ import numpy as np
 
 from .checkpoint import HISTORY_KEYS, Checkpoint, load_checkpoint, save
 from .data import BUNDLED, Dataset, Prepared, load_bundled, prepare, read_csv
-from .layers import Linear, Sequential
 from .losses import CrossEntropyLoss, Loss, MSELoss
+from .nn import Linear, Sequential
 from .optim import Optimizer
 from .train import (
     DEFAULT_EPOCHS,

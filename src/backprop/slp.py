@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .layers import Array, Linear
+from .arrays import Array
 from .losses import MSELoss
+from .nn import Linear
 from .optim import SGD
 
 POST = {"dim": 4, "samples": 1, "lr": 0.001, "epochs": 1000, "seed": 0}

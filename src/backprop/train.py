@@ -17,19 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from .arrays import Array, check_finite
 from .history import Frame, snapshot
-from .layers import (
-    Array,
-    Linear,
-    Module,
-    Parameter,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    Tanh,
-    check_finite,
-)
 from .losses import CrossEntropyLoss, Loss, MSELoss
+from .nn import Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Tanh
 from .optim import SGD, Adam, Optimizer
 
 METRICS = {"classification": "accuracy", "regression": "r2"}

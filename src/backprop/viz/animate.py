@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import Array
 from ..history import Frame, log_spaced_steps
-from ..layers import Array, Linear, Module
+from ..nn import Linear, Module
 from ..slp import SLPRun
 from .diagram import check_drawable, describe
 from .files import atomic_write, check_suffix

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..layers import Array
+from ..arrays import Array
 from .files import atomic_write, check_suffix
 
 if TYPE_CHECKING:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..arrays import Array
 from ..history import Frame
-from ..layers import Array, Identity, Linear, Module, ReLU, Sequential, Sigmoid, Tanh
+from ..nn import Identity, Linear, Module, ReLU, Sequential, Sigmoid, Tanh
 
 MAX_NEURONS = 16  # units per column drawn one by one; wider columns are drawn as heatmaps
 MAX_UNITS = 64  # a 64-wide heatmap still has a few pixels per unit at the GIF's size

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import Array
 from ..history import Frame
-from ..layers import Array
 from .curves import CURRENT, LossPanel
 from .diagram import MAX_NEURONS, Diagram
 

@@ -1,0 +1,115 @@
+"""Linear and Identity: the affine map of the post, and the layer that does nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from ..arrays import Array
+from .module import Module, Parameter
+
+
+class Linear(Module):
+    """y = x @ W + b        x: (N, in)  W: (in, out)  b: (out,)  y: (N, out)
+
+    backward:  dL/dW = xᵀ · dL/dy    dL/db = Σₙ dL/dy    dL/dx = dL/dy · Wᵀ
+
+    ``weight`` is stored as (in_features, out_features), the post's layout, so y = x @ W needs
+    no transpose. **PyTorch's ``nn.Linear.weight`` is the transpose**, (out_features,
+    in_features); ``backprop.interop`` converts. Initialised as PyTorch does: W and b uniform
+    in ±1/√in_features, drawn from ``rng`` (a ``np.random.Generator``; a fresh unseeded one if
+    None).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        bias: bool = True,
+        rng: np.random.Generator | None = None,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> None:
+        if in_features < 1 or out_features < 1:
+            raise ValueError(
+                f"Linear needs in_features >= 1 and out_features >= 1, "
+                f"got ({in_features}, {out_features})"
+            )
+        rng = np.random.default_rng() if rng is None else rng
+        self.in_features = in_features
+        self.out_features = out_features
+        bound = 1.0 / np.sqrt(in_features)
+        self.weight = Parameter(
+            rng.uniform(-bound, bound, (in_features, out_features)).astype(dtype)
+        )
+        self.bias = (
+            Parameter(rng.uniform(-bound, bound, out_features).astype(dtype)) if bias else None
+        )
+        self._x: Array | None = None
+
+    def forward(self, x: Array) -> Array:
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(
+                f"{self!r} expects input of shape (N, {self.in_features}), got {x.shape}"
+            )
+        if x.dtype != self.weight.data.dtype:
+            # Compute in the layer's dtype, as a float32 network must stay float32 throughout.
+            x = x.astype(self.weight.data.dtype)
+        self._x = x
+        y = x @ self.weight.data
+        if self.bias is not None:
+            y += self.bias.data
+        return y
+
+    def backward(self, grad_output: Array) -> Array:
+        self.backward_params(grad_output)
+        return grad_output @ self.weight.data.T
+
+    def backward_params(self, grad_output: Array) -> None:
+        x = self._x
+        if x is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward()")
+        if grad_output.shape != (x.shape[0], self.out_features):
+            raise ValueError(
+                f"{self!r}: backward expects grad_output of shape "
+                f"({x.shape[0]}, {self.out_features}), got {grad_output.shape}"
+            )
+        # Right after zero_grad, dL/dW and dL/db go straight into the gradient buffers (no
+        # temporary); otherwise they are added to what is there.
+        W, b = self.weight, self.bias
+        if W._grad_is_zero:
+            np.matmul(x.T, grad_output, out=W._grad)
+            W._grad_is_zero = False
+        else:
+            W._grad += x.T @ grad_output
+        if b is not None:
+            if b._grad_is_zero:
+                np.add.reduce(grad_output, axis=0, out=b._grad)
+                b._grad_is_zero = False
+            else:
+                b._grad += np.add.reduce(grad_output, axis=0)
+
+    def parameters(self) -> list[Parameter]:
+        return [self.weight] if self.bias is None else [self.weight, self.bias]
+
+    def named_parameters(self) -> list[tuple[str, Parameter]]:
+        named = [("weight", self.weight)]
+        if self.bias is not None:
+            named.append(("bias", self.bias))
+        return named
+
+    def __repr__(self) -> str:
+        return (
+            f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}, dtype={self.weight.dtype})"
+        )
+
+
+class Identity(Module):
+    """y = x        backward:  dL/dx = dL/dy"""
+
+    def forward(self, x: Array) -> Array:
+        return x
+
+    def backward(self, grad_output: Array) -> Array:
+        return grad_output
