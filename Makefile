@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench figures clean
+.PHONY: demo test test-slow lint bench figures clean
 
 $(VENV)/.runtime: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# Checks too slow for `make test` (marked @pytest.mark.slow); .ci/run runs them too.
+test-slow: $(VENV)/.dev
+	$(BIN)/pytest -m slow || [ $$? -eq 5 ]  # 5: no test in the group, not a failure
 
 # Every figure of docs/notes.md, from the project's own commands.
 figures: $(VENV)/.runtime
