@@ -260,6 +260,21 @@ def test_parameter_grad_matches_data_shape_and_dtype() -> None:
         p.grad = np.zeros((2, 3))
 
 
+def test_parameter_accumulate_adds_until_zero_grad() -> None:
+    rng = np.random.default_rng(6)
+    p = Parameter(rng.normal(size=(3, 2)))
+    a, b, c = (rng.normal(size=(3, 2)) for _ in range(3))
+    p.accumulate(a)
+    np.testing.assert_array_equal(p.grad, a)
+    p.accumulate(b)
+    np.testing.assert_array_equal(p.grad, a + b)
+    p.zero_grad()
+    p.accumulate(c)  # right after zero_grad: the gradient is c, not a + b + c
+    np.testing.assert_array_equal(p.grad, c)
+    p.zero_grad()
+    np.testing.assert_array_equal(p.grad, np.zeros((3, 2)))
+
+
 def test_nan_or_inf_in_the_input_is_refused_with_its_place() -> None:
     model = Sequential(Linear(3, 2, rng=np.random.default_rng(0)))
     x = np.zeros((4, 3))
