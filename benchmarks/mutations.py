@@ -460,7 +460,7 @@ MUTATIONS: list[Mutation] = [
         "slp-cli-ignores-lr",
         "src/backprop/cli/slp.py",
         "args.dim, args.samples, args.lr, args.epochs, args.seed, record=bool(args.gif)",
-        'args.dim, args.samples, POST["lr"], args.epochs, args.seed, record=bool(args.gif)',
+        "args.dim, args.samples, 0.001, args.epochs, args.seed, record=bool(args.gif)",
         SLP,
         "`backprop slp --lr` is parsed but not used",
     ),
