@@ -16,7 +16,25 @@ from typing import TYPE_CHECKING, Any
 
 from .gradcheck import GradCheckReport, gradcheck
 from .losses import CrossEntropyLoss, MSELoss
-from .nn import Identity, Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Tanh
+from .nn import (
+    GELU,
+    BatchNorm1d,
+    Dropout,
+    Embedding,
+    Flatten,
+    Identity,
+    LayerNorm,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    Module,
+    Parameter,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from .optim import SGD, Adam, Optimizer
 
 if TYPE_CHECKING:
@@ -37,12 +55,20 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "GELU",
     "SGD",
     "Adam",
+    "BatchNorm1d",
     "CrossEntropyLoss",
+    "Dropout",
+    "Embedding",
+    "Flatten",
     "GradCheckReport",
     "Identity",
+    "LayerNorm",
+    "LeakyReLU",
     "Linear",
+    "LogSoftmax",
     "MSELoss",
     "Module",
     "Optimizer",
@@ -50,6 +76,7 @@ __all__ = [
     "ReLU",
     "Sequential",
     "Sigmoid",
+    "Softmax",
     "Tanh",
     "fit",
     "gradcheck",

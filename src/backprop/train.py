@@ -134,9 +134,15 @@ def _targets(loss_fn: Loss, task: str, y: Array, outputs: int, dtype: Any) -> Ar
 def evaluate(
     model: Module, loss_fn: Loss, X: Array, y: Array, task: str | None = None
 ) -> tuple[float, float]:
-    """(loss, accuracy or R²) of ``model`` on X, y in one forward pass."""
+    """(loss, accuracy or R²) of ``model`` on X, y in one forward pass, in evaluation mode
+    (BatchNorm on its running statistics, no Dropout); each layer's mode is restored after."""
     task = task or _infer_task(loss_fn)
-    out = model(X)
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        out = model.eval()(X)
+    finally:
+        for m, training in modes:
+            m.training = training
     target = _targets(loss_fn, task, y, out.shape[1], out.dtype)
     loss = loss_fn(out, target)
     metric = accuracy(out, y) if task == "classification" else r2_score(out, target)
