@@ -367,3 +367,16 @@ def test_a_mixed_model_round_trips_exactly_through_a_checkpoint_and_resumes(tmp_
     model.eval()
     save(model, tmp_path / "e.npz")
     assert not any(m.training for m in load_checkpoint(tmp_path / "e.npz").model.modules()[1:])
+
+
+def test_backprop_gradcheck_covers_every_registered_layer() -> None:
+    from backprop.gradcheck import builtin_reports
+    from backprop.nn.registry import LAYERS
+
+    reports = builtin_reports(seed=3)
+    assert all(r.passed for r in reports)
+    subjects = " ".join(r.subject for r in reports)
+    missing = [name for name in LAYERS if name not in subjects]
+    assert not missing, f"backprop gradcheck does not check {missing}"
+    # the eval-mode BatchNorm and Dropout in training are among them
+    assert "BatchNorm1d(" in subjects and ") eval" in subjects and "Dropout(0.3) train" in subjects
