@@ -15,7 +15,7 @@ Note: ``Linear.weight`` is (in_features, out_features), the transpose of PyTorch
 from typing import TYPE_CHECKING, Any
 
 from .gradcheck import GradCheckReport, gradcheck
-from .losses import CrossEntropyLoss, MSELoss
+from .losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .nn import Identity, Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Tanh
 from .optim import SGD, Adam, Optimizer
 
@@ -39,12 +39,15 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "SGD",
     "Adam",
+    "BCEWithLogitsLoss",
     "CrossEntropyLoss",
     "GradCheckReport",
     "Identity",
+    "L1Loss",
     "Linear",
     "MSELoss",
     "Module",
+    "NLLLoss",
     "Optimizer",
     "Parameter",
     "ReLU",

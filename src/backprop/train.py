@@ -138,7 +138,7 @@ def evaluate(
     task = task or _infer_task(loss_fn)
     out = model(X)
     target = _targets(loss_fn, task, y, out.shape[1], out.dtype)
-    loss = loss_fn(out, target)
+    loss = float(loss_fn(out, target))
     metric = accuracy(out, y) if task == "classification" else r2_score(out, target)
     return loss, metric
 
@@ -222,7 +222,7 @@ def fit(
                 tb = t_epoch[b * batch_size : (b + 1) * batch_size]
                 out = model(xb)
                 try:
-                    loss = loss_fn(out, tb)
+                    loss = float(loss_fn(out, tb))
                 except ValueError:
                     if np.all(np.isfinite(out)):
                         raise
