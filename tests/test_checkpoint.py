@@ -211,7 +211,7 @@ EXPECTED = {
     "bad-rng": "is damaged or inconsistent",
     "huge-layer": "has no weight of that shape",
     "wrong-shape": "has no weight of that shape",
-    "missing-state": "is damaged or inconsistent: ValueError: Adam: state entries",
+    "missing-state": "is damaged or inconsistent: ValueError: Adam: the state lacks exp_avg.1",
     "flipped-weight-byte": "is damaged: BadZipFile: Bad CRC-32",
 }
 

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from .gradcheck import GradCheckReport, gradcheck
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .nn import Identity, Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Tanh
-from .optim import SGD, Adam, Optimizer
+from .nn.utils import clip_grad_norm_
+from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 
 if TYPE_CHECKING:
     from .checkpoint import load, save
@@ -38,7 +39,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "SGD",
+    "Adagrad",
     "Adam",
+    "AdamW",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
     "GradCheckReport",
@@ -50,10 +53,12 @@ __all__ = [
     "NLLLoss",
     "Optimizer",
     "Parameter",
+    "RMSprop",
     "ReLU",
     "Sequential",
     "Sigmoid",
     "Tanh",
+    "clip_grad_norm_",
     "fit",
     "gradcheck",
     "load",
