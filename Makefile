@@ -34,6 +34,7 @@ figures: $(VENV)/.runtime
 	$(PY) docs/figures/convergence.py docs/figures/convergence.png
 	$(BIN)/backprop slp --gif docs/figures/slp.gif --plot docs/figures/slp-loss.png
 	$(BIN)/backprop explain --graph docs/figures/graph.png
+	$(PY) docs/figures/gradient_flow.py docs/figures/gradient-flow.png
 
 # The notes as the Hugo post (TOML front matter, \( \) and \[ \] math), from docs/notes.md.
 post: $(VENV)/.runtime
