@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-slow lint bench figures mutate mutate-quick clean
+.PHONY: demo test test-slow lint bench figures post mutate mutate-quick clean
 
 $(VENV)/.runtime: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ test-slow: $(VENV)/.dev
 figures: $(VENV)/.runtime
 	$(PY) docs/figures/convergence.py docs/figures/convergence.png
 	$(BIN)/backprop slp --gif docs/figures/slp.gif --plot docs/figures/slp-loss.png
+	$(BIN)/backprop explain --graph docs/figures/graph.png
+	$(PY) docs/figures/gradient_flow.py docs/figures/gradient-flow.png
+
+# The notes as the Hugo post (TOML front matter, \( \) and \[ \] math), from docs/notes.md.
+post: $(VENV)/.runtime
+	$(PY) docs/post.py docs/notes.md out/post/notes.md
 
 # The speed suite (benchmarks/): about 5 minutes; writes benchmarks/results.md and the README's table.
 bench: $(VENV)/.dev
