@@ -16,7 +16,20 @@ from typing import TYPE_CHECKING, Any
 
 from .gradcheck import GradCheckReport, gradcheck
 from .losses import CrossEntropyLoss, MSELoss
-from .nn import Identity, Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Tanh
+from .nn import (
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    Conv2d,
+    Identity,
+    Linear,
+    MaxPool2d,
+    Module,
+    Parameter,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+)
 from .optim import SGD, Adam, Optimizer
 
 if TYPE_CHECKING:
@@ -39,11 +52,15 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "SGD",
     "Adam",
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
+    "Conv2d",
     "CrossEntropyLoss",
     "GradCheckReport",
     "Identity",
     "Linear",
     "MSELoss",
+    "MaxPool2d",
     "Module",
     "Optimizer",
     "Parameter",
