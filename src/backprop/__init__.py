@@ -20,6 +20,7 @@ from .nn import (
     AdaptiveAvgPool2d,
     AvgPool2d,
     Conv2d,
+    Flatten,
     Identity,
     Linear,
     MaxPool2d,
@@ -29,6 +30,7 @@ from .nn import (
     Sequential,
     Sigmoid,
     Tanh,
+    Unflatten,
 )
 from .optim import SGD, Adam, Optimizer
 
@@ -56,6 +58,7 @@ __all__ = [
     "AvgPool2d",
     "Conv2d",
     "CrossEntropyLoss",
+    "Flatten",
     "GradCheckReport",
     "Identity",
     "Linear",
@@ -68,6 +71,7 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Tanh",
+    "Unflatten",
     "fit",
     "gradcheck",
     "load",

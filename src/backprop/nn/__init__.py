@@ -1,13 +1,14 @@
 """The layers: one module per family, as in PyTorch's ``torch/nn/modules``.
 
 module.py (Parameter, Module) · container.py (Sequential) · linear.py (Linear, Identity) ·
-activation.py (ReLU, Sigmoid, Tanh) · conv.py (Conv2d) · pooling.py (MaxPool2d, AvgPool2d,
+activation.py (ReLU, Sigmoid, Tanh) · conv.py (Conv2d) · flatten.py (Flatten, Unflatten) · pooling.py (MaxPool2d, AvgPool2d,
 AdaptiveAvgPool2d)
 """
 
 from .activation import ReLU, Sigmoid, Tanh
 from .container import Sequential
 from .conv import Conv2d
+from .flatten import Flatten, Unflatten
 from .linear import Identity, Linear
 from .module import Module, Parameter
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
@@ -16,6 +17,7 @@ __all__ = [
     "AdaptiveAvgPool2d",
     "AvgPool2d",
     "Conv2d",
+    "Flatten",
     "Identity",
     "Linear",
     "MaxPool2d",
@@ -25,4 +27,5 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Tanh",
+    "Unflatten",
 ]
