@@ -110,7 +110,8 @@ class Conv2d(Module):
     C/G·kH·kW, drawn from ``rng`` (weight first). The weight layout is PyTorch's, so interop
     copies it unchanged.
 
-    Caches the patch matrix X̂ (the only thing both gradients need besides dL/dy and W).
+    Caches the patch matrix X̂ (the only thing both gradients need besides dL/dy and W), until
+    the backward pass has used it.
     """
 
     def __init__(
@@ -227,6 +228,7 @@ class Conv2d(Module):
 
     def backward_params(self, grad_output: Array) -> None:
         self._param_grads(*self._grad_matrix(grad_output))
+        self._cache = None
 
     def _param_grads(self, g: Array, cols: Array) -> None:
         dW = gemm(g, cols, transpose_a=True)  # (G, O/G, K)
@@ -238,7 +240,11 @@ class Conv2d(Module):
         g, cols = self._grad_matrix(grad_output)
         self._param_grads(g, cols)
         assert self._cache is not None
-        x_shape, pad_shape, (Ho, Wo), _ = self._cache
+        x_shape, pad_shape, (Ho, Wo) = self._cache[:3]
+        # X̂ is not needed for dL/dx: it is let go before dL/dX̂, as large, is made (a second
+        # backward pass without a forward one is then an error, as in PyTorch).
+        self._cache = None
+        del cols
         N, C, H, W_ = x_shape
         G, O = self.groups, self.out_channels
         Cg = C // G
