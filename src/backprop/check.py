@@ -311,6 +311,7 @@ def _check_layer(
 
     tensors = [("input", xv)] + [(n, p.data) for n, p in params]
     report = CheckReport(name)
+    row_hints: dict[str, dict[str, Any]] = {}
     for tname, t in tensors:
         numeric = numerical_gradient(loss, t, h)
         mine = yours[tname]
@@ -326,9 +327,10 @@ def _check_layer(
                 hints["wrong_point"] = _wrong_point(m, y, G, h)
         else:
             hints["per_sample"] = _per_sample(m, xv, G, t, h)
+        row_hints[tname] = hints
         report.rows.append(compare(tname, mine, numeric, sizes=sizes, kinks=kinks, **hints))
     if reference is not None:
-        _against_layer_reference(report, m, params, x, y, G, yours, reference, sizes)
+        _against_layer_reference(report, params, x, y, G, yours, reference, sizes, row_hints)
     return report
 
 
@@ -379,10 +381,10 @@ def _check_loss(
     if reference is not None:
         ref_value, ref_grad = _loss_reference(reference, pred, target)
         report.rows.append(
-            compare("loss vs reference", np.array(value), np.array(ref_value), sizes=sizes)
+            compare("prediction vs reference", mine, ref_grad, sizes=sizes, input=pred)
         )
         report.rows.append(
-            compare("prediction vs reference", mine, ref_grad, sizes=sizes, input=pred)
+            compare("loss vs reference", np.array(value), np.array(ref_value), sizes=sizes)
         )
     return report
 
@@ -454,7 +456,6 @@ def _is_torch_module(obj: Any) -> bool:
 
 def _against_layer_reference(
     report: CheckReport,
-    m: Any,
     params: list[tuple[str, Any]],
     x: Array,
     y: Array,
@@ -462,24 +463,21 @@ def _against_layer_reference(
     yours: dict[str, Array],
     reference: Any,
     sizes: dict[str, int],
+    row_hints: dict[str, dict[str, Any]],
 ) -> None:
+    """Rows "… vs reference". Where the outputs agree, the subject's own forward pass stands in
+    for the reference's in the diagnosis (per-sample gradients, f′ at the output)."""
     names = [n for n, _ in params]
     arrays = [p.data for _, p in params]
     if hasattr(reference, "backward") and not _is_torch_module(reference):
         y_ref, grads = _ours_reference(reference, arrays, x, G, y)
     else:
         y_ref, grads = _torch_layer_reference(reference, arrays, x, G, y)
-    report.rows.append(compare("output vs reference", y, y_ref, sizes=sizes))
+    out = compare("output vs reference", y, y_ref, sizes=sizes)
     for tname, g in zip(["input", *names], grads, strict=True):
-        report.rows.append(
-            compare(
-                f"{tname} vs reference",
-                yours[tname],
-                g,
-                sizes=sizes,
-                input=x if tname == "input" else None,
-            )
-        )
+        hints = row_hints[tname] if out.ok else {"input": x} if tname == "input" else {}
+        report.rows.append(compare(f"{tname} vs reference", yours[tname], g, sizes=sizes, **hints))
+    report.rows.append(out)
 
 
 def _orientations(arrays: list[Array], shapes: list[tuple[int, ...]]) -> list[list[bool]]:
@@ -616,17 +614,36 @@ def two_step(
     params = named_params(model)
     opt = _Frozen(model)
     _zero_grads(model, params)
-    sizes = {"N": x.shape[0], "D": 1}
+    n = x.shape[0]
+    sizes = {"N": n, "D": target.shape[-1] if target.ndim > 1 else 1}
     report = CheckReport(name)
 
     def loss() -> float:
         return float(loss_fn(model.forward(x.copy()), target))
 
+    def per_sample(t: Array) -> Callable[[int], Array]:
+        # sample i's share of a loss averaged over the batch: its loss alone, divided by N
+        def grad(i: int) -> Array:
+            def f() -> float:
+                return float(loss_fn(model.forward(x[i : i + 1].copy()), target[i : i + 1])) / n
+
+            return numerical_gradient(f, t, h)
+
+        return grad
+
     for step in (1, 2):
         train_step(model, loss_fn, opt, x.copy(), target)
         for pname, p in params:
             numeric = numerical_gradient(loss, p.data, h)
+            mine = _grad_of(p)
             report.rows.append(
-                compare(f"{pname} (step {step})", _grad_of(p), numeric, sizes=sizes, calls=step)
+                compare(
+                    f"{pname} (step {step})",
+                    mine,
+                    numeric,
+                    sizes=sizes,
+                    calls=step,
+                    per_sample=per_sample(p.data),
+                )
             )
     return report

@@ -38,6 +38,7 @@ class Diagnosis:
     kind: str
     factor: float | None = None
     hint: str = ""
+    factor_name: str | None = None  # "N", "1/N", "2", "1/2", "D", "1/D" or "-1", when recognised
 
     def to_dict(self) -> dict[str, object]:
         return {"kind": self.kind, "factor": self.factor, "hint": self.hint}
@@ -110,7 +111,7 @@ def diagnose(
         return Diagnosis(
             "unknown",
             None,
-            "the correct gradient is not finite here: the forward pass overflows at this input",
+            "the central differences are not finite: the forward pass overflows at this input",
         )
     wrong = entries_wrong(yours, correct)
     if not wrong.any():
@@ -147,6 +148,8 @@ def diagnose(
     right = ~wrong & (np.abs(correct) > 1e-12)
     if right.any():
         return Diagnosis("partial", None, _where(wrong, input, yours))
+    if not finite:
+        return Diagnosis("unknown", None, "yours is not finite: an overflow in the forward pass?")
     return Diagnosis("unknown", None, "no known pattern: compare the formula line by line")
 
 
@@ -161,12 +164,15 @@ def _scaled(c: float, sizes: dict[str, int], calls: int) -> Diagnosis:
         )
     if abs(c + 1) < 1e-6:
         return Diagnosis(
-            "sign", -1.0, "yours is −correct: the gradient of (O − T)² is 2(O − T), not 2(T − O)"
+            "sign",
+            -1.0,
+            "yours is −correct: the gradient of (O − T)² is 2(O − T), not 2(T − O)",
+            "-1",
         )
     name = factor_name(c, sizes)
     if name is None:
         return Diagnosis("scaled", c, f"yours = {c:.6g} × correct: a constant factor is wrong")
-    return Diagnosis("scaled", c, f"yours = {name} × correct: {_SCALED_HINTS[name]}")
+    return Diagnosis("scaled", c, f"yours = {name} × correct: {_SCALED_HINTS[name]}", name)
 
 
 def _shape_mismatch(yours: Array, correct: Array, n: int | None) -> Diagnosis:
