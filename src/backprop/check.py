@@ -97,8 +97,9 @@ class CheckReport:
             shape = "x".join(map(str, r.shape)) or "scalar"
             d = r.diagnosis
             kind = "" if d.kind == "none" else f"  {d.kind}"
-            if d.factor is not None and d.kind not in ("sign",):
-                kind += f" ({d.factor:.6g})"
+            if d.factor is not None and d.kind != "sign":
+                named = f" = {d.factor_name}" if d.factor_name else ""
+                kind += f" (c = {d.factor:.6g}{named})"
             lines.append(
                 f"  {r.name:<{width}}  {shape:<8} max diff {r.max_abs_diff:.1e}  "
                 f"rel. error {r.relative_error:.1e}  {r.verdict}{kind}"

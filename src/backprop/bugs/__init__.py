@@ -7,8 +7,10 @@ correct version (``losses.py``, ``layers.py``, ``loops.py``), so the diff shown 
 
 from __future__ import annotations
 
+import ast
 import difflib
 import inspect
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,8 +50,8 @@ class Bug:
         """The unified diff from the correct code to the buggy one."""
         return "".join(
             difflib.unified_diff(
-                _source(self.correct, self.buggy).splitlines(keepends=True),
-                _source(self.buggy, self.buggy).splitlines(keepends=True),
+                _source(self.correct, self.buggy, self.correct).splitlines(keepends=True),
+                _source(self.buggy, self.buggy, self.correct).splitlines(keepends=True),
                 fromfile=f"correct ({_where(self.correct)})",
                 tofile=f"{self.name} ({_where(self.buggy)})",
             )
@@ -60,11 +62,15 @@ def _where(obj: Any) -> str:
     return f"{obj.__module__.removeprefix('backprop.')}.{obj.__qualname__}"
 
 
-def _source(obj: Any, buggy: Any) -> str:
+def _source(obj: Any, buggy: Any, correct: Any) -> str:
     """The source of the methods ``buggy`` overrides, taken from ``obj`` (or a whole function)."""
     if inspect.isfunction(obj):
-        text = inspect.getsource(obj)
-        return text.replace(f"def {obj.__name__}(", "def f(", 1)
+        # the body only, under one signature line, so that names and line breaks do not differ
+        lines = inspect.getsource(obj).splitlines(keepends=True)
+        body = ast.parse(textwrap.dedent("".join(lines))).body[0]
+        assert isinstance(body, ast.FunctionDef)
+        start = body.body[0].lineno - 1
+        return f"def {correct.__name__}(...):\n" + "".join(lines[start:])
     names = [n for n, v in vars(buggy).items() if inspect.isfunction(v)]
     return "".join(inspect.getsource(getattr(obj, n)) for n in names)
 

@@ -93,7 +93,9 @@ def run(bug: Bug, seed: int = 0) -> list[Outcome]:
     mine, right = curve(buggy_case, correct_case)
     last, good = mine[-1], right[-1]
     caught = not math.isfinite(last) or last > CURVE_MARGIN * good + 1e-9
-    outcomes.append(Outcome("curve", caught, f"final loss {last:.3g} (correct code: {good:.3g})"))
+    grew = "diverged, " if not math.isfinite(last) or last > 1e6 * max(good, 1e-12) else ""
+    summary = f"{grew}final loss {last:.3g} (correct code: {good:.3g})"
+    outcomes.append(Outcome("curve", caught, summary))
     return outcomes
 
 
