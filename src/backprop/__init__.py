@@ -20,12 +20,20 @@ from .nn import Identity, Linear, Module, Parameter, ReLU, Sequential, Sigmoid, 
 from .optim import SGD, Adam, Optimizer
 
 if TYPE_CHECKING:
+    from .check import CheckReport, check, cmp
     from .checkpoint import load, save
     from .train import fit
 
 # The training loop and checkpoints pull in more of the standard library (csv, json, tempfile,
 # zipfile): they load on first use, so `import backprop` and `backprop slp` stay as quick as NumPy.
-_LAZY = {"fit": "train", "load": "checkpoint", "save": "checkpoint"}
+_LAZY = {
+    "fit": "train",
+    "load": "checkpoint",
+    "save": "checkpoint",
+    "check": "check",
+    "cmp": "check",
+    "CheckReport": "check",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -39,6 +47,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "SGD",
     "Adam",
+    "CheckReport",
     "CrossEntropyLoss",
     "GradCheckReport",
     "Identity",
@@ -51,6 +60,8 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Tanh",
+    "check",
+    "cmp",
     "fit",
     "gradcheck",
     "load",

@@ -134,7 +134,9 @@ def named_params(subject: Any) -> list[tuple[str, Any]]:
     if hasattr(subject, "named_parameters"):
         pairs = [(str(n), p) for n, p in subject.named_parameters()]
     elif hasattr(subject, "parameters"):
-        pairs = [(f"param{i}", p) for i, p in enumerate(subject.parameters())]
+        # a learner's parameters are named after the attributes that hold them (self.W → "W")
+        attrs = {id(v): k for k, v in vars(subject).items()} if hasattr(subject, "__dict__") else {}
+        pairs = [(attrs.get(id(p), f"param{i}"), p) for i, p in enumerate(subject.parameters())]
     else:
         return []
     for name, p in pairs:
@@ -239,7 +241,8 @@ def _kinks(f: Callable[[], float], t: Array, wrong: Array, h: float, scale: floa
         minus = f()
         flat[i] = old
         right, left = (plus - f0) / h, (f0 - minus) / h
-        kflat[i] = abs(right - left) > 1e-4 * max(scale, 1e-12)
+        # smooth: right − left ≈ h·f″, tiny; a kink: a jump of the order of the gradient itself
+        kflat[i] = abs(right - left) > 1e-3 * scale + 1e-8
     return kinks
 
 
@@ -319,7 +322,7 @@ def _check_layer(
         kinks = None
         if mine.shape == numeric.shape:
             wrong = entries_wrong(mine, numeric)
-            scale = float(np.max(np.abs(numeric), initial=0.0))
+            scale = float(np.max(np.abs(np.concatenate([numeric.ravel(), mine.ravel()]))))
             kinks = _kinks(loss, t, wrong, h, scale) if wrong.any() else None
         hints: dict[str, Any] = {}
         if tname == "input":
@@ -375,7 +378,9 @@ def _check_loss(
     kinks = None
     if mine.shape == numeric.shape and np.all(np.isfinite(numeric)):
         wrong = entries_wrong(mine, numeric)
-        scale = float(np.max(np.abs(numeric), initial=0.0))
+        finite = np.isfinite(mine)
+        scale = float(np.max(np.abs(np.where(finite, mine, numeric)), initial=0.0))
+        scale = max(scale, float(np.max(np.abs(numeric), initial=0.0)))
         kinks = _kinks(loss, pv, wrong, h, scale) if wrong.any() else None
     report = CheckReport(name)
     report.rows.append(compare("prediction", mine, numeric, sizes=sizes, kinks=kinks, input=pred))

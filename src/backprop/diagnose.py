@@ -62,11 +62,13 @@ def entries_wrong(yours: Array, correct: Array) -> Array:
 
 def factor_name(c: float, sizes: dict[str, int]) -> str | None:
     """The name of a constant factor: N, 1/N, 2, 1/2, D, 1/D (N the batch size, D the features)."""
-    candidates = [(2.0, "2"), (0.5, "1/2")]
+    # the sizes first: where N = 2 a missing 1/N is the likelier story than a stray 2
+    candidates = []
     for symbol in ("N", "D"):
         n = sizes.get(symbol)
         if n is not None and n > 1:
             candidates += [(float(n), symbol), (1.0 / n, f"1/{symbol}")]
+    candidates += [(2.0, "2"), (0.5, "1/2")]
     for value, name in candidates:
         if abs(c - value) <= 1e-6 * abs(value):
             return name

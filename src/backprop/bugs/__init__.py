@@ -79,7 +79,10 @@ def _source(obj: Any, buggy: Any, correct: Any) -> str:
 
 
 def _sizes(rng: np.random.Generator) -> tuple[int, int, int]:
-    n, d, k = (int(v) for v in rng.integers(2, 6, size=3))
+    """Batch size n, input features d, outputs k: n and k differ and neither is 2, so that a
+    factor N, D or 2 can be told apart."""
+    n, d = int(rng.integers(3, 7)), int(rng.integers(2, 6))
+    k = int(rng.choice([v for v in range(3, 7) if v != n]))
     return n, d, k
 
 

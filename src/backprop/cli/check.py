@@ -153,7 +153,11 @@ def cmd_check(args: argparse.Namespace) -> int:
             ) from None
     ok = all(r.ok for r in reports)
     if args.json:
-        print(json.dumps({"ok": ok, "checks": [r.to_dict() for r in reports]}, indent=2))
+        print(
+            json.dumps(
+                {"ok": ok, "checks": [r.to_dict() for r in reports]}, indent=2, ensure_ascii=False
+            )
+        )
     elif sys.stdout.isatty():
         render_rich(reports)
     else:
