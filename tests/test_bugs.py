@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from backprop.bugs import BUGS, BY_NAME
-from backprop.bugs.lab import run, run_check, table
+from backprop.bugs.lab import Outcome, run, run_check, table
 from backprop.cli import main
 
 SEEDS = range(3)
 
 
-def found(bug_name: str, seed: int, bug: bool = True):  # type: ignore[no-untyped-def]
+def found(bug_name: str, seed: int, bug: bool = True) -> Outcome:
     b = BY_NAME[bug_name]
     return run_check(b.found_by, b.setup(np.random.default_rng(seed), bug))
 
