@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from backprop import CrossEntropyLoss, Identity, Linear, MSELoss, ReLU, Sequential, Sigmoid, Tanh
-from backprop.check import check, cmp, two_step
+from backprop.check import check, cmp
 from backprop.diagnose import diagnose
+from backprop.loopcheck import two_step
 
 
 class P:

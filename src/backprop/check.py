@@ -12,6 +12,9 @@ backward(G) must return dL/dx, and leave dL/dθ in every parameter's ``.grad``. 
 float64 on copies; float32 inputs are rerun in float64 and the report says so.
 
 Verdicts follow CS231n's bands on the relative error: ok ≤ 1e-7 < suspicious ≤ 1e-2 < wrong.
+The diagnosis is ``diagnose.py``'s; the subject's parameters are read by ``subject.py``; a
+reference's gradients come from ``reference.py``; two steps of a training loop are checked by
+``loopcheck.py``.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from typing import Any
 import numpy as np
 
 from .arrays import Array
-from .diagnose import Diagnosis, close, diagnose, entries_wrong
+from .diagnose import Diagnosis, diagnose, entries_wrong
 from .gradcheck import numerical_gradient, rel_error
+from .subject import as_float64, grad_of, is_float32, named_params, zero_grads
 
 OK, SUSPICIOUS = 1e-7, 1e-2
 H = 1e-6
@@ -126,60 +130,6 @@ def cmp(name: str, yours: Array, reference: Array) -> str:
     return line
 
 
-# ---------------------------------------------------------------- the subject's parameters
-
-
-def named_params(subject: Any) -> list[tuple[str, Any]]:
-    """(name, parameter) pairs of a duck-typed subject; a parameter has .data and .grad."""
-    if hasattr(subject, "named_parameters"):
-        pairs = [(str(n), p) for n, p in subject.named_parameters()]
-    elif hasattr(subject, "parameters"):
-        # a learner's parameters are named after the attributes that hold them (self.W → "W")
-        attrs = {id(v): k for k, v in vars(subject).items()} if hasattr(subject, "__dict__") else {}
-        pairs = [(attrs.get(id(p), f"param{i}"), p) for i, p in enumerate(subject.parameters())]
-    else:
-        return []
-    for name, p in pairs:
-        if not isinstance(getattr(p, "data", None), np.ndarray) or not hasattr(p, "grad"):
-            raise TypeError(
-                f"check: parameter {name!r} of {type(subject).__name__} is "
-                f"{type(p).__name__}; a parameter needs .data (a NumPy array) and .grad"
-            )
-    return pairs
-
-
-def _grad_of(p: Any) -> Array:
-    g = p.grad
-    return np.zeros_like(p.data) if g is None else np.array(g, dtype=np.float64)
-
-
-def _zero_grads(subject: Any, params: list[tuple[str, Any]]) -> None:
-    if hasattr(subject, "zero_grad"):
-        subject.zero_grad()
-        return
-    for _, p in params:
-        if isinstance(p.grad, np.ndarray) and p.grad.shape == p.data.shape:
-            p.grad[...] = 0
-        else:
-            p.grad = np.zeros_like(p.data)
-
-
-def _is_float32(subject: Any, x: Array) -> bool:
-    arrays = [np.asarray(x)] + [p.data for _, p in named_params(subject)]
-    return any(a.dtype == np.float32 for a in arrays)
-
-
-def _as_float64(subject: Any) -> Any:
-    subject = copy.deepcopy(subject)
-    for _, p in named_params(subject):
-        p.data = p.data.astype(np.float64)
-        if hasattr(p, "_grad"):  # backprop's own Parameter keeps a separate buffer
-            p._grad = np.zeros_like(p.data)
-        else:
-            p.grad = np.zeros_like(p.data)
-    return subject
-
-
 # ---------------------------------------------------------------- comparing
 
 
@@ -278,8 +228,8 @@ def check(
     if not np.issubdtype(x_in.dtype, np.floating):
         raise TypeError(f"check: x must hold floats, got dtype {x_in.dtype}")
     name = name or type(module).__name__
-    float32 = _is_float32(module, x_in)
-    subject = _as_float64(module)
+    float32 = is_float32(module, x_in)
+    subject = as_float64(module)
     x64 = np.array(x_in, dtype=np.float64)
     if target is None:
         report = _check_layer(subject, x64, upstream, reference, name, h, rng)
@@ -304,9 +254,9 @@ def _check_layer(
     G = rng.standard_normal(y.shape) if upstream is None else np.array(upstream, np.float64)
     if G.shape != y.shape:
         raise ValueError(f"check: upstream has shape {G.shape}, the output {y.shape}")
-    _zero_grads(m, params)
+    zero_grads(m, params)
     dx = np.asarray(m.backward(G.copy()), dtype=np.float64)
-    yours = {"input": dx} | {n: _grad_of(p) for n, p in params}
+    yours = {"input": dx} | {n: grad_of(p) for n, p in params}
     sizes = {"N": x.shape[0] if x.ndim else 1, "D": y.shape[-1] if y.ndim else 1}
     xv = x.copy()
 
@@ -334,7 +284,9 @@ def _check_layer(
         row_hints[tname] = hints
         report.rows.append(compare(tname, mine, numeric, sizes=sizes, kinks=kinks, **hints))
     if reference is not None:
-        _against_layer_reference(report, params, x, y, G, yours, reference, sizes, row_hints)
+        from .reference import against_layer_reference
+
+        against_layer_reference(report, params, x, y, G, yours, reference, sizes, row_hints)
     return report
 
 
@@ -385,7 +337,9 @@ def _check_loss(
     report = CheckReport(name)
     report.rows.append(compare("prediction", mine, numeric, sizes=sizes, kinks=kinks, input=pred))
     if reference is not None:
-        ref_value, ref_grad = _loss_reference(reference, pred, target)
+        from .reference import loss_reference
+
+        ref_value, ref_grad = loss_reference(reference, pred, target)
         report.rows.append(
             compare("prediction vs reference", mine, ref_grad, sizes=sizes, input=pred)
         )
@@ -426,7 +380,7 @@ def _float32_error(module: Any, x: Array, target: Array | None, upstream: Array 
             y = np.asarray(m.forward(xv.copy()))
             G = np.random.default_rng(0).standard_normal(y.shape) if upstream is None else upstream
             G = np.asarray(G, dtype=np.float32)
-            _zero_grads(m, named_params(m))
+            zero_grads(m, named_params(m))
             mine = np.asarray(m.backward(G.copy()), dtype=np.float64)
 
             def loss() -> float:
@@ -440,216 +394,3 @@ def _float32_error(module: Any, x: Array, target: Array | None, upstream: Array 
 
         numeric = numerical_gradient(loss, xv, 1e-3)
     return rel_error(mine, numeric.astype(np.float64))
-
-
-# ---------------------------------------------------------------- references
-
-
-def _torch() -> Any:
-    try:
-        import torch
-    except ImportError:
-        raise ImportError(
-            "check: a PyTorch reference needs PyTorch: pip install 'backprop-by-hand[torch]'"
-        ) from None
-    return torch
-
-
-def _is_torch_module(obj: Any) -> bool:
-    mod = type(obj).__module__ or ""
-    return mod.startswith("torch")
-
-
-def _against_layer_reference(
-    report: CheckReport,
-    params: list[tuple[str, Any]],
-    x: Array,
-    y: Array,
-    G: Array,
-    yours: dict[str, Array],
-    reference: Any,
-    sizes: dict[str, int],
-    row_hints: dict[str, dict[str, Any]],
-) -> None:
-    """Rows "… vs reference". Where the outputs agree, the subject's own forward pass stands in
-    for the reference's in the diagnosis (per-sample gradients, f′ at the output)."""
-    names = [n for n, _ in params]
-    arrays = [p.data for _, p in params]
-    if hasattr(reference, "backward") and not _is_torch_module(reference):
-        y_ref, grads = _ours_reference(reference, arrays, x, G, y)
-    else:
-        y_ref, grads = _torch_layer_reference(reference, arrays, x, G, y)
-    out = compare("output vs reference", y, y_ref, sizes=sizes)
-    for tname, g in zip(["input", *names], grads, strict=True):
-        hints = row_hints[tname] if out.ok else {"input": x} if tname == "input" else {}
-        report.rows.append(compare(f"{tname} vs reference", yours[tname], g, sizes=sizes, **hints))
-    report.rows.append(out)
-
-
-def _orientations(arrays: list[Array], shapes: list[tuple[int, ...]]) -> list[list[bool]]:
-    """Which of our arrays to transpose into the reference's parameters: by shape, and for
-    square matrices both ways (the forward output decides)."""
-    if len(arrays) != len(shapes):
-        raise ValueError(
-            f"check: the reference has {len(shapes)} parameters, the subject {len(arrays)}"
-        )
-    base, square = [], []
-    for i, (a, s) in enumerate(zip(arrays, shapes, strict=True)):
-        if a.shape == tuple(s) and not (a.ndim == 2 and a.shape[0] == a.shape[1]):
-            base.append(False)
-        elif a.ndim == 2 and a.shape[::-1] == tuple(s):
-            base.append(a.shape != tuple(s))
-            if a.shape == tuple(s):
-                square.append(i)
-        else:
-            raise ValueError(
-                f"check: parameter {i} has shape {a.shape}, the reference's {tuple(s)}"
-            )
-    flipped = [t or (i in square) for i, t in enumerate(base)]
-    return [base, flipped] if square else [base]
-
-
-def _ours_reference(
-    reference: Any, arrays: list[Array], x: Array, G: Array, y: Array
-) -> tuple[Array, list[Array]]:
-    ref0 = _as_float64(reference)
-    shapes = [p.data.shape for _, p in named_params(ref0)]
-    candidates = []
-    for flip in _orientations(arrays, shapes):
-        ref = copy.deepcopy(ref0)
-        rparams = named_params(ref)
-        for (_, p), a, t in zip(rparams, arrays, flip, strict=True):
-            p.data[...] = a.T if t else a
-        y_ref = np.asarray(ref.forward(x.copy()), dtype=np.float64)
-        _zero_grads(ref, rparams)
-        dx = np.asarray(ref.backward(G.copy()), dtype=np.float64)
-        grads = [dx] + [
-            _grad_of(p).T if t else _grad_of(p) for (_, p), t in zip(rparams, flip, strict=True)
-        ]
-        candidates.append((y_ref, grads))
-    return _pick(candidates, y)
-
-
-def _torch_layer_reference(
-    reference: Any, arrays: list[Array], x: Array, G: Array, y: Array
-) -> tuple[Array, list[Array]]:
-    torch = _torch()
-    if isinstance(reference, torch.nn.Module):
-        ref0 = copy.deepcopy(reference).double()
-        flips = _orientations(arrays, [tuple(p.shape) for p in ref0.parameters()])
-    else:
-        if arrays:
-            raise ValueError("check: a reference function cannot take the subject's parameters")
-        ref0, flips = reference, [[]]
-    candidates = []
-    for flip in flips:
-        ref = copy.deepcopy(ref0) if isinstance(ref0, torch.nn.Module) else ref0
-        tparams = list(ref.parameters()) if isinstance(ref, torch.nn.Module) else []
-        with torch.no_grad():
-            for p, a, t in zip(tparams, arrays, flip, strict=True):
-                p.copy_(torch.from_numpy(np.ascontiguousarray(a.T if t else a)))
-        xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-        yt = ref(xt)
-        (yt * torch.from_numpy(G)).sum().backward()
-        grads = [xt.grad.numpy().copy()]
-        for p, t in zip(tparams, flip, strict=True):
-            g = np.zeros(tuple(p.shape)) if p.grad is None else p.grad.numpy().copy()
-            grads.append(g.T if t else g)
-        candidates.append((yt.detach().numpy().copy(), grads))
-    return _pick(candidates, y)
-
-
-def _pick(candidates: list[tuple[Array, list[Array]]], y: Array) -> tuple[Array, list[Array]]:
-    """The way of copying the weights under which the reference's output is the subject's."""
-    for c in candidates:
-        if close(c[0], y):
-            return c
-    return candidates[0]
-
-
-def _loss_reference(reference: Any, pred: Array, target: Array) -> tuple[float, Array]:
-    if hasattr(reference, "backward") and not _is_torch_module(reference):
-        ref = copy.deepcopy(reference)
-        value = float(ref.forward(pred.copy(), target))
-        return value, np.asarray(ref.backward(), dtype=np.float64)
-    torch = _torch()
-    pt = torch.tensor(pred, dtype=torch.float64, requires_grad=True)
-    tt = torch.from_numpy(target.astype(np.int64) if target.dtype.kind in "iu" else target)
-    out = reference(pt, tt)
-    out.backward()
-    return float(out.item()), pt.grad.numpy().copy()
-
-
-# ---------------------------------------------------------------- a training loop, two steps
-
-
-class _Frozen:
-    """An optimizer whose step does nothing, so that two steps see the same parameters."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-        self.params = [p for _, p in named_params(model)]
-
-    def zero_grad(self) -> None:
-        _zero_grads(self.model, named_params(self.model))
-
-    def step(self) -> None:
-        pass
-
-
-def two_step(
-    train_step: Callable[[Any, Any, Any, Array, Array], Any],
-    model: Any,
-    loss_fn: Any,
-    x: Array,
-    target: Array,
-    *,
-    name: str = "two steps",
-    h: float = H,
-) -> CheckReport:
-    """Run ``train_step(model, loss_fn, optimizer, x, target)`` twice with the update switched
-    off, and check every parameter's gradient after each step against central differences.
-
-    A loop that forgets ``zero_grad`` passes the first step and shows twice the gradient at the
-    second: diagnosed ``accumulated``.
-    """
-    model = _as_float64(model)
-    x = np.array(x, dtype=np.float64)
-    if target.dtype.kind == "f":
-        target = np.array(target, dtype=np.float64)
-    params = named_params(model)
-    opt = _Frozen(model)
-    _zero_grads(model, params)
-    n = x.shape[0]
-    sizes = {"N": n, "D": target.shape[-1] if target.ndim > 1 else 1}
-    report = CheckReport(name)
-
-    def loss() -> float:
-        return float(loss_fn(model.forward(x.copy()), target))
-
-    def per_sample(t: Array) -> Callable[[int], Array]:
-        # sample i's share of a loss averaged over the batch: its loss alone, divided by N
-        def grad(i: int) -> Array:
-            def f() -> float:
-                return float(loss_fn(model.forward(x[i : i + 1].copy()), target[i : i + 1])) / n
-
-            return numerical_gradient(f, t, h)
-
-        return grad
-
-    for step in (1, 2):
-        train_step(model, loss_fn, opt, x.copy(), target)
-        for pname, p in params:
-            numeric = numerical_gradient(loss, p.data, h)
-            mine = _grad_of(p)
-            report.rows.append(
-                compare(
-                    f"{pname} (step {step})",
-                    mine,
-                    numeric,
-                    sizes=sizes,
-                    calls=step,
-                    per_sample=per_sample(p.data),
-                )
-            )
-    return report

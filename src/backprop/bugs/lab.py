@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..check import CheckReport, check, two_step
+from ..check import CheckReport, check
+from ..loopcheck import two_step
 from ..optim import SGD
 from . import BUGS, Bug, Case
 
