@@ -100,10 +100,7 @@ class CheckReport:
         for r in self.rows:
             shape = "x".join(map(str, r.shape)) or "scalar"
             d = r.diagnosis
-            kind = "" if d.kind == "none" else f"  {d.kind}"
-            if d.factor is not None and d.kind != "sign":
-                named = f" = {d.factor_name}" if d.factor_name else ""
-                kind += f" (c = {d.factor:.6g}{named})"
+            kind = f"  {kind_label(d)}" if kind_label(d) else ""
             lines.append(
                 f"  {r.name:<{width}}  {shape:<8} max diff {r.max_abs_diff:.1e}  "
                 f"rel. error {r.relative_error:.1e}  {r.verdict}{kind}"
@@ -111,6 +108,16 @@ class CheckReport:
             if d.hint:
                 lines.append(f"  {'':<{width}}  {d.hint}")
         return "\n".join(lines)
+
+
+def kind_label(d: Diagnosis) -> str:
+    """The kind and its factor, as the reports print it: "scaled (c = 8 = N)"."""
+    if d.kind == "none":
+        return ""
+    if d.factor is None or d.kind == "sign":
+        return d.kind
+    named = f" = {d.factor_name}" if d.factor_name else ""
+    return f"{d.kind} (c = {d.factor:.6g}{named})"
 
 
 def cmp(name: str, yours: Array, reference: Array) -> str:

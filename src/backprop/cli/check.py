@@ -16,7 +16,6 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,27 +167,39 @@ def cmd_check(args: argparse.Namespace) -> int:
 COLOURS = {"ok": "green", "suspicious": "yellow", "wrong": "red"}
 
 
-def render_rich(reports: list[Any], print_: Callable[..., None] | None = None) -> None:
+def render_rich(reports: list[Any]) -> None:
+    """A coloured table per check; the hints, too long for a column, below it."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from ..check import kind_label
 
     console = Console()
     for r in reports:
-        table = Table(title=f"{r.name}: {'ok' if r.ok else 'FAILED'}", title_justify="left")
+        colour = "green" if r.ok else "red"
+        table = Table(title=f"[bold]{r.name}[/]: [{colour}]{'ok' if r.ok else 'FAILED'}[/]")
+        table.title_justify = "left"
         for col in ("tensor", "shape", "max abs diff", "rel. error", "verdict", "diagnosis"):
-            table.add_column(col, justify="right" if "diff" in col or "error" in col else "left")
+            table.add_column(
+                col,
+                justify="right" if "diff" in col or "error" in col else "left",
+                no_wrap=col == "diagnosis",
+            )
         for row in r.rows:
-            d = row.diagnosis
-            text = "" if d.kind == "none" else f"[bold]{d.kind}[/bold]"
-            if d.hint:
-                text += f": {d.hint}"
-            colour = COLOURS[row.verdict]
+            c = COLOURS[row.verdict]
             table.add_row(
                 row.name,
                 "x".join(map(str, row.shape)) or "scalar",
                 f"{row.max_abs_diff:.1e}",
                 f"{row.relative_error:.1e}",
-                f"[{colour}]{row.verdict}[/{colour}]",
-                text,
+                f"[{c}]{row.verdict}[/{c}]",
+                kind_label(row.diagnosis),
             )
         console.print(table)
+        for row in r.rows:
+            if row.diagnosis.hint:
+                console.print(
+                    Text(f"  {row.name}: ", style="bold"), Text(row.diagnosis.hint), sep=""
+                )
+        console.print()
