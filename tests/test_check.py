@@ -112,6 +112,14 @@ def test_transposed_weight_gradient_in_the_square_case() -> None:
     assert report.row("output vs reference").ok
 
 
+def test_an_input_from_seed_0_does_not_hide_a_transpose() -> None:
+    # were the upstream gradient G drawn like x, xᵀG = xᵀx would be symmetric and hide it
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    for rng in (None, np.random.default_rng(0)):
+        report = check(MyLinear(3, 3, "transposed"), x, rng=rng)
+        assert report.row("W").diagnosis.kind == "transposed"
+
+
 def test_unsummed_bias_keeps_the_batch_rows() -> None:
     x = np.random.default_rng(4).standard_normal((5, 3))
     row = check(MyLinear(3, 2, "unsummed"), x).row("b")

@@ -14,13 +14,15 @@ Note: ``Linear.weight`` is (in_features, out_features), the transpose of PyTorch
 
 from typing import TYPE_CHECKING, Any
 
+# check is imported here, not on first use: the function must shadow its module's name, as
+# gradcheck's does (a lazily imported check would leave `backprop.check` the module).
+from .check import CheckReport, check, cmp
 from .gradcheck import GradCheckReport, gradcheck
 from .losses import CrossEntropyLoss, MSELoss
 from .nn import Identity, Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Tanh
 from .optim import SGD, Adam, Optimizer
 
 if TYPE_CHECKING:
-    from .check import CheckReport, check, cmp
     from .checkpoint import load, save
     from .train import fit
 
@@ -30,9 +32,6 @@ _LAZY = {
     "fit": "train",
     "load": "checkpoint",
     "save": "checkpoint",
-    "check": "check",
-    "cmp": "check",
-    "CheckReport": "check",
 }
 
 

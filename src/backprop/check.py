@@ -33,6 +33,9 @@ from .subject import as_float64, grad_of, is_float32, named_params, zero_grads
 
 OK, SUSPICIOUS = 1e-7, 1e-2
 H = 1e-6
+# The default upstream gradient's seed. Not 0: a learner's x drawn from default_rng(0) would then
+# equal G, and xᵀG = xᵀx is symmetric, which hides a transposed dL/dW.
+UPSTREAM_SEED = 0xC4EC
 # At most this many disagreeing entries of a tensor are probed for a kink (two forward passes each).
 KINK_PROBES = 400
 
@@ -221,7 +224,7 @@ def check(
 
     module: a layer (forward(x), backward(grad_output), parameters()) or a loss (forward(pred,
         target), backward()). x: the layer's input (N, ...), or the loss's prediction.
-    upstream: dL/dy for a layer (default: standard normal from ``rng``, seed 0).
+    upstream: dL/dy for a layer (default: standard normal from ``rng``, seeded UPSTREAM_SEED).
     reference: a PyTorch module or function, or a layer/loss of ours, computing the same thing;
         its gradients are compared too (rows named "… vs reference").
     Returns a CheckReport, truthy when every row is ok. The subject is not modified.
@@ -230,7 +233,7 @@ def check(
         callable(getattr(module, "forward", None)) and callable(getattr(module, "backward", None))
     ):
         raise TypeError(f"check: {type(module).__name__} has no forward/backward methods to check")
-    rng = np.random.default_rng(0) if rng is None else rng
+    rng = np.random.default_rng(UPSTREAM_SEED) if rng is None else rng
     x_in = np.asarray(x)
     if not np.issubdtype(x_in.dtype, np.floating):
         raise TypeError(f"check: x must hold floats, got dtype {x_in.dtype}")
@@ -259,6 +262,8 @@ def _check_layer(
     params = named_params(m)
     y = np.asarray(m.forward(x.copy()), dtype=np.float64)
     G = rng.standard_normal(y.shape) if upstream is None else np.array(upstream, np.float64)
+    while upstream is None and G.shape == x.shape and np.allclose(G, x):
+        G = rng.standard_normal(y.shape)  # x drawn from the same seed: G must not be x
     if G.shape != y.shape:
         raise ValueError(f"check: upstream has shape {G.shape}, the output {y.shape}")
     zero_grads(m, params)
@@ -385,7 +390,11 @@ def _float32_error(module: Any, x: Array, target: Array | None, upstream: Array 
     with np.errstate(all="ignore"):
         if target is None:
             y = np.asarray(m.forward(xv.copy()))
-            G = np.random.default_rng(0).standard_normal(y.shape) if upstream is None else upstream
+            G = (
+                np.random.default_rng(UPSTREAM_SEED).standard_normal(y.shape)
+                if upstream is None
+                else upstream
+            )
             G = np.asarray(G, dtype=np.float32)
             zero_grads(m, named_params(m))
             mine = np.asarray(m.backward(G.copy()), dtype=np.float64)
