@@ -272,7 +272,7 @@ class Run:
             "curve": [[s, _num(a), _num(b)] for s, a, b in self.curve],
             "layers": layers,
             "activation": self.settings.activation,
-            "output": _rounded(self._score(out).reshape(GRID, GRID)),
+            "output": _rounded(self._score(out)),  # GRID·GRID values, row by row from the top
             "grid": {"size": GRID, "thumb": THUMB, "lo": -1.0, "hi": 1.0},
         }
         if with_points:
@@ -432,7 +432,11 @@ def _block(
         if isinstance(v, float | int):
             rows.append({"name": name, "lines": [f"{float(v):.10g}"]})
         else:
-            rows.append({"name": name, "lines": format_array(np.asarray(v))})
+            a = np.asarray(v)
+            if a.ndim == 2 and a.shape[1] == 1 and a.shape[0] > 1:
+                # a column (one output per sample) is shown as its transpose, on one line
+                name, a = f"{name}ᵀ", a.T
+            rows.append({"name": name, "lines": format_array(a)})
     return {
         "layer": layer,
         "part": part,
