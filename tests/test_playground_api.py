@@ -12,13 +12,13 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("httpx2")
 
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from backprop import SGD, Adam, CrossEntropyLoss, Linear, MSELoss, ReLU, Sequential, Tanh  # noqa: E402
-from backprop.explain import format_array  # noqa: E402
-from backprop.web import datasets  # noqa: E402
-from backprop.web.app import create_app  # noqa: E402
-from backprop.web.settings import DEFAULT_STEPS, POINTS  # noqa: E402
+from backprop import SGD, Adam, CrossEntropyLoss, Linear, MSELoss, ReLU, Sequential, Tanh
+from backprop.explain import format_array
+from backprop.web import datasets
+from backprop.web.app import create_app
+from backprop.web.settings import DEFAULT_STEPS, POINTS
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"token {TOKEN}"}
@@ -174,13 +174,17 @@ def test_backward_blocks_show_the_gradients_of_the_last_step(client: TestClient)
 def test_weight_edit_changes_that_weight_only(client: TestClient) -> None:
     run = create(client)
     before = run["state"]["layers"][1]["weight"]
-    r = client.post(f"/api/runs/{run['id']}/weight", json={"layer": 1, "row": 2, "col": 3, "value": 0.75})
+    r = client.post(
+        f"/api/runs/{run['id']}/weight", json={"layer": 1, "row": 2, "col": 3, "value": 0.75}
+    )
     assert r.status_code == 200, r.text
     after = r.json()["layers"][1]["weight"]
     expected = [row[:] for row in before]
     expected[2][3] = 0.75
     assert after == expected
-    r = client.post(f"/api/runs/{run['id']}/weight", json={"layer": 0, "row": None, "col": 1, "value": -2})
+    r = client.post(
+        f"/api/runs/{run['id']}/weight", json={"layer": 0, "row": None, "col": 1, "value": -2}
+    )
     assert r.json()["layers"][0]["bias"][1] == -2.0
 
 
@@ -242,7 +246,9 @@ def test_defaults_are_documented(client: TestClient) -> None:
 def test_live_websocket_streams_frames(client: TestClient) -> None:
     run = create(client)
     headers = {"origin": "http://127.0.0.1:8765"}
-    with client.websocket_connect(f"ws://127.0.0.1:8765/api/runs/{run['id']}/live?token={TOKEN}", headers=headers) as ws:
+    with client.websocket_connect(
+        f"ws://127.0.0.1:8765/api/runs/{run['id']}/live?token={TOKEN}", headers=headers
+    ) as ws:
         ws.send_text(json.dumps({"step": 3}))
         frame = ws.receive_json()
         assert frame["step"] == 3 and frame["losses_from"] == 0 and len(frame["losses"]) == 3
