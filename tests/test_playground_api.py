@@ -254,5 +254,10 @@ def test_live_websocket_streams_frames(client: TestClient) -> None:
         assert frame["step"] == 3 and frame["losses_from"] == 0 and len(frame["losses"]) == 3
         ws.send_text(json.dumps({"play": True}))
         steps = [ws.receive_json()["step"] for _ in range(3)]
+        # pause, then play again: frames keep coming, with steps beyond those seen
         ws.send_text(json.dumps({"play": False}))
+        ws.send_text(json.dumps({"play": True}))
+        later = [ws.receive_json()["step"] for _ in range(6)]
+        ws.send_text(json.dumps({"play": False}))
+    assert max(later) > max(steps)
     assert steps == sorted(steps) and steps[0] > 3

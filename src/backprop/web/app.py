@@ -297,7 +297,8 @@ def create_app(token: str, hosts: tuple[str, ...] = ()) -> Any:
             await ws.send_json({"error": "no such run"})
             await ws.close(code=1008)
             return
-        playing = anyio.Event()
+        playing = False
+        wake = anyio.Event()  # set when play is pressed; replaced after each wake-up
         sent = len(run.losses)
         per_step = 1e-4
 
@@ -309,15 +310,18 @@ def create_app(token: str, hosts: tuple[str, ...] = ()) -> Any:
             await ws.send_text(json.dumps(state))
 
         async def player() -> None:
-            nonlocal per_step, playing
+            nonlocal per_step, playing, wake
             while True:
-                await playing.wait()
+                if not playing:
+                    await wake.wait()
+                    wake = anyio.Event()
+                    continue
                 steps = max(1, min(MAX_STEPS_PER_CALL, round(FRAME_SECONDS / per_step)))
                 t0 = time.perf_counter()
                 try:
                     await run_in_threadpool(run.step, steps)
                 except LimitError as e:
-                    playing = anyio.Event()
+                    playing = False
                     await ws.send_json({"error": str(e)})
                     continue
                 per_step = max(1e-6, (time.perf_counter() - t0) / steps)
@@ -336,9 +340,10 @@ def create_app(token: str, hosts: tuple[str, ...] = ()) -> Any:
                         await ws.send_json({"error": 'send a JSON object: {"play": true}'})
                         continue
                     if command.get("play") is True:
-                        playing.set()
+                        playing = True
+                        wake.set()
                     elif command.get("play") is False:
-                        playing = anyio.Event()
+                        playing = False
                         await frame()
                     elif isinstance(command.get("step"), int) and not isinstance(
                         command["step"], bool

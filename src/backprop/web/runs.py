@@ -357,15 +357,17 @@ class Run:
                 name_z = "O" if k == L - 1 else f"Z{_sup(k + 1)}"
                 W_before = self.before[params.index(m.weight)]
                 eq = f"∂L/∂W{_sup(k + 1)} = {name_in}ᵀ ∂L/∂{name_z}     ∂L/∂b{_sup(k + 1)} = Σₙ ∂L/∂{name_z}ₙ"
+                # the results first, then the factors they were computed from
                 vals: list[tuple[str, Any]] = [
-                    (f"{name_in}", a_in),
-                    (f"∂L/∂{name_z}", g_out),
                     (f"∂L/∂W{_sup(k + 1)}", m.weight.grad),
                     (f"∂L/∂b{_sup(k + 1)}", m.bias.grad if m.bias is not None else 0.0),
                 ]
                 if k > 0:
                     eq += f"     ∂L/∂{name_in} = ∂L/∂{name_z} W{_sup(k + 1)}ᵀ"
                     vals.append((f"∂L/∂{name_in}", grads[i]))
+                vals += [(f"{name_in}", a_in), (f"∂L/∂{name_z}", g_out)]
+                if k > 0:
+                    vals.append((f"W{_sup(k + 1)}", W_before))
                 shapes = (
                     f"{name_in}: ({n}, {m.in_features})  ∂L/∂{name_z}: ({n}, {m.out_features})  "
                     f"W{_sup(k + 1)}: {W_before.shape}"
@@ -378,9 +380,9 @@ class Run:
                 kk = sum(isinstance(mm, Linear) for mm in mods[:i])
                 eq = f"∂L/∂Z{_sup(kk)} = ∂L/∂A{_sup(kk)} ⊙ {DERIVATIVES[s.activation].replace('A', 'A' + _sup(kk))}"
                 vals = [
-                    (f"A{_sup(kk)}", outs[i + 1]),
-                    (f"∂L/∂A{_sup(kk)}", grads[i + 1]),
                     (f"∂L/∂Z{_sup(kk)}", grads[i]),
+                    (f"∂L/∂A{_sup(kk)}", grads[i + 1]),
+                    (f"A{_sup(kk)}", outs[i + 1]),
                 ]
                 blocks.append(
                     _block(
@@ -395,15 +397,13 @@ class Run:
         update_vals: list[tuple[str, Any]] = []
         for k, lin in enumerate(self.linears):
             W_before = self.before[params.index(lin.weight)]
-            update_vals.append(
-                (f"ΔW{_sup(k + 1)} = W{_sup(k + 1)}' − W{_sup(k + 1)}", lin.weight.data - W_before)
-            )
+            update_vals.append((f"ΔW{_sup(k + 1)}", lin.weight.data - W_before))
         if s.optimizer == "sgd" and s.momentum == 0:
-            eq = f"W' = W − η ∂L/∂W     b' = b − η ∂L/∂b     η = {s.lr:g}"
+            eq = f"W' = W − η ∂L/∂W     b' = b − η ∂L/∂b     η = {s.lr:g}     ΔW = W' − W"
         elif s.optimizer == "sgd":
-            eq = f"B ← μB + ∂L/∂W     W' = W − η B     η = {s.lr:g}, μ = {s.momentum:g}"
+            eq = f"B ← μB + ∂L/∂W     W' = W − η B     η = {s.lr:g}, μ = {s.momentum:g}     ΔW = W' − W"
         else:
-            eq = f"Adam: m ← β₁m + (1 − β₁)g   v ← β₂v + (1 − β₂)g²   W' = W − η m̂ / (√v̂ + ε)   η = {s.lr:g}"
+            eq = f"Adam: m ← β₁m + (1 − β₁)g   v ← β₂v + (1 − β₂)g²   W' = W − η m̂ / (√v̂ + ε)   η = {s.lr:g}   ΔW = W' − W"
         blocks.append(
             _block(
                 -1,

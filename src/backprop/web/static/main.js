@@ -83,8 +83,22 @@ function inputGrids(n) {
   return [xs, ys];
 }
 
+const LEGENDS = {
+  weight: "Edges: each weight W, ",
+  gradient: "Edges: each gradient ∂L/∂W of the last step, ",
+  update: "Edges: the change ΔW = W' − W made by the last step (the opposite sign of the gradient for plain SGD), ",
+};
+
+function legend() {
+  const neurons = app.view.neurons === "gradient"
+    ? "Neurons: ∂L/∂a at each training point (one dot per point; blue: raising a would raise the loss), scaled to the layer's largest."
+    : "Neurons: their output a over the input plane [-1, 1]²; the small square is the bias.";
+  $("legend-text").textContent = `${LEGENDS[app.view.edges]}blue positive, orange negative, thicker for a larger magnitude. ${neurons} Hover for the numbers; click an edge or a neuron to edit its weight or bias.`;
+}
+
 function show(state) {
   app.state = state;
+  legend();
   $("step-count").textContent = state.step.toLocaleString("en-US");
   $("train-loss").textContent = fmt(state.loss);
   $("test-loss").textContent = fmt(state.test_loss);
@@ -195,7 +209,7 @@ function hoverEdge(event, e) {
     weight <b>${fmt(layer.weight[e.i][e.j])}</b><br>
     gradient ∂L/∂W <b>${at(layer.weight_grad)}</b><br>
     last update ΔW <b>${at(layer.weight_update)}</b><br>
-    <span class="formula">∂L/∂${n.w}ᵢⱼ = Σₙ ${n.a}ₙᵢ · ∂L/∂${n.z}ₙⱼ</span><br>
+    <span class="formula">∂L/∂${n.w}${sub(e.i + 1)},${sub(e.j + 1)} = Σₙ ${n.a}ₙ,${sub(e.i + 1)} · ∂L/∂${n.z}ₙ,${sub(e.j + 1)}</span><br>
     <i>click to edit</i>`);
 }
 
@@ -223,7 +237,7 @@ function openEditor(event, target, label, value) {
   const form = $("editor");
   app.editing = target;
   $("editor-label").textContent = label;
-  $("editor-value").value = value;
+  $("editor-value").value = Number(value.toPrecision(6));
   form.hidden = false;
   form.style.left = `${event.pageX + 10}px`;
   form.style.top = `${event.pageY + 10}px`;

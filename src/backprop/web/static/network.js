@@ -115,7 +115,11 @@ export class NetworkView {
     const scale = d3.max(this.edges, (e) => Math.abs(value(e))) || 1;
     this.edgePaths
       .attr("stroke", (e) => (value(e) >= 0 ? colours.positive : colours.negative))
-      .attr("stroke-width", (e) => 0.5 + 5.5 * Math.min(1, Math.abs(value(e)) / scale))
+      .attr("stroke-width", (e) => {
+        const width = 0.5 + 5.5 * Math.min(1, Math.abs(value(e)) / scale);
+        // a highlighted layer stays visible even where its numbers are small
+        return edgeClass(e, highlight) === " hl" ? Math.max(1.5, width) : width;
+      })
       .attr("class", (e) => `edge${edgeClass(e, highlight, this.sizes.length)}`);
     const bkey = BIAS_KEY[mode.edges];
     const biasScale = d3.max(layers, (l) => (l[bkey] ? d3.max(l[bkey], Math.abs) : 0)) || 1;
@@ -137,7 +141,7 @@ export class NetworkView {
   }
 }
 
-function edgeClass(e, highlight, columns) {
+function edgeClass(e, highlight) {
   if (!highlight) return "";
   if (highlight.part === "update" || (highlight.part === "linear" && highlight.layer === e.k)) return " hl";
   return " dim";

@@ -95,13 +95,15 @@ export function lossChart(svgElement) {
     const rows = curve.filter((r) => r[1] !== null && r[1] > 0);
     if (!rows.length) return;
     const values = rows.flatMap((r) => [r[1], r[2]]).filter((v) => v !== null && v > 0);
-    x.domain([0, Math.max(1, rows[rows.length - 1][0])]);
+    x.domain([0, Math.max(10, rows[rows.length - 1][0])]);
     const lo = d3.min(values);
     const hi = d3.max(values);
     y.domain([Math.min(lo, hi / 10), hi * 1.2]);
-    gx.call(d3.axisBottom(x).ticks(5, "~s"));
+    gx.call(d3.axisBottom(x).ticks(5).tickFormat(d3.format("~s")));
     const decades = d3.range(Math.floor(Math.log10(y.domain()[0])), Math.ceil(Math.log10(y.domain()[1])) + 1);
-    gy.call(d3.axisLeft(y).tickValues(decades.map((e) => 10 ** e)).tickFormat(d3.format("~g")));
+    const [ylo, yhi] = y.domain();
+    const ticks = decades.map((e) => 10 ** e).filter((v) => v >= ylo && v <= yhi);
+    gy.call(d3.axisLeft(y).tickValues(ticks).tickFormat(d3.format("~g")));
     const line = (k) =>
       d3.line().defined((r) => r[k] !== null && r[k] > 0).x((r) => x(r[0])).y((r) => y(r[k]));
     train.attr("d", line(1)(rows));
