@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
+CHROMIUM := /usr/bin/chromium  # Debian's package; the playground's browser tests drive it
 
-.PHONY: demo test test-slow lint bench figures clean
+.PHONY: demo test test-slow test-browser lint bench figures clean
 
 $(VENV)/.runtime: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,19 +25,28 @@ test: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+	@[ -x $(CHROMIUM) ] || echo "make test: no $(CHROMIUM), so the playground's browser tests did not run: apt-get install chromium, then make test-browser"
 
 # Checks too slow for `make test` (marked @pytest.mark.slow); .ci/run runs them too.
 test-slow: $(VENV)/.dev
 	$(BIN)/pytest -m slow || [ $$? -eq 5 ]  # 5: no test in the group, not a failure
+
+# The playground page in a real Chromium (Debian's package, driven by Playwright); screenshots of
+# every view go to $$PLAYGROUND_SCREENSHOTS (default: playground-screenshots in the temp dir).
+test-browser: $(VENV)/.dev
+	@[ -x $(CHROMIUM) ] || { echo "make test-browser: needs $(CHROMIUM): apt-get install chromium"; exit 1; }
+	$(BIN)/pytest -m browser
 
 # Every figure of docs/notes.md, from the project's own commands.
 figures: $(VENV)/.runtime
 	$(PY) docs/figures/convergence.py docs/figures/convergence.png
 	$(BIN)/backprop slp --gif docs/figures/slp.gif --plot docs/figures/slp-loss.png
 
-# The speed suite (benchmarks/): about 5 minutes; writes benchmarks/results.md and the README's table.
+# The speed suite (benchmarks/): about 5 minutes; writes benchmarks/results.md and the README's table,
+# then the playground's steps and view updates per second (benchmarks/playground-results.md).
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.playground
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
