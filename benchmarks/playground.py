@@ -27,6 +27,7 @@ GOAL_STEPS, GOAL_FRAMES = 2000.0, 20.0
 
 def measure(seconds: float) -> dict[str, float]:
     from websockets.sync.client import connect
+    from websockets.typing import Origin
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "backprop", "playground", "--no-browser", "--port", "0"],
@@ -46,7 +47,7 @@ def measure(seconds: float) -> dict[str, float]:
             run_id = json.loads(r.read())["id"]
         ws_url = f"{base.replace('http', 'ws', 1)}/api/runs/{run_id}/live?token={token}"
         frames, bytes_in, first_step, last_step = 0, 0, None, 0
-        with connect(ws_url, origin=base, max_size=2**24) as ws:  # type: ignore[arg-type]
+        with connect(ws_url, origin=Origin(base), max_size=2**24) as ws:
             ws.send(json.dumps({"play": True}))
             start = time.perf_counter()
             while time.perf_counter() - start < seconds:
