@@ -15,9 +15,10 @@ Note: ``Linear.weight`` is (in_features, out_features), the transpose of PyTorch
 from typing import TYPE_CHECKING, Any
 
 from .gradcheck import GradCheckReport, gradcheck
-from .losses import CrossEntropyLoss, MSELoss
+from .losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .nn import Identity, Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Tanh
-from .optim import SGD, Adam, Optimizer
+from .nn.utils import clip_grad_norm_
+from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 
 if TYPE_CHECKING:
     from .checkpoint import load, save
@@ -38,19 +39,26 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "SGD",
+    "Adagrad",
     "Adam",
+    "AdamW",
+    "BCEWithLogitsLoss",
     "CrossEntropyLoss",
     "GradCheckReport",
     "Identity",
+    "L1Loss",
     "Linear",
     "MSELoss",
     "Module",
+    "NLLLoss",
     "Optimizer",
     "Parameter",
+    "RMSprop",
     "ReLU",
     "Sequential",
     "Sigmoid",
     "Tanh",
+    "clip_grad_norm_",
     "fit",
     "gradcheck",
     "load",
