@@ -38,7 +38,7 @@ from .arrays import Array
 from .data import Scaler
 from .nn import Linear, Module, Sequential
 from .nn.registry import LAYERS, layer_type
-from .optim import SGD, Adam, Optimizer
+from .optim import Optimizer, from_spec, to_spec
 
 FORMAT = "backprop-checkpoint"
 VERSION = 1
@@ -124,22 +124,8 @@ def model_spec(model: Module) -> list[dict[str, Any]]:
 
 
 def optimizer_spec(optimizer: Optimizer) -> dict[str, Any]:
-    if isinstance(optimizer, Adam):
-        return {
-            "type": "Adam",
-            "lr": optimizer.lr,
-            "betas": list(optimizer.betas),
-            "eps": optimizer.eps,
-            "weight_decay": optimizer.weight_decay,
-        }
-    if isinstance(optimizer, SGD):
-        return {
-            "type": "SGD",
-            "lr": optimizer.lr,
-            "momentum": optimizer.momentum,
-            "weight_decay": optimizer.weight_decay,
-        }
-    raise TypeError(f"cannot save optimizer {type(optimizer).__name__}")
+    """{"type": "Adam", "lr": …}: the optimizer's class name and ``hyperparameters()``."""
+    return to_spec(optimizer)
 
 
 def save(
@@ -258,38 +244,7 @@ def _build_model(layers: Any, dtype: str, arrays: dict[str, Array]) -> Sequentia
 
 
 def _build_optimizer(spec: Any, model: Sequential, state: dict[str, Array]) -> Optimizer:
-    if not isinstance(spec, dict):
-        raise ValueError("'optimizer' is not an object")
-
-    def number(key: str) -> float:
-        value = spec.get(key)
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise ValueError(f"optimizer {key} is not a number")
-        return float(value)
-
-    kind = spec.get("type")
-    opt: Optimizer
-    if kind == "Adam":
-        betas = spec.get("betas")
-        if not (isinstance(betas, list) and len(betas) == 2):
-            raise ValueError("Adam betas is not a pair")
-        beta1, beta2 = (float(b) for b in betas)
-        opt = Adam(
-            model.parameters(),
-            lr=number("lr"),
-            betas=(beta1, beta2),
-            eps=number("eps"),
-            weight_decay=number("weight_decay"),
-        )
-    elif kind == "SGD":
-        opt = SGD(
-            model.parameters(),
-            lr=number("lr"),
-            momentum=number("momentum"),
-            weight_decay=number("weight_decay"),
-        )
-    else:
-        raise ValueError(f"unknown optimizer type {kind!r}")
+    opt = from_spec(spec, model.parameters())
     opt.load_state_dict(state)
     return opt
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from .nn import Module, Sequential
 from .nn.registry import LAYERS, LayerType, layer_type
-from .optim import SGD, Adam, Optimizer
+from .optim import OPTIMIZERS, Optimizer
 
 
 def _torch() -> Any:
@@ -134,44 +134,30 @@ def _paired(optimizer: Optimizer, module: Any) -> list[tuple[Any, bool]]:
 
 
 def optimizer_to_torch(optimizer: Optimizer, module: Any) -> Any:
-    """A ``torch.optim.SGD`` or ``torch.optim.Adam`` over ``module``'s parameters (as made by
-    ``to_torch``) with the same hyperparameters and state: SGD's momentum buffers, Adam's step
-    count and moment estimates (transposed for Linear weights). Training then continues in
-    PyTorch exactly as it would have here."""
+    """The ``torch.optim`` optimizer of the same name (SGD, Adam, AdamW, RMSprop, Adagrad) over
+    ``module``'s parameters (as made by ``to_torch``), with the same hyperparameters and state:
+    the step count and every per-parameter array (momentum buffers, moment estimates, sums of
+    squares; transposed for Linear weights). Training then continues in PyTorch exactly as it
+    would have here."""
     torch = _torch()
+    name = type(optimizer).__name__
+    if OPTIMIZERS.get(name) is not type(optimizer):
+        raise TypeError(f"optimizer_to_torch: {name} has no PyTorch twin here")
     pairs = _paired(optimizer, module)
-    params = [t for t, _ in pairs]
+    topt = getattr(torch.optim, name)([t for t, _ in pairs], **optimizer.hyperparameters())
 
     def tensor(a: Any, is_weight: bool) -> Any:
         return torch.from_numpy(np.ascontiguousarray(a.T if is_weight else a).copy())
 
-    if isinstance(optimizer, Adam):
-        topt = torch.optim.Adam(
-            params,
-            lr=optimizer.lr,
-            betas=optimizer.betas,
-            eps=optimizer.eps,
-            weight_decay=optimizer.weight_decay,
-        )
-        if optimizer.t:
-            for (t, is_weight), m, v in zip(
-                pairs, optimizer.exp_avg, optimizer.exp_avg_sq, strict=True
-            ):
-                topt.state[t] = {
-                    "step": torch.tensor(float(optimizer.t)),
-                    "exp_avg": tensor(m, is_weight),
-                    "exp_avg_sq": tensor(v, is_weight),
-                }
+    if optimizer.counts_steps and optimizer.steps == 0:
+        # PyTorch makes its state at the first step (Adagrad's at construction, from the same
+        # initial_accumulator_value): nothing to carry yet.
         return topt
-    if isinstance(optimizer, SGD):
-        topt = torch.optim.SGD(
-            params,
-            lr=optimizer.lr,
-            momentum=optimizer.momentum,
-            weight_decay=optimizer.weight_decay,
-        )
-        for (t, is_weight), buf in zip(pairs, optimizer.buffers, strict=True):
-            if buf is not None:
-                topt.state[t] = {"momentum_buffer": tensor(buf, is_weight)}
-        return topt
-    raise TypeError(f"optimizer_to_torch: {type(optimizer).__name__} has no PyTorch twin here")
+    for (t, is_weight), state in zip(pairs, optimizer.state, strict=True):
+        if not state:
+            continue  # SGD before its first step with momentum: no buffer yet
+        entries = {key: tensor(value, is_weight) for key, value in state.items()}
+        if optimizer.counts_steps:
+            entries["step"] = torch.tensor(float(optimizer.steps))
+        topt.state[t] = entries
+    return topt
