@@ -52,7 +52,13 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(loaded(x), model(x))
     ckpt = load_checkpoint(path)
     assert ckpt.epoch == 2 and ckpt.info == {"k": [1, 2]}
-    assert ckpt.scaler is not None and ckpt.scaler.mean.shape == (6,)
+    # the scaler's statistics, to the bit: the training rows' column means and (population)
+    # standard deviations, computed here
+    X, _ = problem()
+    assert ckpt.scaler is not None
+    np.testing.assert_array_equal(ckpt.scaler.mean, X.mean(axis=0))
+    np.testing.assert_array_equal(ckpt.scaler.std, X.std(axis=0))
+    assert ckpt.target_scaler is None
     # the generator continues where the saved one stopped
     reference = np.random.default_rng(1)
     for _ in range(2):

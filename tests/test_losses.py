@@ -77,9 +77,19 @@ def test_cross_entropy_does_not_overflow_or_take_log_zero() -> None:
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         loss = loss_fn(logits, np.array([1, 2]))
         grad = loss_fn.backward()
-    ref = F.cross_entropy(torch.tensor(logits), torch.tensor([1, 2])).item()
-    assert loss == pytest.approx(ref, rel=1e-12)
-    assert np.all(np.isfinite(grad))
+    lt = torch.tensor(logits, requires_grad=True)
+    ref = F.cross_entropy(lt, torch.tensor([1, 2]))
+    ref.backward()
+    assert lt.grad is not None
+    # exactly (2000 + 1 + log(1 + e⁻¹)) / 2: row 1 pays 1000 − (−1000), row 2 log(e¹ + e⁰)
+    assert loss == pytest.approx(ref.item(), rel=1e-12)
+    assert loss == pytest.approx((2001 + np.log1p(np.exp(-1))) / 2, rel=1e-14)
+    # dL/dZ = (softmax − onehot)/N: ±1/2 where one logit dominates, and row 2's split between
+    # the logits 1000 and 999 (softmax e/(1+e) and 1/(1+e)); e^-1000 terms underflow to 0.
+    np.testing.assert_allclose(grad, lt.grad.numpy(), rtol=1e-12, atol=1e-16)
+    e = np.e
+    expected = np.array([[0.5, -0.5, 0.0], [0.0, e / (1 + e) / 2, 1 / (1 + e) / 2 - 0.5]])
+    np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=1e-16)
 
 
 @pytest.mark.parametrize("seed", range(5))
