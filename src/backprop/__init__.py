@@ -14,6 +14,9 @@ Note: ``Linear.weight`` is (in_features, out_features), the transpose of PyTorch
 
 from typing import TYPE_CHECKING, Any
 
+# check is imported here, not on first use: the function must shadow its module's name, as
+# gradcheck's does (a lazily imported check would leave `backprop.check` the module).
+from .check import CheckReport, check, cmp
 from .gradcheck import GradCheckReport, gradcheck
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .nn import (
@@ -41,7 +44,11 @@ if TYPE_CHECKING:
 
 # The training loop and checkpoints pull in more of the standard library (csv, json, tempfile,
 # zipfile): they load on first use, so `import backprop` and `backprop slp` stay as quick as NumPy.
-_LAZY = {"fit": "train", "load": "checkpoint", "save": "checkpoint"}
+_LAZY = {
+    "fit": "train",
+    "load": "checkpoint",
+    "save": "checkpoint",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -60,6 +67,7 @@ __all__ = [
     "AdaptiveAvgPool2d",
     "AvgPool2d",
     "BCEWithLogitsLoss",
+    "CheckReport",
     "Conv2d",
     "CrossEntropyLoss",
     "Flatten",
@@ -79,7 +87,9 @@ __all__ = [
     "Sigmoid",
     "Tanh",
     "Unflatten",
+    "check",
     "clip_grad_norm_",
+    "cmp",
     "fit",
     "gradcheck",
     "load",

@@ -22,7 +22,7 @@ __all__ = ["COMMANDS", "Failure", "Parser", "UsageError", "build_parser", "main"
 # Each subcommand lives in its own module, with add_<name>_parser(sub) and cmd_<name>(args).
 # Only the module of the command being run is imported, so `backprop slp` does not pay for
 # building (and importing) the training command's options.
-COMMANDS = ("slp", "gradcheck", "train", "predict", "explain")
+COMMANDS = ("slp", "gradcheck", "train", "predict", "explain", "check", "bugs")
 
 
 def build_parser(only: str | None = None) -> Parser:
