@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-slow lint bench figures clean
+.PHONY: demo test test-slow lint bench figures post mutate mutate-quick clean
 
 $(VENV)/.runtime: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,25 @@ test-slow: $(VENV)/.dev
 figures: $(VENV)/.runtime
 	$(PY) docs/figures/convergence.py docs/figures/convergence.png
 	$(BIN)/backprop slp --gif docs/figures/slp.gif --plot docs/figures/slp-loss.png
+	$(BIN)/backprop explain --graph docs/figures/graph.png
+	$(PY) docs/figures/gradient_flow.py docs/figures/gradient-flow.png
+
+# The notes as the Hugo post (TOML front matter, \( \) and \[ \] math), from docs/notes.md.
+post: $(VENV)/.runtime
+	$(PY) docs/post.py docs/notes.md out/post/notes.md
 
 # The speed suite (benchmarks/): about 5 minutes; writes benchmarks/results.md and the README's table.
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks.run
+
+# The mutation run (benchmarks/mutate.py): plants each bug of benchmarks/mutations.py in a copy
+# of the repository and checks that a test catches it; writes benchmarks/mutation.md. About
+# 15 minutes. mutate-quick plants a few (well under the 2 minutes .ci/run allows for it).
+mutate: $(VENV)/.dev
+	$(PY) -m benchmarks.mutate --write
+
+mutate-quick: $(VENV)/.dev
+	$(PY) -m benchmarks.mutate --quick --no-baseline
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

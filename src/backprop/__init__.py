@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 # gradcheck's does (a lazily imported check would leave `backprop.check` the module).
 from .check import CheckReport, check, cmp
 from .gradcheck import GradCheckReport, gradcheck
-from .losses import CrossEntropyLoss, MSELoss
+from .losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .nn import Identity, Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Tanh
-from .optim import SGD, Adam, Optimizer
+from .nn.utils import clip_grad_norm_
+from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 
 if TYPE_CHECKING:
     from .checkpoint import load, save
@@ -45,21 +46,28 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "SGD",
+    "Adagrad",
     "Adam",
+    "AdamW",
+    "BCEWithLogitsLoss",
     "CheckReport",
     "CrossEntropyLoss",
     "GradCheckReport",
     "Identity",
+    "L1Loss",
     "Linear",
     "MSELoss",
     "Module",
+    "NLLLoss",
     "Optimizer",
     "Parameter",
+    "RMSprop",
     "ReLU",
     "Sequential",
     "Sigmoid",
     "Tanh",
     "check",
+    "clip_grad_norm_",
     "cmp",
     "fit",
     "gradcheck",

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .arrays import Array
-from .losses import CrossEntropyLoss, Loss
+from .losses import Loss
 from .nn import Module
 
 
@@ -151,11 +151,14 @@ def _check_loss(
     loss_fn: Loss, pred: Array, target: Array, h: float, threshold: float
 ) -> GradCheckReport:
     loss_fn = copy.deepcopy(loss_fn)
-    if not isinstance(loss_fn, CrossEntropyLoss):
-        target = np.array(target, dtype=np.float64)
+    if getattr(loss_fn, "reduction", "mean") == "none":
+        raise ValueError(f"gradcheck: {loss_fn!r} is not a scalar; use reduction 'mean' or 'sum'")
+    target = np.asarray(target)
+    if target.dtype.kind == "f":  # class labels stay integers
+        target = target.astype(np.float64)
     loss_fn(pred, target)
     analytic = loss_fn.backward()
-    numeric = numerical_gradient(lambda: loss_fn(pred, target), pred, h)
+    numeric = numerical_gradient(lambda: float(loss_fn(pred, target)), pred, h)
     report = GradCheckReport(repr(loss_fn), threshold)
     report.rows.append(GradCheckRow("prediction", pred.shape, rel_error(analytic, numeric)))
     return report
@@ -163,7 +166,7 @@ def _check_loss(
 
 def builtin_reports(seed: int = 0) -> list[GradCheckReport]:
     """Gradient checks of every built-in layer and loss, on random shapes drawn from ``seed``."""
-    from .losses import REDUCTIONS, MSELoss
+    from .losses import REDUCTIONS, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
     from .nn import Identity, Linear, ReLU, Sequential, Sigmoid, Tanh
 
     rng = np.random.default_rng(seed)
@@ -191,4 +194,9 @@ def builtin_reports(seed: int = 0) -> list[GradCheckReport]:
     reports += [gradcheck(MSELoss(r), pred, target) for r in REDUCTIONS]
     labels = rng.integers(0, d_out, size=n)
     reports.append(gradcheck(CrossEntropyLoss(), pred, labels))
+    # L1 is not differentiable where O = T; a random prediction is never there.
+    reports.append(gradcheck(L1Loss(), pred, target))
+    reports.append(gradcheck(CrossEntropyLoss(label_smoothing=0.1), pred, labels))
+    reports.append(gradcheck(NLLLoss(), pred, labels))
+    reports.append(gradcheck(BCEWithLogitsLoss(), pred, rng.uniform(size=(n, d_out))))
     return reports

@@ -29,6 +29,7 @@ from .train import (
     DEFAULT_LR,
     DEFAULT_MOMENTUM,
     DEFAULTS,
+    WITH_MOMENTUM,
     FitHistory,
     fit,
     make_optimizer,
@@ -76,8 +77,10 @@ def resolve_settings(
             settings["lr"] = DEFAULT_LR[optimizer]
         if settings["momentum"] is None:
             settings["momentum"] = DEFAULT_MOMENTUM[optimizer]
-        elif optimizer != "sgd" and settings["momentum"]:
-            raise SettingsError("--momentum applies to --optimizer sgd only")
+        elif optimizer not in WITH_MOMENTUM and settings["momentum"]:
+            raise SettingsError(
+                f"--momentum applies to --optimizer {' or '.join(WITH_MOMENTUM)} only"
+            )
         settings["data"] = data
         return settings
     for key, value in given.items():
@@ -102,7 +105,7 @@ def check_stored_settings(path: str, stored: dict[str, Any]) -> None:
         "task": ("classification", "regression"),
         "loss": ("cross_entropy", "mse"),
         "activation": ("relu", "tanh", "sigmoid"),
-        "optimizer": ("adam", "sgd"),
+        "optimizer": tuple(DEFAULT_LR),
         "dtype": ("float32", "float64"),
     }
     ranges_ok = stored["data"] != "" and stored["batch_size"] >= 1 and 0 < stored["test_size"] < 1
@@ -217,9 +220,10 @@ class Run:
         settings = self.settings
         sizes = [layer.in_features for layer in self.model if isinstance(layer, Linear)]
         sizes.append(self.outputs())
-        optimizer = f"{settings['optimizer'].upper() if settings['optimizer'] == 'sgd' else 'Adam'}"
+        names = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
+        optimizer = names.get(settings["optimizer"], settings["optimizer"].capitalize())
         optimizer += f" lr {settings['lr']:g}"
-        if settings["optimizer"] == "sgd" and settings["momentum"]:
+        if settings["momentum"]:
             optimizer += f" momentum {settings['momentum']:g}"
         return (
             f"{settings['data']}: {' → '.join(map(str, sizes))} with {settings['activation']}, "

@@ -21,7 +21,7 @@ from .arrays import Array, check_finite
 from .history import Frame, snapshot
 from .losses import CrossEntropyLoss, Loss, MSELoss
 from .nn import Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Tanh
-from .optim import SGD, Adam, Optimizer
+from .optim import OPTIMIZERS, Optimizer
 
 METRICS = {"classification": "accuracy", "regression": "r2"}
 
@@ -42,8 +42,11 @@ DEFAULTS: dict[str, Any] = {
     "test_size": 0.2,
     "dtype": "float32",
 }
-DEFAULT_LR = {"adam": 1e-3, "sgd": 0.01}
-DEFAULT_MOMENTUM = {"adam": 0.0, "sgd": 0.9}
+# torch.optim's default learning rates, but SGD's (0.01 here, 0.001 in torch.optim)
+DEFAULT_LR = {"adam": 1e-3, "adamw": 1e-3, "sgd": 0.01, "rmsprop": 1e-2, "adagrad": 1e-2}
+DEFAULT_MOMENTUM = {"adam": 0.0, "adamw": 0.0, "sgd": 0.9, "rmsprop": 0.0, "adagrad": 0.0}
+# the optimizers that take a momentum
+WITH_MOMENTUM = ("sgd", "rmsprop")
 DEFAULT_EPOCHS = 30
 
 
@@ -138,7 +141,7 @@ def evaluate(
     task = task or _infer_task(loss_fn)
     out = model(X)
     target = _targets(loss_fn, task, y, out.shape[1], out.dtype)
-    loss = loss_fn(out, target)
+    loss = float(loss_fn(out, target))
     metric = accuracy(out, y) if task == "classification" else r2_score(out, target)
     return loss, metric
 
@@ -222,7 +225,7 @@ def fit(
                 tb = t_epoch[b * batch_size : (b + 1) * batch_size]
                 out = model(xb)
                 try:
-                    loss = loss_fn(out, tb)
+                    loss = float(loss_fn(out, tb))
                 except ValueError:
                     if np.all(np.isfinite(out)):
                         raise
@@ -300,12 +303,14 @@ def make_optimizer(
     momentum: float = 0.0,
     weight_decay: float = 0.0,
 ) -> Optimizer:
-    """``Adam(params, lr, weight_decay=...)`` for "adam", ``SGD(params, lr, momentum,
-    weight_decay)`` for "sgd"."""
-    if name == "adam":
-        if momentum:
-            raise ValueError("momentum applies to SGD; Adam has betas")
-        return Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "sgd":
-        return SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    raise ValueError(f"unknown optimizer {name!r}; valid: adam, sgd")
+    """The optimizer called ``name`` ("adam", "adamw", "sgd", "rmsprop", "adagrad": the
+    ``backprop.optim`` class of that name in lower case) with ``lr`` and ``weight_decay``, and
+    ``momentum`` for SGD and RMSprop; the other settings take torch.optim's defaults."""
+    classes: dict[str, Any] = {cls.__name__.lower(): cls for cls in OPTIMIZERS.values()}
+    if name not in classes:
+        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(classes)}")
+    if name in WITH_MOMENTUM:
+        return classes[name](params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if momentum:
+        raise ValueError(f"momentum applies to {' and '.join(WITH_MOMENTUM)}, not {name}")
+    return classes[name](params, lr=lr, weight_decay=weight_decay)

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..arrays import Array
 from .module import Module
+from .registry import LayerType, register
 
 
 class ReLU(Module):
@@ -81,3 +82,7 @@ class Tanh(Module):
         if y is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
         return grad_output * (1 - y * y)
+
+
+for _cls in (ReLU, Sigmoid, Tanh):
+    register(LayerType(_cls, elementwise=True))
