@@ -19,7 +19,22 @@ from typing import TYPE_CHECKING, Any
 from .check import CheckReport, check, cmp
 from .gradcheck import GradCheckReport, gradcheck
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
-from .nn import Identity, Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Tanh
+from .nn import (
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    Conv2d,
+    Flatten,
+    Identity,
+    Linear,
+    MaxPool2d,
+    Module,
+    Parameter,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+    Unflatten,
+)
 from .nn.utils import clip_grad_norm_
 from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 
@@ -49,14 +64,19 @@ __all__ = [
     "Adagrad",
     "Adam",
     "AdamW",
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
     "BCEWithLogitsLoss",
     "CheckReport",
+    "Conv2d",
     "CrossEntropyLoss",
+    "Flatten",
     "GradCheckReport",
     "Identity",
     "L1Loss",
     "Linear",
     "MSELoss",
+    "MaxPool2d",
     "Module",
     "NLLLoss",
     "Optimizer",
@@ -66,6 +86,7 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Tanh",
+    "Unflatten",
     "check",
     "clip_grad_norm_",
     "cmp",
