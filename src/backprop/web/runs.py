@@ -171,7 +171,7 @@ class Run:
         outputs = [x]
         for layer in self.model:
             outputs.append(layer(outputs[-1]))
-        loss = self.loss_fn(outputs[-1], t)
+        loss = float(self.loss_fn(outputs[-1], t))  # reduction "mean": a float
         self.optimizer.zero_grad()
         grads = [self.loss_fn.backward()]
         for layer in reversed(self.model.layers):
@@ -208,7 +208,7 @@ class Run:
     # ------------------------------------------------------------------------------- viewing
 
     def _loss_on(self, x: Array, t: Array) -> float:
-        return self.view_loss(self.view(x), t) if len(x) else math.nan
+        return float(self.view_loss(self.view(x), t)) if len(x) else math.nan
 
     def _score(self, out: Array) -> Array:
         """What the output picture shows: the prediction in [-1, 1] (its sign is the class)."""
