@@ -286,3 +286,22 @@ def test_settings_come_from_the_url(server: Server, page: tuple[Any, list[str]])
     pg.wait_for_function("window.playground.state.step > 200")
     pg.click("#play")
     shot(pg, "10-spiral-from-the-url")
+
+    # Hover over a neuron: its bias and gradient are the API's.
+    run_id = pg.evaluate("window.playground.run")
+    state = server.get(f"/api/runs/{run_id}")
+    pg.hover('.node[data-node="1-0"]')
+    tip = pg.inner_html("#tooltip")
+    assert f"bias b <b>{js_fixed(state['layers'][0]['bias'][0])}</b>" in tip
+    assert f"gradient ∂L/∂b <b>{js_fixed(state['layers'][0]['bias_grad'][0])}</b>" in tip
+    assert "relu(" in tip
+    shot(pg, "11-hover-a-neuron")
+
+    # The post's task: a regression with two outputs.
+    pg.click("button[data-dataset=slp]")
+    pg.wait_for_function("window.playground.state && window.playground.regression === true")
+    assert pg.locator(".node").count() == 2 + 4 + 2 + 2
+    assert pg.input_value("#loss") == "mse"
+    pg.click("#step")
+    pg.wait_for_function("document.getElementById('step-count').textContent === '1'")
+    shot(pg, "12-the-posts-task")
