@@ -14,9 +14,27 @@ Note: ``Linear.weight`` is (in_features, out_features), the transpose of PyTorch
 
 from typing import TYPE_CHECKING, Any
 
+# check is imported here, not on first use: the function must shadow its module's name, as
+# gradcheck's does (a lazily imported check would leave `backprop.check` the module).
+from .check import CheckReport, check, cmp
 from .gradcheck import GradCheckReport, gradcheck
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
-from .nn import Identity, Linear, Module, Parameter, ReLU, Sequential, Sigmoid, Tanh
+from .nn import (
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    Conv2d,
+    Flatten,
+    Identity,
+    Linear,
+    MaxPool2d,
+    Module,
+    Parameter,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+    Unflatten,
+)
 from .nn.utils import clip_grad_norm_
 from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 
@@ -26,7 +44,11 @@ if TYPE_CHECKING:
 
 # The training loop and checkpoints pull in more of the standard library (csv, json, tempfile,
 # zipfile): they load on first use, so `import backprop` and `backprop slp` stay as quick as NumPy.
-_LAZY = {"fit": "train", "load": "checkpoint", "save": "checkpoint"}
+_LAZY = {
+    "fit": "train",
+    "load": "checkpoint",
+    "save": "checkpoint",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -42,13 +64,19 @@ __all__ = [
     "Adagrad",
     "Adam",
     "AdamW",
+    "AdaptiveAvgPool2d",
+    "AvgPool2d",
     "BCEWithLogitsLoss",
+    "CheckReport",
+    "Conv2d",
     "CrossEntropyLoss",
+    "Flatten",
     "GradCheckReport",
     "Identity",
     "L1Loss",
     "Linear",
     "MSELoss",
+    "MaxPool2d",
     "Module",
     "NLLLoss",
     "Optimizer",
@@ -58,7 +86,10 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Tanh",
+    "Unflatten",
+    "check",
     "clip_grad_norm_",
+    "cmp",
     "fit",
     "gradcheck",
     "load",
