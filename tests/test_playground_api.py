@@ -231,7 +231,7 @@ def test_csv_points(client: TestClient) -> None:
     rows = "\n".join(f"{a},{b},{int(a * b > 0)}" for a, b in pts)
     run = create(client, dataset="csv", csv="x1,x2,label\n" + rows, batch_size=5)
     xs = np.array(run["state"]["train"]["x"] + run["state"]["test"]["x"])
-    assert len(xs) == 40 and np.abs(xs).max() == pytest.approx(1.0)
+    assert len(xs) == 40 and np.abs(xs).max() == pytest.approx(0.9)
     r = client.post("/api/runs", json={"dataset": "csv", "csv": "1,2\n3,4\n5,6\n7,8\n"})
     assert r.status_code == 400
     assert r.json()["error"] == "csv row 1: expected three numbers x1,x2,label, got '1,2'"

@@ -128,7 +128,8 @@ def make(name: str, n: int, noise: float, rng: np.random.Generator) -> Points:
 def parse_csv(text: str) -> Points:
     """A user's points: rows ``x1,x2,label`` (label 0/1 or -1/1), an optional header line.
 
-    The inputs are scaled by one factor so the largest |coordinate| is 1. Raises ValueError with
+    The inputs are scaled by one factor so the largest |coordinate| is 0.9, inside the drawn
+    plane [-1, 1]². Raises ValueError with
     the line number of the first bad row.
     """
     if len(text.encode()) > MAX_CSV_BYTES:
@@ -153,7 +154,7 @@ def parse_csv(text: str) -> Points:
         raise ValueError("csv labels must be 0/1 or -1/1")
     x = data[:, :2]
     scale = float(np.abs(x).max()) or 1.0
-    return Points(x / scale, (labels > 0).astype(np.int64))
+    return Points(x * (0.9 / scale), (labels > 0).astype(np.int64))
 
 
 def _is_number(text: str) -> bool:

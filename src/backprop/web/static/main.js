@@ -61,9 +61,10 @@ async function newRun() {
   const sizes = [2, ...state.layers.map((l) => l.bias.length)];
   network.layout(sizes, inputGrids(state.grid.thumb));
   for (const fmtName of ["json", "npz", "pytorch"]) $(`export-${fmtName}`).href = api.exportUrl(app.run, fmtName);
+  const n = state.train.x.length + state.test.x.length;
   $("data-hint").textContent = app.regression
     ? "slp: the post's task, T = X. Colours show the first target; the output picture shows the first output."
-    : "Orange is class 0, blue class 1. The output picture is the network's prediction.";
+    : `${settings.dataset === "csv" ? `Your points: ${app.csvName}, ${n} rows, scaled into the plane. ` : ""}Orange is class 0, blue class 1. The output picture is the network's prediction.`;
   app.ws = live(app.run, (frame) => show(frame), (text) => {
     setPlaying(false);
     message(text);
@@ -329,6 +330,7 @@ async function main() {
       return;
     }
     app.csv = await file.text();
+    app.csvName = file.name;
     change({ dataset: "csv" });
   };
   window.addEventListener("pagehide", () => app.run && api.remove(app.run));
