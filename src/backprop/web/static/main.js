@@ -23,6 +23,7 @@ const app = {
   playing: false,
   walk: null, // {blocks, index}
   pending: false,
+  frames: 0, // live frames received (the speed suite counts them)
 };
 window.playground = app; // for scripting and the browser tests
 
@@ -65,7 +66,10 @@ async function newRun() {
   $("data-hint").textContent = app.regression
     ? "slp: the post's task, T = X. Colours show the first target; the output picture shows the first output."
     : `${settings.dataset === "csv" ? `Your points: ${app.csvName}, ${n} rows, scaled into the plane. ` : ""}Orange is class 0, blue class 1. The output picture is the network's prediction.`;
-  app.ws = live(app.run, (frame) => show(frame), (text) => {
+  app.ws = live(app.run, (frame) => {
+    app.frames += 1;
+    show(frame);
+  }, (text) => {
     setPlaying(false);
     message(text);
   });
