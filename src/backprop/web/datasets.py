@@ -24,6 +24,10 @@ MAX_CSV_BYTES = 64 * 1024
 MAX_CSV_ROWS = 2000
 
 
+class TooLarge(ValueError):
+    """A body or an upload over its size limit: refused with 413."""
+
+
 @dataclass
 class Points:
     """x: (N, 2) inputs; y: (N,) labels 0/1 for classification, or (N, 2) targets for slp."""
@@ -133,7 +137,7 @@ def parse_csv(text: str) -> Points:
     the line number of the first bad row.
     """
     if len(text.encode()) > MAX_CSV_BYTES:
-        raise ValueError(f"csv is larger than {MAX_CSV_BYTES // 1024} KiB")
+        raise TooLarge(f"csv is larger than {MAX_CSV_BYTES // 1024} KiB")
     rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
     if rows and not _is_number(rows[0][0]):
         rows = rows[1:]  # a header
