@@ -261,3 +261,16 @@ def test_live_websocket_streams_frames(client: TestClient) -> None:
         ws.send_text(json.dumps({"play": False}))
     assert max(later) > max(steps)
     assert steps == sorted(steps) and steps[0] > 3
+
+
+def test_a_diverging_run_is_stopped_and_still_readable(client: TestClient) -> None:
+    run = create(client, lr=10.0, hidden=[8, 8], activation="relu", seed=1)
+    first = client.post(f"/api/runs/{run['id']}/step", json={"steps": 1000})
+    assert first.status_code == 400 and "lr=10 is too large" in first.json()["error"]
+    step_count = client.get(f"/api/runs/{run['id']}").json()["step"]
+    again = client.post(f"/api/runs/{run['id']}/step", json={"steps": 1})
+    assert again.status_code == 400 and "lr=10 is too large" in again.json()["error"]
+    state = client.get(f"/api/runs/{run['id']}").json()  # strict JSON: no NaN or Infinity
+    assert state["step"] == step_count
+    assert state["loss"] is None or state["loss"] > 1e6
+    assert client.get(f"/api/runs/{run['id']}/export", params={"format": "json"}).status_code == 200

@@ -154,6 +154,11 @@ class Run:
                 f"a run stops at {MAX_TOTAL_STEPS} steps; this one is at {self.step_count}: "
                 "start a new run or replay"
             )
+        if self.losses and not math.isfinite(self.losses[-1]):
+            raise LimitError(
+                f"the loss became {self.losses[-1]} at step {self.step_count}: "
+                f"lr={self.settings.lr:g} is too large; replay with a smaller lr"
+            )
         with self.lock, np.errstate(over="ignore", invalid="ignore"):
             for _ in range(steps):
                 self._one_step()
@@ -240,10 +245,10 @@ class Run:
             W, b = lin.weight, lin.bias
             assert b is not None
             entry: dict[str, Any] = {
-                "weight": W.data.tolist(),
-                "bias": b.data.tolist(),
-                "weight_grad": W.grad.tolist() if self.before else None,
-                "bias_grad": b.grad.tolist() if self.before else None,
+                "weight": _list(W.data),
+                "bias": _list(b.data),
+                "weight_grad": _list(W.grad) if self.before else None,
+                "bias_grad": _list(b.grad) if self.before else None,
                 "weight_update": None,
                 "bias_update": None,
                 "grid": _pictures(acts_grid[k], last=k == len(self.linears) - 1),
@@ -251,8 +256,8 @@ class Run:
                 "activation_grad": _rounded(grads_points[k].T, 4),
             }
             if self.before:
-                entry["weight_update"] = (W.data - self.before[params.index(W)]).tolist()
-                entry["bias_update"] = (b.data - self.before[params.index(b)]).tolist()
+                entry["weight_update"] = _list(W.data - self.before[params.index(W)])
+                entry["bias_update"] = _list(b.data - self.before[params.index(b)])
             layers.append(entry)
         out = self.view(self.grid)
         state: dict[str, Any] = {
@@ -302,6 +307,15 @@ class Run:
 
         with self.lock:
             return backward_blocks(self)
+
+
+def _list(a: Array) -> Any:
+    """An array as JSON lists; a diverged run's inf or NaN entries become null (JSON has none)."""
+    if np.isfinite(a).all():
+        return a.tolist()
+    out = a.astype(object)
+    out[~np.isfinite(a)] = None
+    return out.tolist()
 
 
 def _num(v: float) -> float | None:
