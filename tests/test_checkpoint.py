@@ -180,7 +180,7 @@ def bad_files(tmp_path: Path) -> dict[str, Path]:
     changes: list[tuple[str, dict[str, Any]]] = [
         ("other-format", {"format": "something-else"}),
         ("newer-version", {"version": 2}),
-        ("unknown-layer", {"layers": [{"type": "Conv2d"}]}),
+        ("unknown-layer", {"layers": [{"type": "Conv9d"}]}),
         ("bad-rng", {"rng": {"bit_generator": "PCG64", "state": "x"}}),
         ("huge-layer", {"layers": [{"type": "Linear", "in_features": 10**6, "out_features": 10**6, "bias": True}]}),
     ]  # fmt: skip
@@ -213,11 +213,11 @@ EXPECTED = {
     "object-array": "is damaged",
     "other-format": "is not a backprop checkpoint (no format 'backprop-checkpoint')",
     "newer-version": "is a checkpoint of format version 2; this backprop reads version 1",
-    "unknown-layer": "layer 0 has unknown type 'Conv2d'",
+    "unknown-layer": "layer 0 has unknown type 'Conv9d'",
     "bad-rng": "is damaged or inconsistent",
     "huge-layer": "has no weight of that shape",
     "wrong-shape": "has no weight of that shape",
-    "missing-state": "is damaged or inconsistent: ValueError: Adam: state entries",
+    "missing-state": "is damaged or inconsistent: ValueError: Adam: the state lacks exp_avg.1",
     "flipped-weight-byte": "is damaged: BadZipFile: Bad CRC-32",
 }
 

@@ -227,7 +227,7 @@ def test_linear_names_the_layer_and_shapes_on_bad_input() -> None:
     layer = Linear(4, 4, rng=np.random.default_rng(0))
     with pytest.raises(
         ValueError,
-        match=r"Linear\(in_features=4, out_features=4.*expects input of shape \(N, 4\), got \(2, 3\)",
+        match=r"Linear\(in_features=4, out_features=4.*expects input of shape \(…, 4\), got \(2, 3\)",
     ):
         layer(np.ones((2, 3)))
 

@@ -235,13 +235,15 @@ def prepare(
     seed: int,
     scaler: Scaler | None = None,
     target_scaler: Scaler | None = None,
+    pooled: bool = False,
 ) -> Prepared:
     """Split ``data`` (stratified for classification, see ``split``), then standardise with the
     training rows' statistics, or with the scalers given (those of a checkpoint).
 
     task: "classification", "regression", or None to decide with ``infer_task``. A regression
     target is standardised too: the first losses are then near 1 whatever the target's units,
-    and R² is the same in either scale.
+    and R² is the same in either scale. pooled: one mean and std for all features (see
+    ``Scaler.fit``), for images.
     """
     task = task or infer_task(data.y)
     if task == "classification":
@@ -257,7 +259,7 @@ def prepare(
     X_train, X_test, y_train, y_test = split(
         data.X, y, test_size, seed, stratify=task == "classification"
     )
-    scaler = scaler or Scaler.fit(X_train)
+    scaler = scaler or Scaler.fit(X_train, pooled)
     if scaler.mean.shape != (data.X.shape[1],):
         raise DataError(
             f"{data.name} has {data.X.shape[1]} features, the scaler {scaler.mean.size}"
@@ -295,10 +297,16 @@ class Scaler:
             raise ValueError("Scaler: mean must be finite and std > 0")
 
     @classmethod
-    def fit(cls, X: Array) -> Scaler:
+    def fit(cls, X: Array, pooled: bool = False) -> Scaler:
+        """The statistics of each column of X, or (pooled) one mean and one std over all of X,
+        repeated for every column: for the pixels of an image, which a convolution treats alike
+        wherever they are, so they must keep one scale."""
         X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-        std = X.std(axis=0)
-        return cls(X.mean(axis=0), np.where(std > 0, std, 1.0))
+        if pooled:
+            mean, std = np.full(X.shape[1], X.mean()), np.full(X.shape[1], X.std())
+        else:
+            mean, std = X.mean(axis=0), X.std(axis=0)
+        return cls(mean, np.where(std > 0, std, 1.0))
 
     def transform(self, X: Array) -> Array:
         return (X - self.mean) / self.std
