@@ -380,3 +380,10 @@ def test_backprop_gradcheck_covers_every_registered_layer() -> None:
     assert not missing, f"backprop gradcheck does not check {missing}"
     # the eval-mode BatchNorm and Dropout in training are among them
     assert "BatchNorm1d(" in subjects and ") eval" in subjects and "Dropout(0.3) train" in subjects
+
+
+def test_unflatten_crosses_and_round_trips() -> None:
+    rng = np.random.default_rng(18)
+    check_layer(
+        "Unflatten", lambda: torch.nn.Unflatten(1, (2, 3)), rng.standard_normal((4, 6)), rng
+    )
