@@ -387,3 +387,39 @@ def test_unflatten_crosses_and_round_trips() -> None:
     check_layer(
         "Unflatten", lambda: torch.nn.Unflatten(1, (2, 3)), rng.standard_normal((4, 6)), rng
     )
+
+
+def test_the_batchnorm_core_serves_a_2d_subclass() -> None:
+    """A BatchNorm2d needs only _check_input: the core normalises over every axis but 1."""
+    from backprop.nn.normalization import _BatchNorm
+
+    class BatchNorm2d(_BatchNorm):
+        def _check_input(self, x: np.ndarray) -> None:
+            if x.ndim != 4:
+                raise ValueError("4-D input expected")
+
+    rng = np.random.default_rng(19)
+    x, g = rng.standard_normal((3, 2, 4, 5)), rng.standard_normal((3, 2, 4, 5))
+    tlayer = torch.nn.BatchNorm2d(2).double()
+    randomize(tlayer, rng)
+    layer = BatchNorm2d(2)
+    layer.load_state_dict({k: v.numpy().copy() for k, v in tlayer.state_dict().items()})
+    for training in (True, False):
+        layer.train(training)
+        tlayer.train(training)
+        xt = torch.tensor(x, requires_grad=True)
+        out_t = tlayer(xt)
+        out_t.backward(torch.from_numpy(g))
+        out = layer(x)
+        layer.zero_grad()
+        dx = layer.backward(g)
+        np.testing.assert_allclose(out, out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+        assert xt.grad is not None
+        np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+        for name, p in layer.named_parameters():
+            tp = dict(tlayer.named_parameters())[name].grad
+            assert tp is not None
+            np.testing.assert_allclose(p.grad, tp.numpy(), rtol=1e-10, atol=1e-12)
+            tp.zero_()
+        for k, v in tlayer.state_dict().items():
+            np.testing.assert_allclose(layer.state_dict()[k], v.numpy(), rtol=1e-12)
