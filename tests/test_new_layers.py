@@ -423,3 +423,8 @@ def test_the_batchnorm_core_serves_a_2d_subclass() -> None:
             tp.zero_()
         for k, v in tlayer.state_dict().items():
             np.testing.assert_allclose(layer.state_dict()[k], v.numpy(), rtol=1e-12)
+
+
+def test_batchnorm_without_its_bias_is_refused_by_name() -> None:
+    with pytest.raises(TypeError, match=r"layer 0 \(BatchNorm1d\): bias=False .* not supported"):
+        from_torch(torch.nn.BatchNorm1d(3, bias=False))

@@ -328,8 +328,23 @@ def _layernorm_config(layer: Any) -> dict[str, Any]:
     }
 
 
+def batchnorm_torch_config(module: Any) -> dict[str, Any]:
+    """The arguments of a torch BatchNorm*d; PyTorch ≥ 2.12's ``bias=False`` (γ without β)
+    has no counterpart here and is refused by name."""
+    if module.affine and module.bias is None:
+        raise ValueError("bias=False (a weight without a bias) is not supported")
+    return {a: getattr(module, a) for a in BATCHNORM_ARGS}
+
+
 BATCHNORM_ARGS = ("num_features", "eps", "momentum", "affine", "track_running_stats")
-register(LayerType(BatchNorm1d, BATCHNORM_ARGS, state_shapes=_batchnorm_shapes))
+register(
+    LayerType(
+        BatchNorm1d,
+        BATCHNORM_ARGS,
+        state_shapes=_batchnorm_shapes,
+        torch_get=batchnorm_torch_config,
+    )
+)
 register(
     LayerType(
         LayerNorm,
