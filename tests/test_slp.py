@@ -84,5 +84,18 @@ def test_diverging_learning_rate_names_the_step() -> None:
 
 def test_recorded_run_is_consistent() -> None:
     run = run_slp(epochs=5, record=True)
-    assert len(run.weights) == 6 and len(run.weight_grads) == 5
-    np.testing.assert_array_equal(run.weights[1], run.weights[0] - 0.001 * run.weight_grads[0])
+    assert [f.step for f in run.frames] == [0, 1, 2, 3, 4, 5]
+    f0, f1 = run.frames[0], run.frames[1]
+    assert f0.grads is not None and run.frames[-1].grads is None
+    np.testing.assert_array_equal(f1.params[0], f0.params[0] - 0.001 * f0.grads[0])
+    assert [f.loss for f in run.frames] == [run.initial_loss, *run.losses]
+
+
+def test_record_keeps_only_the_frames_it_draws() -> None:
+    from backprop.history import GIF_FRAMES, log_spaced_steps
+
+    run = run_slp(epochs=1000, record=True)
+    assert [f.step for f in run.frames] == log_spaced_steps(1000, GIF_FRAMES)
+    assert len(run.frames) == GIF_FRAMES
+    assert [f.step for f in run_slp(epochs=9, frame_steps=[2, 9]).frames] == [2, 9]
+    assert run_slp(epochs=9).frames == []

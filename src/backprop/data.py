@@ -55,7 +55,7 @@ def load_bundled(name: str) -> Dataset:
     except ImportError:
         raise DataError(
             f"the bundled dataset {name!r} comes with scikit-learn, which is not installed: "
-            "pip install scikit-learn"
+            "pip install 'backprop-by-hand[data]'"
         ) from None
     bunch: Any = getattr(datasets, f"load_{name}")()
     names = getattr(bunch, "target_names", None)
@@ -197,8 +197,13 @@ def split(
     """X_train, X_test, y_train, y_test: scikit-learn's ``train_test_split(X, y,
     test_size=test_size, random_state=seed, stratify=y if stratify else None)``, so the same
     seed gives the same split as scikit-learn."""
-    from sklearn.model_selection import train_test_split
-
+    try:
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        raise DataError(
+            "the train/test split comes from scikit-learn, which is not installed: "
+            "pip install 'backprop-by-hand[data]'"
+        ) from None
     try:
         parts = train_test_split(
             X, y, test_size=test_size, random_state=seed, stratify=y if stratify else None

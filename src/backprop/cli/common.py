@@ -70,7 +70,8 @@ def hidden_sizes(text: str) -> list[int]:
 
 
 def check_output(path: str | None, option: str, suffixes: tuple[str, ...]) -> None:
-    """Before any training: a wrong suffix is bad usage, a missing directory a failure."""
+    """Before any training: a wrong suffix is bad usage; a missing directory, a directory at
+    the path, or a place where no file can be written, a failure."""
     if path is None:
         return
     if not path.lower().endswith(suffixes):
@@ -80,3 +81,9 @@ def check_output(path: str | None, option: str, suffixes: tuple[str, ...]) -> No
         raise Failure(f"{option} {path!r}: no directory {directory!r}")
     if os.path.isdir(path):
         raise Failure(f"{option} {path!r} is a directory")
+    from ..files import check_writable
+
+    try:
+        check_writable(path)
+    except OSError as e:
+        raise Failure(f"{option}: {e}") from None

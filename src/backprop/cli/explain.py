@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from .common import Failure, non_negative_int
-from .slp import add_slp_options
+from .slp import add_slp_options, check_run_memory
 
 
 def step_number(text: str) -> int:
@@ -46,7 +46,10 @@ def add_explain_parser(sub: Any) -> None:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from ..explain import explain_step, render_plain, render_rich, to_json
+    from ..explain import explain_memory, explain_step, render_plain, render_rich, to_json
+    from ..extras import available
+
+    check_run_memory(args.dim, args.samples, 0, explain_memory)
     from ..slp import Diverged
 
     try:
@@ -58,7 +61,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         ) from None
     if args.json:
         print(json.dumps(to_json(step)))
-    elif sys.stdout.isatty():
+    elif sys.stdout.isatty() and available("rich"):  # panels need the [cli] extra
         render_rich(step)
     else:
         sys.stdout.write(render_plain(step))
