@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .cases import CASES, Case
+from .conv_cases import CONV_CASES, ConvCase
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results.md"
@@ -121,6 +122,46 @@ def memory() -> list[dict[str, Any]]:
     return out
 
 
+def conv_memory() -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.conv_memory"], capture_output=True, text=True,
+        env=worker_env("backprop"), cwd=ROOT, check=True,
+    )  # fmt: skip
+    return dict(json.loads(result.stdout))
+
+
+def conv_table(raw: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
+    """The convolution cases: steps/s of both libraries, and the conv GEMMs' share of the peak."""
+    rows = [
+        "| case | backprop | PyTorch | backprop / PyTorch | target | conv GEMMs in backprop's step |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, libs in raw.items():
+        if name not in CONV_CASES:
+            continue
+        case: ConvCase = CONV_CASES[name]
+        ours, torch = (
+            statistics.median(r["rate"] for r in libs[lib]) for lib in ("backprop", "torch")
+        )
+        ratio = ours / torch
+        verdict = f"≥ {case.target:g}× {'met' if ratio >= case.target else 'NOT met'}"
+        g = libs["gemm"]
+        peak = statistics.median(r["peak_gflops"] for r in g)
+        conv = statistics.median(r["conv_gemm_gflops"] for r in g)
+        share = statistics.median(r["conv_gemm_time_share"] for r in g)
+        also = (
+            f"{conv:.1f} GFLOP/s = **{conv / peak:.0%} of the GEMM peak** ({peak:.0f} GFLOP/s, "
+            f"1024³ {case.dtype}, same process){' (≥ 70% met)' if conv / peak >= 0.7 else ''}"
+            f"{' (≥ 70% NOT met)' if name == 'mnist_cnn' and conv / peak < 0.7 else ''}; "
+            f"{share:.0%} of the step's time"
+        )
+        rows.append(
+            f"| {case.title} | {fmt_rate(ours)} steps/s | {fmt_rate(torch)} steps/s | "
+            f"**{ratio:.2f}×** | {verdict} | {also} |"
+        )
+    return rows
+
+
 def fmt_rate(x: float) -> str:
     return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
 
@@ -166,7 +207,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--rounds", type=int, default=5, help="alternations per case (default 5)")
     parser.add_argument("--seconds", type=float, default=1.0, help="timed seconds per process")
-    parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES))
+    every = list(CASES) + list(CONV_CASES)
+    parser.add_argument("--cases", nargs="+", choices=sorted(every), default=every)
     parser.add_argument(
         "--no-write", action="store_true", help="print only; write neither results.md nor README"
     )
@@ -175,7 +217,7 @@ def main() -> int:
     raw: dict[str, dict[str, list[dict[str, Any]]]] = {}
     started = time.perf_counter()
     for name in args.cases:
-        case = CASES[name]
+        case = CASES[name] if name in CASES else CONV_CASES[name]
         raw[name] = {lib: [] for lib in case.libs}
         for r in range(args.rounds):
             for lib in case.libs if r % 2 == 0 else case.libs[::-1]:
@@ -183,9 +225,10 @@ def main() -> int:
             print(f"  {name}: round {r + 1}/{args.rounds}", file=sys.stderr)
     start_rows = startup(args.rounds)
     mem_rows = memory()
-    text = report(raw, start_rows, mem_rows, args, time.perf_counter() - started)
+    conv_mem = conv_memory() if "mnist_cnn" in raw else None
+    text = report(raw, start_rows, mem_rows, args, time.perf_counter() - started, conv_mem)
     print(text)
-    if args.no_write or set(args.cases) != set(CASES):
+    if args.no_write or set(args.cases) != set(every):
         print("benchmarks: not written (--no-write, or only some cases run)", file=sys.stderr)
     else:
         write_atomic(RESULTS, text)
@@ -216,6 +259,8 @@ def speed_table(raw: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for name, libs in raw.items():
+        if name not in CASES:
+            continue
         case = CASES[name]
         d = {lib: describe(case, lib, runs) for lib, runs in libs.items() if lib != "gemm"}
         ours, torch = d["backprop"], d["torch"]
@@ -250,7 +295,14 @@ def speed_table(raw: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
     return rows
 
 
-def report(raw: Any, start_rows: Any, mem_rows: Any, args: Any, elapsed: float) -> str:
+def report(
+    raw: Any,
+    start_rows: Any,
+    mem_rows: Any,
+    args: Any,
+    elapsed: float,
+    conv_mem: dict[str, Any] | None = None,
+) -> str:
     m = machine()
     pools: dict[str, list[dict[str, Any]]] = {}
     for libs in raw.values():
@@ -276,6 +328,11 @@ def report(raw: Any, start_rows: Any, mem_rows: Any, args: Any, elapsed: float) 
         "",
         *speed_table(raw),
         "",
+        "## Convolutions (one SGD step, cross-entropy, standard-normal images)",
+        "",
+        *conv_table(raw),
+        "",
+        *conv_memory_lines(conv_mem),
         "## Start-up (median wall time of a fresh process, and its peak RSS)",
         "",
         "| command | time | peak RSS |",
@@ -302,6 +359,21 @@ def report(raw: Any, start_rows: Any, mem_rows: Any, args: Any, elapsed: float) 
         *METHOD,
     ]
     return "\n".join(lines) + "\n"
+
+
+def conv_memory_lines(m: dict[str, Any] | None) -> list[str]:
+    if m is None:
+        return []
+    return [
+        f"Memory of PyTorch's MNIST example step in backprop (batch 64, float32; "
+        f"`python -m benchmarks.conv_memory`): peak {m['peak_bytes'] / 2**20:.1f} MiB during "
+        f"the steps (tracemalloc), against {m['need_bytes'] / 2**20:.1f} MiB needed "
+        f"(parameters, gradients, every layer's output and the softmax probabilities): "
+        f"**{m['peak_bytes'] / m['need_bytes']:.2f}×**. The excess is im2col's: the second "
+        "convolution's patch matrix X̂ (N·24·24 rows of 32·3·3) is 9× its input, and dL/dX̂ is "
+        "as large (X̂ is let go before dL/dX̂ is made).",
+        "",
+    ]
 
 
 METHOD = [
@@ -334,6 +406,12 @@ METHOD = [
     "one step, back to back, with nothing else.",
     "- In the PyTorch workers NumPy only makes the data, and gets `OPENBLAS_NUM_THREADS=1`, so "
     "that no idle OpenBLAS thread spins next to PyTorch's threads.",
+    "- Convolution cases (`benchmarks/conv_cases.py`): the same weights for both libraries, "
+    "SGD lr 0.01, 8 batches of standard-normal images cycled through. The GEMM worker wraps "
+    "`backprop.nn.conv.gemm` with a timer inside real training steps (FLOPs counted from each "
+    "product's shapes) and measures NumPy's 1024×1024·1024×1024 GEMM in the same process: the "
+    "conv GEMMs' GFLOP/s is given as a share of that peak, and their time as a share of the "
+    "step's.",
     "- Start-up: each command run as a fresh process with its output discarded, alternating, "
     "median over the rounds; peak RSS from `wait4`.",
     "- Memory: `python -m benchmarks.memory`, a fresh process; tracemalloc follows every NumPy "

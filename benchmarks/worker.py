@@ -14,6 +14,7 @@ import statistics
 import sys
 import time
 
+from . import conv_cases
 from .cases import CASES, Work, build_backprop, build_post, build_sklearn, build_torch, gemm_buffers
 
 
@@ -52,11 +53,13 @@ def threadpools() -> list[dict[str, object]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.worker")
-    parser.add_argument("case", choices=sorted(CASES))
+    parser.add_argument("case", choices=sorted(CASES) + sorted(conv_cases.CONV_CASES))
     parser.add_argument("lib", choices=["backprop", "torch", "sklearn", "post", "gemm"])
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    if args.case in conv_cases.CONV_CASES:
+        return conv_main(args)
     case = CASES[args.case]
     out: dict[str, object] = {"case": case.name, "lib": args.lib}
     if args.lib == "gemm":
@@ -79,6 +82,29 @@ def main() -> int:
             import torch
 
             out["torch_threads"] = torch.get_num_threads()
+    out["threadpools"] = threadpools()
+    print(json.dumps(out))
+    return 0
+
+
+def conv_main(args: argparse.Namespace) -> int:
+    """A convolution case: a training step's rate (backprop, torch), or (gemm) the conv GEMMs'
+    rate inside backprop's steps and the GEMM peak, measured in one process."""
+    case = conv_cases.CONV_CASES[args.case]
+    out: dict[str, object] = {"case": case.name, "lib": args.lib}
+    if args.lib == "gemm":
+        out.update(conv_cases.conv_gemm_share(case, args.seconds))
+    elif args.lib in ("backprop", "torch"):
+        build = conv_cases.build_backprop if args.lib == "backprop" else conv_cases.build_torch
+        work, samples = build(case)
+        per_second, result = rate(work, args.seconds, args.repeats)
+        out.update(rate=per_second, samples_per_unit=samples, result=result)
+        if args.lib == "torch":
+            import torch
+
+            out["torch_threads"] = torch.get_num_threads()
+    else:
+        raise SystemExit(f"benchmarks: {case.name} is measured for backprop, torch and gemm")
     out["threadpools"] = threadpools()
     print(json.dumps(out))
     return 0

@@ -8,6 +8,8 @@ another project); the import name and the command are ``backprop``. The core nee
     pip install 'backprop-by-hand[data]'   scikit-learn: backprop train (bundled datasets, split)
     pip install 'backprop-by-hand[cli]'    rich: progress bars and explain's panels on a terminal
     pip install 'backprop-by-hand[torch]'  PyTorch: backprop.interop
+    pip install 'backprop-by-hand[web]'    Starlette, uvicorn: backprop playground
+    pip install 'backprop-by-hand[words]'  names: the default word list
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "sklearn": ("scikit-learn", "data"),
     "rich": ("rich", "cli"),
     "torch": ("torch", "torch"),
+    "starlette": ("Starlette", "web"),
+    "uvicorn": ("uvicorn", "web"),
+    "names": ("names", "words"),
 }
 
 

@@ -25,11 +25,14 @@ from .losses import CrossEntropyLoss, Loss, MSELoss
 from .nn import Linear, Sequential
 from .optim import Optimizer
 from .train import (
+    CNN_DEFAULT_LR,
     DEFAULT_EPOCHS,
     DEFAULT_LR,
     DEFAULT_MOMENTUM,
     DEFAULTS,
+    WITH_MOMENTUM,
     FitHistory,
+    cnn,
     fit,
     make_optimizer,
     mlp,
@@ -37,6 +40,7 @@ from .train import (
 
 # What a checkpoint written by ``Run.save`` records of its settings, and the types they have.
 STORED_TYPES: dict[str, tuple[type, ...]] = {
+    "model": (str,),
     "data": (str,),
     "target": (str, type(None)),
     "task": (str,),
@@ -72,12 +76,17 @@ def resolve_settings(
     if stored is None:
         settings = {**DEFAULTS, **given}
         optimizer = settings["optimizer"]
+        if settings["model"] == "cnn" and "hidden" in given:
+            raise SettingsError("--hidden applies to --model mlp; the CNN's layers are fixed")
         if settings["lr"] is None:
-            settings["lr"] = DEFAULT_LR[optimizer]
+            lrs = CNN_DEFAULT_LR if settings["model"] == "cnn" else DEFAULT_LR
+            settings["lr"] = lrs[optimizer]
         if settings["momentum"] is None:
             settings["momentum"] = DEFAULT_MOMENTUM[optimizer]
-        elif optimizer != "sgd" and settings["momentum"]:
-            raise SettingsError("--momentum applies to --optimizer sgd only")
+        elif optimizer not in WITH_MOMENTUM and settings["momentum"]:
+            raise SettingsError(
+                f"--momentum applies to --optimizer {' or '.join(WITH_MOMENTUM)} only"
+            )
         settings["data"] = data
         return settings
     for key, value in given.items():
@@ -99,10 +108,11 @@ def check_stored_settings(path: str, stored: dict[str, Any]) -> None:
     if not all(type(h) is int and h > 0 for h in stored["hidden"]):
         raise ResumeError(f"{path}: its recorded settings lack a valid 'hidden'; cannot resume")
     choices = {
+        "model": ("mlp", "cnn"),
         "task": ("classification", "regression"),
         "loss": ("cross_entropy", "mse"),
         "activation": ("relu", "tanh", "sigmoid"),
-        "optimizer": ("adam", "sgd"),
+        "optimizer": tuple(DEFAULT_LR),
         "dtype": ("float32", "float64"),
     }
     ranges_ok = stored["data"] != "" and stored["batch_size"] >= 1 and 0 < stored["test_size"] < 1
@@ -215,17 +225,35 @@ class Run:
         """One line for a figure's title: data, layer sizes, activation, optimizer, batch,
         epochs."""
         settings = self.settings
-        sizes = [layer.in_features for layer in self.model if isinstance(layer, Linear)]
+        sizes: list[int | str] = [
+            layer.in_features for layer in self.model if isinstance(layer, Linear)
+        ]
         sizes.append(self.outputs())
-        optimizer = f"{settings['optimizer'].upper() if settings['optimizer'] == 'sgd' else 'Adam'}"
+        if settings.get("model") == "cnn":
+            side = round(self.data.X.shape[1] ** 0.5)
+            sizes = [f"CNN 1×{side}×{side}", "conv 16", "pool", "conv 32", "pool", sizes[-1]]
+        names = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
+        optimizer = names.get(settings["optimizer"], settings["optimizer"].capitalize())
         optimizer += f" lr {settings['lr']:g}"
-        if settings["optimizer"] == "sgd" and settings["momentum"]:
+        if settings["momentum"]:
             optimizer += f" momentum {settings['momentum']:g}"
         return (
             f"{settings['data']}: {' → '.join(map(str, sizes))} with {settings['activation']}, "
             f"{optimizer}, batch {settings['batch_size']}, {settings['epochs']} epochs, "
             f"seed {settings['seed']}, {settings['dtype']}"
         )
+
+
+def image_shape(features: int) -> tuple[int, int, int]:
+    """(1, s, s) for s² features (the digits' 64 pixels are 8×8), at least 4×4 for the CNN's
+    two 2×2 pools; a SettingsError otherwise."""
+    side = round(features**0.5)
+    if side * side != features or side < 4:
+        raise SettingsError(
+            f"--model cnn needs square images of at least 4×4 pixels (16, 25, … 64 features, "
+            f"one per pixel), this data has {features} features"
+        )
+    return (1, side, side)
 
 
 def start_run(
@@ -249,6 +277,7 @@ def start_run(
         stored = ckpt.info.get("train")
         if not isinstance(stored, dict) or ckpt.optimizer is None or ckpt.rng is None:
             raise ResumeError(f"{resume} was not written by backprop train --save; cannot resume")
+        stored.setdefault("model", "mlp")  # checkpoints from before --model were all MLPs
         check_stored_settings(resume, stored)
     settings = resolve_settings(given, data, None if ckpt is None else ckpt.info["train"])
     epochs = epochs or (ckpt.info["train"].get("epochs") if ckpt else None) or DEFAULT_EPOCHS
@@ -259,6 +288,9 @@ def start_run(
     settings["epochs"] = epochs
 
     dataset = load_training_data(settings)
+    image = None
+    if settings["model"] == "cnn":
+        image = image_shape(dataset.X.shape[1])
     prepared = prepare(
         dataset,
         settings["task"],
@@ -266,6 +298,7 @@ def start_run(
         settings["seed"],
         ckpt.scaler if ckpt is not None else None,
         ckpt.target_scaler if ckpt is not None else None,
+        pooled=image is not None,
     )
     task = settings["task"] = prepared.task
     loss_name = settings["loss"] or ("cross_entropy" if task == "classification" else "mse")
@@ -287,8 +320,12 @@ def start_run(
         return _resumed(ckpt, resume, settings, info, dataset, prepared, loss_fn)
 
     rng = np.random.default_rng(settings["seed"])
-    sizes = [dataset.X.shape[1], *settings["hidden"], max(len(prepared.classes), 1)]
-    model = mlp(sizes, settings["activation"], rng=rng, dtype=settings["dtype"])
+    outputs = max(len(prepared.classes), 1)
+    if image is not None:
+        model = cnn(outputs, settings["activation"], image=image, rng=rng, dtype=settings["dtype"])
+    else:
+        sizes = [dataset.X.shape[1], *settings["hidden"], outputs]
+        model = mlp(sizes, settings["activation"], rng=rng, dtype=settings["dtype"])
     optimizer = make_optimizer(
         settings["optimizer"],
         model.parameters(),

@@ -53,6 +53,11 @@ non_negative_float = _number(
     float, "a number", lambda v: v >= 0 and math.isfinite(v), "be a number >= 0"
 )
 fraction = _number(float, "a number", lambda v: 0 < v < 1, "lie strictly between 0 and 1")
+# a momentum of 1 or more never forgets a gradient: the steps grow without bound
+momentum = _number(float, "a number", lambda v: 0 <= v < 1, "lie in [0, 1)")
+# np.random.seed and scikit-learn's random_state take 0 … 2**32 - 1
+SEED_MAX = 2**32 - 1
+seed = _number(int, "a whole number", lambda v: 0 <= v <= SEED_MAX, f"lie in 0 … {SEED_MAX}")
 
 
 def hidden_sizes(text: str) -> list[int]:

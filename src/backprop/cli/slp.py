@@ -7,7 +7,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .common import Failure, UsageError, non_negative_int, positive_float, positive_int
+from .common import Failure, UsageError, positive_float, positive_int, seed
 
 if TYPE_CHECKING:
     from ..slp import SLPRun
@@ -34,7 +34,7 @@ def add_slp_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--seed",
-        type=non_negative_int,
+        type=seed,
         default=POST["seed"],
         help="seed of np.random.seed (default: %(default)s)",
     )

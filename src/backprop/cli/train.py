@@ -16,10 +16,11 @@ from .common import (
     check_output,
     fraction,
     hidden_sizes,
+    momentum,
     non_negative_float,
-    non_negative_int,
     positive_float,
     positive_int,
+    seed,
 )
 
 
@@ -206,17 +207,25 @@ def train_gif(path: str, model: Any, history: Any, x: Any, target: Any, title: s
 
 
 def add_train_parser(sub: Any) -> None:
-    from ..train import DEFAULT_EPOCHS
+    from ..train import CNN_ARCHITECTURE, DEFAULT_EPOCHS
 
     p = sub.add_parser(
         "train",
         help="train a network on a bundled dataset or a CSV file",
-        description="Train a multilayer perceptron with backprop's hand-written backward passes "
+        description="Train a multilayer perceptron (or, with --model cnn, a small convolutional "
+        "network) with backprop's hand-written backward passes "
         "on one of scikit-learn's bundled datasets or on a CSV file, testing on a held-out "
         "split after every epoch. The defaults (--hidden 128,64 --activation relu --optimizer "
         f"adam --lr 0.001 --batch-size 32 --epochs {DEFAULT_EPOCHS} --dtype float32 --seed 0 "
         "--test-size 0.2) reach 0.978 test accuracy on digits. A --save checkpoint "
         "continues with --resume exactly as if the run had not stopped.",
+    )
+    p.add_argument(
+        "--model",
+        choices=["mlp", "cnn"],
+        help="mlp (default): Linear layers of --hidden sizes; cnn: for square images (digits: "
+        f"1×8×8), {CNN_ARCHITECTURE}, pixels scaled by one mean and std for all of them, "
+        "Adam lr 0.002 by default (0.989 test accuracy on digits, in a few times the MLP's time)",
     )
     p.add_argument(
         "--data",
@@ -229,7 +238,8 @@ def add_train_parser(sub: Any) -> None:
     p.add_argument(
         "--task",
         choices=["classification", "regression"],
-        help="default: classification if the target holds at most 20 distinct whole numbers",
+        help="default: classification if the target holds 2 to 20 distinct whole numbers, "
+        "else regression",
     )
     p.add_argument(
         "--hidden",
@@ -243,11 +253,23 @@ def add_train_parser(sub: Any) -> None:
         choices=["cross_entropy", "mse"],
         help="default: cross_entropy for classification, mse for regression",
     )
-    p.add_argument("--optimizer", choices=["adam", "sgd"], help="default: adam")
     p.add_argument(
-        "--lr", type=positive_float, help="learning rate (default: 0.001 for adam, 0.01 for sgd)"
+        "--optimizer",
+        choices=["adam", "adamw", "sgd", "rmsprop", "adagrad"],
+        help="default: adam (each with torch.optim's settings but --lr, --momentum and "
+        "--weight-decay)",
     )
-    p.add_argument("--momentum", type=non_negative_float, help="SGD momentum (default: 0.9)")
+    p.add_argument(
+        "--lr",
+        type=positive_float,
+        help="learning rate (default: 0.001 for adam and adamw, 0.002 for adam with --model cnn; "
+        "0.01 for the others)",
+    )
+    p.add_argument(
+        "--momentum",
+        type=momentum,
+        help="momentum of sgd (default: 0.9) or rmsprop (default: 0)",
+    )
     p.add_argument("--weight-decay", type=non_negative_float, help="L2 weight decay (default: 0)")
     p.add_argument("--batch-size", type=positive_int, help="rows per batch (default: 32)")
     p.add_argument(
@@ -257,7 +279,7 @@ def add_train_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--seed",
-        type=non_negative_int,
+        type=seed,
         help="seed of the split, the initial weights and the shuffles (default: 0)",
     )
     p.add_argument(

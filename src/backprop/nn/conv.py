@@ -1,0 +1,289 @@
+"""Conv2d: the 2-D convolution (a cross-correlation, as in PyTorch) as one im2col view and a GEMM.
+
+Symbols, as in docs/conv.md: the input x is (N, C, H, W), the weight W is (O, C/G, kH, kW), the
+output y is (N, O, H′, W′); G groups, stride s, padding p, dilation d. The patch matrix X̂
+(im2col) has one row per output position (n, h′, w′) and one column per kernel entry (c, i, j):
+X̂[(n,h′,w′), (c,i,j)] = x_pad[n, c, s·h′ + d·i, s·w′ + d·j].
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..arrays import Array
+from .module import Module, Parameter
+
+IntOrPair = int | tuple[int, int]
+
+
+def pair(value: IntOrPair, name: str, layer: str, minimum: int) -> tuple[int, int]:
+    """(value, value) for an int, the pair itself for a pair; each at least ``minimum``."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        out = (int(value), int(value))
+    elif (
+        isinstance(value, tuple | list)
+        and len(value) == 2
+        and all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in value)
+    ):
+        out = (int(value[0]), int(value[1]))
+    else:
+        raise TypeError(f"{layer}: {name} must be an int or a pair of ints, got {value!r}")
+    if min(out) < minimum:
+        raise ValueError(f"{layer}: {name} must be >= {minimum}, got {value!r}")
+    return out
+
+
+def out_size(size: int, kernel: int, stride: int, pad_total: int, dilation: int) -> int:
+    """⌊(size + pad_total − d·(k − 1) − 1) / s⌋ + 1, PyTorch's output length."""
+    return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def windows(
+    x_pad: Array, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> Array:
+    """The view x_pad[n, c, s·h′ + d·i, s·w′ + d·j] of shape (N, C, H′, W′, kH, kW): no copy."""
+    (kH, kW), (sH, sW), (dH, dW) = kernel, stride, dilation
+    span = (dH * (kH - 1) + 1, dW * (kW - 1) + 1)
+    view = sliding_window_view(x_pad, span, axis=(2, 3))
+    return view[:, :, ::sH, ::sW, ::dH, ::dW]
+
+
+def gemm(a: Array, b: Array, *, transpose_a: bool = False, transpose_b: bool = False) -> Array:
+    """a[g] · b[g] for each group g (either transposed): one BLAS GEMM per group.
+
+    ``np.matmul`` on stacks of matrices leaves BLAS when an operand is a transposed view, and
+    is then several times slower; a loop of 2-D products always stays in BLAS.
+    """
+    rows = a.shape[2] if transpose_a else a.shape[1]
+    columns = b.shape[1] if transpose_b else b.shape[2]
+    out = np.empty((a.shape[0], rows, columns), dtype=np.result_type(a, b))
+    for g in range(a.shape[0]):
+        left = a[g].T if transpose_a else a[g]
+        right = b[g].T if transpose_b else b[g]
+        np.matmul(left, right, out=out[g])
+    return out
+
+
+def fold_slices(
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    out_hw: tuple[int, int],
+) -> list[tuple[int, int, tuple[slice, slice]]]:
+    """For each kernel offset (i, j), the strided slice of x_pad it reads: rows d·i + s·h′ and
+    columns d·j + s·w′ for h′ < H′, w′ < W′. The backward passes add into these slices."""
+    (kH, kW), (sH, sW), (dH, dW), (Ho, Wo) = kernel, stride, dilation, out_hw
+    return [
+        (
+            i,
+            j,
+            (
+                slice(dH * i, dH * i + sH * (Ho - 1) + 1, sH),
+                slice(dW * j, dW * j + sW * (Wo - 1) + 1, sW),
+            ),
+        )
+        for i in range(kH)
+        for j in range(kW)
+    ]
+
+
+class Conv2d(Module):
+    """y[n,o,h′,w′] = b[o] + Σ_{c,i,j} W[o,c,i,j] · x_pad[n, g·C/G + c, s·h′ + d·i, s·w′ + d·j]
+    (o in group g; c over that group's C/G channels)
+
+    x: (N, C, H, W)  W: (O, C/G, kH, kW)  b: (O,)  y: (N, O, H′, W′)
+    H′ = ⌊(H + pad_top + pad_bottom − d·(kH − 1) − 1) / s⌋ + 1, and W′ likewise.
+
+    forward, per group:  Y = X̂ · Ŵᵀ      X̂: (N·H′·W′, C/G·kH·kW) the patches  Ŵ: (O/G, C/G·kH·kW)
+    backward:  dL/dŴ = (dL/dY)ᵀ · X̂      dL/db = Σ_{n,h′,w′} dL/dy
+               dL/dX̂ = dL/dY · Ŵ, folded back: dL/dx_pad[…, s·h′ + d·i, s·w′ + d·j] += dL/dX̂[…, i, j]
+               for each of the kH·kW kernel offsets (i, j), then the padding cropped off.
+
+    kernel_size, stride, padding and dilation are each an int or a pair (rows, columns), as in
+    PyTorch; padding may also be "valid" (no padding) or "same" (stride 1 only; an odd total
+    puts the extra row and column at the bottom and right, as PyTorch does). Initialised as
+    PyTorch does (Kaiming-uniform with a = √5): W and b uniform in ±1/√fan_in, fan_in =
+    C/G·kH·kW, drawn from ``rng`` (weight first). The weight layout is PyTorch's, so interop
+    copies it unchanged.
+
+    Caches the patch matrix X̂ (the only thing both gradients need besides dL/dy and W), until
+    the backward pass has used it.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntOrPair,
+        stride: IntOrPair = 1,
+        padding: IntOrPair | str = 0,
+        dilation: IntOrPair = 1,
+        groups: int = 1,
+        bias: bool = True,
+        *,
+        rng: np.random.Generator | None = None,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> None:
+        name = "Conv2d"
+        if in_channels < 1 or out_channels < 1 or groups < 1:
+            raise ValueError(
+                f"{name} needs in_channels, out_channels and groups >= 1, "
+                f"got ({in_channels}, {out_channels}, groups={groups})"
+            )
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) "
+                f"must both be divisible by groups ({groups})"
+            )
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = pair(kernel_size, "kernel_size", name, 1)
+        self.stride = pair(stride, "stride", name, 1)
+        self.dilation = pair(dilation, "dilation", name, 1)
+        self.padding: tuple[int, int] | str
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(
+                    f"{name}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}"
+                )
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError(f"{name}: padding='same' needs stride 1, got {stride!r}")
+            self.padding = padding
+        else:
+            self.padding = pair(padding, "padding", name, 0)
+        # (top, bottom, left, right)
+        self._pads = self._pad_amounts()
+
+        rng = np.random.default_rng() if rng is None else rng
+        kH, kW = self.kernel_size
+        fan_in = in_channels // groups * kH * kW
+        bound = 1.0 / math.sqrt(fan_in)
+        shape = (out_channels, in_channels // groups, kH, kW)
+        self.weight = Parameter(rng.uniform(-bound, bound, shape).astype(dtype))
+        self.bias = (
+            Parameter(rng.uniform(-bound, bound, out_channels).astype(dtype)) if bias else None
+        )
+        # (input shape, padded input shape, output (H′, W′), X̂ of shape (G, N·H′·W′, K))
+        self._cache: tuple[tuple[int, ...], tuple[int, ...], tuple[int, int], Array] | None = None
+
+    def _pad_amounts(self) -> tuple[int, int, int, int]:
+        if self.padding == "valid":
+            return (0, 0, 0, 0)
+        if self.padding == "same":
+            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size, strict=True)]
+            (tH, tW) = totals
+            return (tH // 2, tH - tH // 2, tW // 2, tW - tW // 2)
+        assert isinstance(self.padding, tuple)
+        pH, pW = self.padding
+        return (pH, pH, pW, pW)
+
+    def forward(self, x: Array) -> Array:
+        C, G, O = self.in_channels, self.groups, self.out_channels
+        if x.ndim != 4 or x.shape[1] != C:
+            raise ValueError(f"{self!r} expects input of shape (N, {C}, H, W), got {x.shape}")
+        if x.dtype != self.weight.data.dtype:
+            x = x.astype(self.weight.data.dtype)
+        top, bottom, left, right = self._pads
+        N, _, H, W_ = x.shape
+        (kH, kW), (sH, sW), (dH, dW) = self.kernel_size, self.stride, self.dilation
+        Ho = out_size(H, kH, sH, top + bottom, dH)
+        Wo = out_size(W_, kW, sW, left + right, dW)
+        if Ho < 1 or Wo < 1:
+            raise ValueError(
+                f"{self!r}: input {H}×{W_} (padded {H + top + bottom}×{W_ + left + right}) is "
+                f"smaller than the dilated kernel {dH * (kH - 1) + 1}×{dW * (kW - 1) + 1}"
+            )
+        x_pad = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right))) if any(self._pads) else x
+        view = windows(x_pad, self.kernel_size, self.stride, self.dilation)
+        # (N, C, H′, W′, kH, kW) → (G, N, H′, W′, C/G, kH, kW) → X̂ (G, N·H′·W′, K): the one copy
+        Cg = C // G
+        view = view.reshape(N, G, Cg, Ho, Wo, kH, kW).transpose(1, 0, 3, 4, 2, 5, 6)
+        cols = view.reshape(G, N * Ho * Wo, Cg * kH * kW)
+        self._cache = (x.shape, x_pad.shape, (Ho, Wo), cols)
+        w = self.weight.data.reshape(G, O // G, Cg * kH * kW)
+        y = gemm(cols, w, transpose_b=True)  # (G, N·H′·W′, O/G)
+        if self.bias is not None:
+            y += self.bias.data.reshape(G, 1, O // G)
+        # (G, N, H′, W′, O/G) → (N, G, O/G, H′, W′): a view, channels last in memory
+        y = y.reshape(G, N, Ho, Wo, O // G).transpose(1, 0, 4, 2, 3)
+        return y.reshape(N, O, Ho, Wo)
+
+    def _grad_matrix(self, grad_output: Array) -> tuple[Array, Array]:
+        cache = self._cache
+        if cache is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward()")
+        x_shape, _, (Ho, Wo), cols = cache
+        N, O, G = x_shape[0], self.out_channels, self.groups
+        if grad_output.shape != (N, O, Ho, Wo):
+            raise ValueError(
+                f"{self!r}: backward expects grad_output of shape {(N, O, Ho, Wo)}, "
+                f"got {grad_output.shape}"
+            )
+        # dL/dY per group, rows (n, h′, w′) as in X̂: (G, N·H′·W′, O/G)
+        g = grad_output.reshape(N, G, O // G, Ho, Wo).transpose(1, 0, 3, 4, 2)
+        return g.reshape(G, N * Ho * Wo, O // G), cols
+
+    def backward_params(self, grad_output: Array) -> None:
+        self._param_grads(*self._grad_matrix(grad_output))
+        self._cache = None
+
+    def _param_grads(self, g: Array, cols: Array) -> None:
+        dW = gemm(g, cols, transpose_a=True)  # (G, O/G, K)
+        self.weight.accumulate(dW.reshape(self.weight.shape))
+        if self.bias is not None:
+            self.bias.accumulate(np.add.reduce(g, axis=1).reshape(self.out_channels))
+
+    def backward(self, grad_output: Array) -> Array:
+        g, cols = self._grad_matrix(grad_output)
+        self._param_grads(g, cols)
+        assert self._cache is not None
+        x_shape, pad_shape, (Ho, Wo) = self._cache[:3]
+        # X̂ is not needed for dL/dx: it is let go before dL/dX̂, as large, is made (a second
+        # backward pass without a forward one is then an error, as in PyTorch).
+        self._cache = None
+        del cols
+        N, C, H, W_ = x_shape
+        G, O = self.groups, self.out_channels
+        Cg = C // G
+        kH, kW = self.kernel_size
+        w = self.weight.data.reshape(G, O // G, Cg * kH * kW)
+        d_cols = gemm(g, w)  # dL/dX̂: (G, N·H′·W′, K)
+        # (G, N, H′, W′, C/G, kH, kW) → (kH, kW, N, G, C/G, H′, W′): one slab per kernel offset
+        d_cols = d_cols.reshape(G, N, Ho, Wo, Cg, kH, kW).transpose(5, 6, 1, 0, 4, 2, 3)
+        d_pad = np.zeros(pad_shape, dtype=d_cols.dtype)
+        d_pad_g = d_pad.reshape(N, G, Cg, *pad_shape[2:])
+        for i, j, (rows, columns) in fold_slices(
+            self.kernel_size, self.stride, self.dilation, (Ho, Wo)
+        ):
+            d_pad_g[..., rows, columns] += d_cols[i, j]
+        top, _, left, _ = self._pads
+        return d_pad[:, :, top : top + H, left : left + W_]
+
+    def parameters(self) -> list[Parameter]:
+        return [self.weight] if self.bias is None else [self.weight, self.bias]
+
+    def named_parameters(self) -> list[tuple[str, Parameter]]:
+        named = [("weight", self.weight)]
+        if self.bias is not None:
+            named.append(("bias", self.bias))
+        return named
+
+    def __repr__(self) -> str:
+        extra = ""
+        if self.stride != (1, 1):
+            extra += f", stride={self.stride}"
+        if self.padding not in ((0, 0), "valid"):
+            extra += f", padding={self.padding!r}"
+        if self.dilation != (1, 1):
+            extra += f", dilation={self.dilation}"
+        if self.groups != 1:
+            extra += f", groups={self.groups}"
+        if self.bias is None:
+            extra += ", bias=False"
+        return (
+            f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+            f"{extra}, dtype={self.weight.dtype})"
+        )

@@ -1,0 +1,273 @@
+"""Pooling: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d; no parameters, only the routing of gradients.
+
+Symbols as in docs/conv.md: x (N, C, H, W), y (N, C, H′, W′), window k, stride s, padding p,
+dilation d. Each backward pass adds into the strided slice of the padded input read by each of
+the kH·kW window offsets (i, j), the same fold as Conv2d's dL/dx.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..arrays import Array
+from .conv import IntOrPair, fold_slices, out_size, pair, windows
+from .module import Module
+
+
+class _Pool2d(Module):
+    """Arguments and shapes shared by the two windowed pools."""
+
+    def __init__(
+        self,
+        kernel_size: IntOrPair,
+        stride: IntOrPair | None,
+        padding: IntOrPair,
+        dilation: IntOrPair = 1,
+    ) -> None:
+        name = type(self).__name__
+        self.kernel_size = pair(kernel_size, "kernel_size", name, 1)
+        # PyTorch: stride defaults to the kernel size (windows side by side)
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride", name, 1)
+        self.padding = pair(padding, "padding", name, 0)
+        self.dilation = pair(dilation, "dilation", name, 1)
+        for p, k, d in zip(self.padding, self.kernel_size, self.dilation, strict=True):
+            if 2 * p > d * (k - 1) + 1:
+                raise ValueError(
+                    f"{name}: padding {self.padding} must be at most half the (dilated) "
+                    f"kernel size {self.kernel_size}, as in PyTorch"
+                )
+
+    def _shapes(self, x: Array) -> tuple[int, int]:
+        if x.ndim != 4:
+            raise ValueError(f"{self!r} expects input of shape (N, C, H, W), got {x.shape}")
+        (kH, kW), (sH, sW), (pH, pW), (dH, dW) = (
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+        )
+        Ho = out_size(x.shape[2], kH, sH, 2 * pH, dH)
+        Wo = out_size(x.shape[3], kW, sW, 2 * pW, dW)
+        if Ho < 1 or Wo < 1:
+            raise ValueError(
+                f"{self!r}: input {x.shape[2]}×{x.shape[3]} is smaller than the window"
+            )
+        return Ho, Wo
+
+    def _pad(self, x: Array, value: float) -> Array:
+        pH, pW = self.padding
+        if not (pH or pW):
+            return x
+        return np.pad(x, ((0, 0), (0, 0), (pH, pH), (pW, pW)), constant_values=value)
+
+    def _crop(self, d_pad: Array, H: int, W: int) -> Array:
+        pH, pW = self.padding
+        return d_pad[:, :, pH : pH + H, pW : pW + W]
+
+    def _describe(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    """y[n,c,h′,w′] = max_{i,j} x_pad[n, c, s·h′ + d·i, s·w′ + d·j]       (x_pad padded with −∞)
+
+    x: (N, C, H, W)  y: (N, C, H′, W′)   H′ = ⌊(H + 2p − d·(k − 1) − 1) / s⌋ + 1
+
+    backward (routing): each dL/dy[n,c,h′,w′] goes, whole, to the one input that was the
+    window's maximum; every other input of the window gets 0 from it, and an input that is the
+    maximum of several overlapping windows gets the sum.
+        dL/dx_pad[n, c, s·h′ + d·i*, s·w′ + d·j*] += dL/dy[n,c,h′,w′],   (i*, j*) = argmax
+
+    Among tied maxima the first in row-major order of the window wins, as in PyTorch
+    (``np.argmax`` returns the first). Padding is −∞, so it is never chosen. stride defaults
+    to kernel_size. Caches the flat index i·kW + j of each window's maximum.
+    """
+
+    def __init__(
+        self,
+        kernel_size: IntOrPair,
+        stride: IntOrPair | None = None,
+        padding: IntOrPair = 0,
+        dilation: IntOrPair = 1,
+    ) -> None:
+        super().__init__(kernel_size, stride, padding, dilation)
+        # (input shape, padded shape, index of each window's maximum (N, C, H′, W′))
+        self._cache: tuple[tuple[int, ...], tuple[int, ...], Array] | None = None
+
+    def forward(self, x: Array) -> Array:
+        self._shapes(x)  # checks the input
+        x_pad = self._pad(x, -np.inf)
+        view = windows(x_pad, self.kernel_size, self.stride, self.dilation)
+        flat = view.reshape(*view.shape[:4], -1)
+        index = np.argmax(flat, axis=-1)
+        y = np.take_along_axis(flat, index[..., None], axis=-1)[..., 0]
+        self._cache = (x.shape, x_pad.shape, index)
+        return y
+
+    def backward(self, grad_output: Array) -> Array:
+        if self._cache is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward()")
+        x_shape, pad_shape, index = self._cache
+        if grad_output.shape != index.shape:
+            raise ValueError(
+                f"{self!r}: backward expects grad_output of shape {index.shape}, "
+                f"got {grad_output.shape}"
+            )
+        d_pad = np.zeros(pad_shape, dtype=grad_output.dtype)
+        kW = self.kernel_size[1]
+        zero = np.zeros((), dtype=grad_output.dtype)
+        for i, j, (rows, columns) in fold_slices(
+            self.kernel_size, self.stride, self.dilation, index.shape[2:]
+        ):
+            d_pad[..., rows, columns] += np.where(index == i * kW + j, grad_output, zero)
+        return self._crop(d_pad, *x_shape[2:])
+
+    def __repr__(self) -> str:
+        extra = f", dilation={self.dilation}" if self.dilation != (1, 1) else ""
+        return f"MaxPool2d({self._describe()}{extra})"
+
+
+class AvgPool2d(_Pool2d):
+    """y[n,c,h′,w′] = (1/D) Σ_{i,j} x_pad[n, c, s·h′ + i, s·w′ + j]       (x_pad padded with 0)
+
+    x: (N, C, H, W)  y: (N, C, H′, W′)   H′ = ⌊(H + 2p − k) / s⌋ + 1
+    D = kH·kW (count_include_pad=True, PyTorch's default: padded zeros count), or the number of
+    inputs of the window inside the image (count_include_pad=False), or divisor_override.
+
+    backward:  dL/dx_pad[n, c, s·h′ + i, s·w′ + j] += dL/dy[n,c,h′,w′] / D  for every (i, j).
+    Caches the shapes and D.
+    """
+
+    def __init__(
+        self,
+        kernel_size: IntOrPair,
+        stride: IntOrPair | None = None,
+        padding: IntOrPair = 0,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ) -> None:
+        super().__init__(kernel_size, stride, padding)
+        if divisor_override is not None and divisor_override < 1:
+            raise ValueError(f"AvgPool2d: divisor_override must be >= 1, got {divisor_override}")
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
+        # (input shape, padded shape, D (a number, or (H′, W′) counts))
+        self._cache: tuple[tuple[int, ...], tuple[int, ...], Array] | None = None
+
+    def _divisor(self, x: Array, out_hw: tuple[int, int]) -> Array:
+        kH, kW = self.kernel_size
+        if self.divisor_override is not None:
+            return np.asarray(self.divisor_override, dtype=x.dtype)
+        if self.count_include_pad or self.padding == (0, 0):
+            return np.asarray(kH * kW, dtype=x.dtype)
+        inside = self._pad(np.ones((1, 1, *x.shape[2:]), dtype=x.dtype), 0.0)
+        view = windows(inside, self.kernel_size, self.stride, self.dilation)
+        return view.sum(axis=(-2, -1))[0, 0]
+
+    def forward(self, x: Array) -> Array:
+        Ho, Wo = self._shapes(x)
+        x_pad = self._pad(x, 0.0)
+        view = windows(x_pad, self.kernel_size, self.stride, self.dilation)
+        divisor = self._divisor(x, (Ho, Wo))
+        self._cache = (x.shape, x_pad.shape, divisor)
+        return view.sum(axis=(-2, -1)) / divisor
+
+    def backward(self, grad_output: Array) -> Array:
+        if self._cache is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward()")
+        x_shape, pad_shape, divisor = self._cache
+        Ho, Wo = self._shapes(np.empty((0, 0, *x_shape[2:])))
+        if grad_output.shape != (*x_shape[:2], Ho, Wo):
+            raise ValueError(
+                f"{self!r}: backward expects grad_output of shape {(*x_shape[:2], Ho, Wo)}, "
+                f"got {grad_output.shape}"
+            )
+        share = grad_output / divisor
+        d_pad = np.zeros(pad_shape, dtype=share.dtype)
+        for _, _, (rows, columns) in fold_slices(
+            self.kernel_size, self.stride, self.dilation, (Ho, Wo)
+        ):
+            d_pad[..., rows, columns] += share
+        return self._crop(d_pad, *x_shape[2:])
+
+    def __repr__(self) -> str:
+        extra = "" if self.count_include_pad else ", count_include_pad=False"
+        if self.divisor_override is not None:
+            extra += f", divisor_override={self.divisor_override}"
+        return f"AvgPool2d({self._describe()}{extra})"
+
+
+def _adaptive_bounds(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's bins: [⌊o·size/out⌋, ⌈(o + 1)·size/out⌉) for o < out (they may overlap)."""
+    return [((o * size) // out, -((-(o + 1) * size) // out)) for o in range(out)]
+
+
+class AdaptiveAvgPool2d(Module):
+    """y[n,c,h′,w′] = mean of x[n, c, a_h′ : b_h′, a_w′ : b_w′]     a_o = ⌊o·H/H′⌋, b_o = ⌈(o+1)·H/H′⌉
+
+    x: (N, C, H, W)  y: (N, C, H′, W′) with (H′, W′) = output_size (an int or a pair; None in a
+    pair keeps that input size). AdaptiveAvgPool2d(1) is the global average pool.
+
+    backward:  dL/dx[n, c, a_h′ : b_h′, a_w′ : b_w′] += dL/dy[n,c,h′,w′] / ((b_h′ − a_h′)(b_w′ − a_w′))
+    One term per output position (H′·W′ of them, few for the usual output sizes). Caches the
+    input shape.
+    """
+
+    def __init__(self, output_size: int | tuple[int | None, int | None]) -> None:
+        if isinstance(output_size, int | np.integer) and not isinstance(output_size, bool):
+            sizes: tuple[int | None, int | None] = (int(output_size), int(output_size))
+        elif isinstance(output_size, tuple | list) and len(output_size) == 2:
+            sizes = (output_size[0], output_size[1])
+        else:
+            raise TypeError(
+                f"AdaptiveAvgPool2d: output_size must be an int or a pair, got {output_size!r}"
+            )
+        for s in sizes:
+            if s is not None and (not isinstance(s, int | np.integer) or s < 1):
+                raise ValueError(
+                    f"AdaptiveAvgPool2d: output_size must hold ints >= 1 (or None), got {output_size!r}"
+                )
+        self.output_size = sizes
+        self._x_shape: tuple[int, ...] | None = None
+
+    def _bins(self, H: int, W: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        Ho = H if self.output_size[0] is None else self.output_size[0]
+        Wo = W if self.output_size[1] is None else self.output_size[1]
+        return _adaptive_bounds(H, int(Ho)), _adaptive_bounds(W, int(Wo))
+
+    def forward(self, x: Array) -> Array:
+        if x.ndim != 4:
+            raise ValueError(f"{self!r} expects input of shape (N, C, H, W), got {x.shape}")
+        rows, columns = self._bins(*x.shape[2:])
+        self._x_shape = x.shape
+        if len(rows) == 1 and len(columns) == 1:
+            return x.mean(axis=(2, 3), keepdims=True)
+        y = np.empty((*x.shape[:2], len(rows), len(columns)), dtype=x.dtype)
+        for h, (a, b) in enumerate(rows):
+            for w, (c, d) in enumerate(columns):
+                y[:, :, h, w] = x[:, :, a:b, c:d].mean(axis=(2, 3))
+        return y
+
+    def backward(self, grad_output: Array) -> Array:
+        if self._x_shape is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward()")
+        rows, columns = self._bins(*self._x_shape[2:])
+        expected = (*self._x_shape[:2], len(rows), len(columns))
+        if grad_output.shape != expected:
+            raise ValueError(
+                f"{self!r}: backward expects grad_output of shape {expected}, "
+                f"got {grad_output.shape}"
+            )
+        dx = np.zeros(self._x_shape, dtype=grad_output.dtype)
+        for h, (a, b) in enumerate(rows):
+            for w, (c, d) in enumerate(columns):
+                area = (b - a) * (d - c)
+                dx[:, :, a:b, c:d] += grad_output[:, :, h : h + 1, w : w + 1] / area
+        return dx
+
+    def __repr__(self) -> str:
+        size = self.output_size
+        return f"AdaptiveAvgPool2d(output_size={size[0] if size[0] == size[1] else size})"
+
+
+__all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "MaxPool2d"]

@@ -1,0 +1,280 @@
+"""Conv2d and the pooling layers against PyTorch's autograd (float64, 1e-10) and central differences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch_reference import assert_close
+
+from backprop.gradcheck import gradcheck
+from backprop.nn.conv import Conv2d
+from backprop.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+
+F = torch.nn.functional
+
+
+def random_conv_config(rng: np.random.Generator) -> dict[str, Any]:
+    """A random Conv2d configuration and an input size it fits: every argument drawn, pairs
+    and non-square kernels included, padding "same" or "valid" at times."""
+    groups = int(rng.choice([1, 1, 2, 3]))
+    cin = groups * int(rng.integers(1, 4))
+    cout = groups * int(rng.integers(1, 4))
+    kernel = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
+    dilation = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    kind = rng.integers(0, 4)
+    stride: Any = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    padding: Any = (int(rng.integers(0, 3)), int(rng.integers(0, 3)))
+    if kind == 0:
+        padding, stride = "same", 1
+    elif kind == 1:
+        padding = "valid"
+    elif kind == 2:
+        stride, padding = int(stride[0]), int(padding[0])
+    span = [d * (k - 1) + 1 for d, k in zip(dilation, kernel, strict=True)]
+    H, W = (int(s + rng.integers(0, 6)) for s in span)
+    return {
+        "args": (cin, cout, kernel if kernel[0] != kernel[1] else kernel[0]),
+        "kwargs": {
+            "stride": stride,
+            "padding": padding,
+            "dilation": dilation,
+            "groups": groups,
+            "bias": bool(rng.integers(0, 4) > 0),
+        },
+        "input": (int(rng.integers(1, 4)), cin, H, W),
+    }
+
+
+def torch_conv(layer: Conv2d, x: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(layer.weight.data, requires_grad=True)
+    bt = None if layer.bias is None else torch.tensor(layer.bias.data, requires_grad=True)
+    y = F.conv2d(xt, wt, bt, layer.stride, layer.padding, layer.dilation, layer.groups)
+    return xt, wt, y
+
+
+CONFIG_SEEDS = range(60)
+
+# PyTorch warns that it copies the input for an even kernel with padding="same"; so do we.
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
+
+
+@pytest.mark.parametrize("seed", CONFIG_SEEDS)
+def test_conv2d_matches_torch_over_random_configurations(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    config = random_conv_config(rng)
+    layer = Conv2d(*config["args"], **config["kwargs"], rng=rng)
+    x = rng.standard_normal(config["input"])
+    y = layer(x)
+    upstream = rng.standard_normal(y.shape)
+    layer.zero_grad()
+    dx = layer.backward(upstream)
+
+    xt, wt, yt = torch_conv(layer, x)
+    yt.backward(torch.tensor(upstream))
+    assert_close(f"conv2d forward {config}", y, yt.detach().numpy())
+    assert_close(f"conv2d dL/dx {config}", dx, xt.grad)
+    assert_close(f"conv2d dL/dW {config}", layer.weight.grad, wt.grad)
+    if layer.bias is not None:
+        assert_close(f"conv2d dL/db {config}", layer.bias.grad, upstream.sum(axis=(0, 2, 3)))
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, shape",
+    [
+        ((3, 4, 1), {}, (1, 3, 5, 5)),  # 1×1 kernel, batch of 1
+        ((2, 3, (1, 3)), {"padding": "same"}, (2, 2, 4, 7)),  # non-square, same
+        ((2, 2, (2, 4)), {"padding": "same", "dilation": 2}, (1, 2, 6, 9)),  # even kernel, same
+        ((4, 4, 3), {"groups": 4, "padding": 1}, (2, 4, 5, 5)),  # depthwise
+        ((2, 6, 3), {"stride": (2, 3), "padding": (1, 2), "dilation": (1, 2)}, (2, 2, 9, 11)),
+        ((1, 16, 3), {"padding": 1}, (4, 1, 8, 8)),  # the digits CNN's first layer
+    ],
+)
+def test_conv2d_matches_torch_in_named_cases(
+    args: tuple[Any, ...], kwargs: dict[str, Any], shape: tuple[int, ...]
+) -> None:
+    rng = np.random.default_rng(1)
+    layer = Conv2d(*args, **kwargs, rng=rng)
+    x = rng.standard_normal(shape)
+    y = layer(x)
+    upstream = rng.standard_normal(y.shape)
+    layer.zero_grad()
+    dx = layer.backward(upstream)
+    xt, wt, yt = torch_conv(layer, x)
+    yt.backward(torch.tensor(upstream))
+    assert_close("conv2d forward", y, yt.detach().numpy())
+    assert_close("conv2d dL/dx", dx, xt.grad)
+    assert_close("conv2d dL/dW", layer.weight.grad, wt.grad)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_conv2d_gradcheck(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    config = random_conv_config(rng)
+    layer = Conv2d(*config["args"], **config["kwargs"], rng=rng)
+    report = gradcheck(layer, rng.standard_normal(config["input"]), rng=rng)
+    assert report, str(report)
+
+
+def test_conv2d_init_is_pytorch_kaiming_uniform_bound() -> None:
+    layer = Conv2d(6, 8, (3, 5), groups=2, rng=np.random.default_rng(0))
+    bound = 1 / np.sqrt(3 * 3 * 5)  # fan_in = C/G·kH·kW
+    ref = torch.nn.Conv2d(6, 8, (3, 5), groups=2)
+    assert layer.weight.shape == tuple(ref.weight.shape)
+    for p in layer.parameters():
+        assert np.abs(p.data).max() <= bound
+        assert np.abs(p.data).max() > 0.8 * bound  # spread over the whole range
+    assert float(ref.weight.detach().abs().max()) <= bound
+
+
+def test_conv2d_keeps_float32_and_gradients_accumulate() -> None:
+    rng = np.random.default_rng(2)
+    layer = Conv2d(2, 3, 3, padding=1, rng=rng, dtype=np.float32)
+    x = rng.standard_normal((2, 2, 5, 5))
+    y = layer(x)
+    assert y.dtype == np.float32
+    g = np.ones_like(y)
+    layer.zero_grad()
+    dx = layer.backward(g)
+    assert dx.dtype == np.float32 and layer.weight.grad.dtype == np.float32
+    once = layer.weight.grad.copy()
+    layer(x)
+    layer.backward(g)
+    np.testing.assert_allclose(layer.weight.grad, 2 * once, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: Conv2d(3, 4, 3, groups=2), "divisible by groups"),
+        (lambda: Conv2d(2, 2, 3, stride=2, padding="same"), "stride 1"),
+        (lambda: Conv2d(2, 2, 3, padding="full"), "'same' or 'valid'"),
+        (lambda: Conv2d(2, 2, (3, 0)), "kernel_size must be >= 1"),
+        (lambda: Conv2d(2, 2, 2.5), "kernel_size must be an int"),  # type: ignore[arg-type]
+        (lambda: MaxPool2d(2, padding=2), "at most half"),
+    ],
+)
+def test_bad_arguments_name_the_layer_and_argument(make: Any, message: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=message):
+        make()
+
+
+def test_conv2d_names_the_expected_input_shape() -> None:
+    layer = Conv2d(3, 4, 5, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"expects input of shape \(N, 3, H, W\)"):
+        layer(np.zeros((2, 2, 8, 8)))
+    with pytest.raises(ValueError, match="smaller than the dilated kernel"):
+        layer(np.zeros((2, 3, 4, 8)))
+    with pytest.raises(RuntimeError, match="before forward"):
+        Conv2d(1, 1, 1).backward(np.zeros((1, 1, 1, 1)))
+
+
+def random_pool_config(rng: np.random.Generator) -> tuple[dict[str, Any], tuple[int, ...]]:
+    kernel = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    stride = None if rng.integers(0, 3) == 0 else (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    padding = tuple(int(rng.integers(0, k // 2 + 1)) for k in kernel)
+    shape = (
+        int(rng.integers(1, 4)),
+        int(rng.integers(1, 4)),
+        int(kernel[0] + rng.integers(0, 5)),
+        int(kernel[1] + rng.integers(0, 5)),
+    )
+    return {"kernel_size": kernel, "stride": stride, "padding": padding}, shape
+
+
+def check_pool(
+    layer: Any, reference: Any, x: np.ndarray, rng: np.random.Generator, what: str, detail: str = ""
+) -> None:
+    y = layer(x)
+    upstream = rng.standard_normal(y.shape)
+    dx = layer.backward(upstream)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = reference(xt)
+    yt.backward(torch.tensor(upstream))
+    assert_close(f"{what} forward {detail}", y, yt.detach().numpy())
+    assert_close(f"{what} dL/dx {detail}", dx, xt.grad)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_max_pool_matches_torch_with_ties(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    kwargs, shape = random_pool_config(rng)
+    dilation = int(rng.integers(1, 3)) if max(kwargs["kernel_size"]) > 1 else 1
+    # Whole numbers from a small range: most windows hold tied maxima, and overlapping windows
+    # (stride < kernel) share them, so the routing and the choice among ties are both exercised.
+    shape = (*shape[:2], shape[2] + 2, shape[3] + 2)
+    x = rng.integers(-2, 3, size=shape).astype(np.float64)
+    layer = MaxPool2d(**kwargs, dilation=dilation)
+    ref = torch.nn.MaxPool2d(**kwargs, dilation=dilation)
+    check_pool(layer, ref, x, rng, "maxpool2d", f"{kwargs} dilation {dilation} on {shape}")
+
+
+def test_max_pool_picks_the_first_of_tied_maxima_as_torch() -> None:
+    x = np.array([[[[1.0, 1.0], [1.0, 1.0]]]])
+    layer = MaxPool2d(2)
+    layer(x)
+    dx = layer.backward(np.ones((1, 1, 1, 1)))
+    np.testing.assert_array_equal(dx, [[[[1.0, 0.0], [0.0, 0.0]]]])
+    xt = torch.tensor(x, requires_grad=True)
+    F.max_pool2d(xt, 2).sum().backward()
+    np.testing.assert_array_equal(dx, xt.grad)
+
+
+def test_max_pool_never_picks_padding_even_when_all_inputs_are_negative() -> None:
+    x = -np.ones((1, 1, 3, 3)) - np.arange(9.0).reshape(1, 1, 3, 3)
+    layer = MaxPool2d(3, stride=1, padding=1)
+    y = layer(x)
+    assert np.all(np.isfinite(y)) and y.max() < 0
+    check_pool(layer, torch.nn.MaxPool2d(3, 1, 1), x, np.random.default_rng(0), "maxpool2d")
+
+
+@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_pool_matches_torch(seed: int, count_include_pad: bool) -> None:
+    rng = np.random.default_rng(seed)
+    kwargs, shape = random_pool_config(rng)
+    divisor = int(rng.integers(1, 5)) if seed % 5 == 4 else None
+    layer = AvgPool2d(**kwargs, count_include_pad=count_include_pad, divisor_override=divisor)
+    ref = torch.nn.AvgPool2d(
+        **kwargs, count_include_pad=count_include_pad, divisor_override=divisor
+    )
+    check_pool(layer, ref, rng.standard_normal(shape), rng, "avgpool2d", f"{kwargs}")
+
+
+@pytest.mark.parametrize(
+    "output_size, shape",
+    [
+        (1, (2, 3, 5, 4)),
+        (1, (1, 1, 1, 1)),
+        (2, (2, 2, 5, 7)),
+        ((3, None), (1, 2, 7, 5)),
+        ((4, 3), (2, 1, 5, 7)),
+    ],
+)
+def test_adaptive_avg_pool_matches_torch(output_size: Any, shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(3)
+    layer = AdaptiveAvgPool2d(output_size)
+    ref = torch.nn.AdaptiveAvgPool2d(output_size)
+    check_pool(layer, ref, rng.standard_normal(shape), rng, "adaptiveavgpool2d", f"{output_size}")
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        MaxPool2d(2),
+        MaxPool2d(3, stride=2, padding=1),
+        AvgPool2d(3, 1, 1),
+        AvgPool2d((2, 3), count_include_pad=False, padding=1),
+        AdaptiveAvgPool2d(2),
+    ],
+    ids=repr,
+)
+def test_pool_gradcheck(layer: Any) -> None:
+    rng = np.random.default_rng(4)
+    # distinct values: a max pool is differentiable only away from ties
+    x = rng.permutation(2 * 2 * 6 * 7).reshape(2, 2, 6, 7) / 10.0
+    report = gradcheck(layer, x, rng=rng)
+    assert report, str(report)
