@@ -27,13 +27,13 @@ __all__ = ["POST", "Diverged", "SLPRun", "post_setup", "report_lines", "run_slp"
 POST = {"dim": 4, "samples": 1, "lr": 0.001, "epochs": 1000, "seed": 0}
 
 
-def slp_memory(dim: int, samples: int, epochs: int) -> int:
+def slp_memory(dim: int, samples: int, epochs: int, frames: int = 0) -> int:
     """Bytes a run of the post's perceptron needs, about: W drawn twice (the post's normal
     draw and Linear's own), its gradient and a temporary; inputs, outputs and their gradient;
-    the loss of every iteration as a Python float (8 + 24 bytes); the recorded frames."""
+    the loss of every iteration as a Python float (8 + 24 bytes); ``frames`` recorded frames."""
     floats = 4 * dim * dim + 6 * samples * dim + 8 * dim
-    frames = GIF_FRAMES * (2 * dim * dim + samples * dim + 2 * dim)
-    return 8 * (floats + frames) + 32 * epochs
+    recorded = frames * (2 * dim * dim + samples * dim + 2 * dim)
+    return 8 * (floats + recorded) + 32 * epochs
 
 
 @dataclass
@@ -96,13 +96,13 @@ def run_slp(
             raise ValueError(f"{name} must be >= 1, got {value}")
     if not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive number, got {lr}")
-    check_memory(
-        f"run_slp(dim={dim}, samples={samples}, epochs={epochs})",
-        slp_memory(dim, samples, epochs),
-    )
     if frame_steps is None:
         frame_steps = log_spaced_steps(epochs, GIF_FRAMES) if record else ()
     keep = set(frame_steps)
+    check_memory(
+        f"run_slp(dim={dim}, samples={samples}, epochs={epochs})",
+        slp_memory(dim, samples, epochs, len(keep)),
+    )
     layer, x = post_setup(dim, samples, seed)
     target = x
     loss_fn = MSELoss(reduction="batchmean")

@@ -82,6 +82,7 @@ def cmd_slp(args: argparse.Namespace) -> int:
 
     # Every check before the run: the pictures' paths, the packages they need, the memory.
     from ..files import check_suffix, check_writable
+    from ..history import GIF_FRAMES
     from ..slp import Diverged, report_lines, run_slp, slp_memory
 
     if args.gif or args.plot:
@@ -96,7 +97,10 @@ def cmd_slp(args: argparse.Namespace) -> int:
             require("--gif", "matplotlib", "PIL")
         if args.plot:
             require("--plot", "matplotlib")
-    check_run_memory(args.dim, args.samples, args.epochs, slp_memory)
+    frames = GIF_FRAMES if args.gif else 0
+    check_run_memory(
+        args.dim, args.samples, args.epochs, lambda d, n, e: slp_memory(d, n, e, frames)
+    )
     for path in (args.gif, args.plot):
         if path:
             check_writable(path)
