@@ -951,3 +951,24 @@ def test_fit_takes_minibatch_steps_and_their_sum_is_not_one_full_step() -> None:
     # one step of 3η along the full gradient at the start lands elsewhere
     full_W = W0 - 3 * 0.1 * torch_linear_grads(X, W0, b0, T)[1]
     assert rel_error(layer.weight.data - W0, full_W - W0) > 1e-3
+
+
+def test_what_explain_prints_is_what_the_notes_say() -> None:
+    from backprop.cli import main
+
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        assert main(["explain"]) == 0
+    titles = re.findall(r"^\d+\. ([^:]+):", out.getvalue(), re.M)
+    assert titles == [
+        "Forward",
+        "Loss",
+        "Gradient of the loss",
+        "Backward through the layer",
+        "Gradient-descent update",
+        "After the step",
+        "Convergence",
+    ]
+    assert "the post's dL_dO" in out.getvalue()
+    text = " ".join(notes().split())
+    assert "the post's first update in seven steps" in text
+    assert "beside the post's own `dL_dO`" in text
