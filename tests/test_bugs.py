@@ -49,10 +49,13 @@ def test_each_bug_gets_its_diagnosis(name: str, seed: int) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("name", [b.name for b in BUGS])
 def test_the_correct_code_beside_each_bug_passes(name: str, seed: int) -> None:
-    outcome = found(name, seed, bug=False)
-    assert outcome.report is not None
-    assert not outcome.caught, outcome.report
-    assert {r.diagnosis.kind for r in outcome.report.rows} == {"none"}, outcome.report
+    # against central differences and against PyTorch, on the bug's own shapes
+    b = BY_NAME[name]
+    for which in ("differences", "pytorch"):
+        outcome = run_check(which, b.setup(np.random.default_rng(seed), False))
+        assert outcome.report is not None
+        assert not outcome.caught, outcome.report
+        assert {r.diagnosis.kind for r in outcome.report.rows} == {"none"}, outcome.report
 
 
 def test_zero_grad_passes_one_step_and_fails_the_second() -> None:

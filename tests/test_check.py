@@ -192,6 +192,22 @@ def test_a_linear_map_is_not_mistaken_for_a_kink() -> None:
         assert row.verdict == "wrong" and "non-differentiable" not in row.diagnosis.hint
 
 
+def test_a_constant_upstream_gradient_is_pointed_out() -> None:
+    class Centre:
+        """y = x − mean(x) over the batch, its backward missing the mean's term."""
+
+        def forward(self, x: np.ndarray) -> np.ndarray:
+            return x - x.mean(axis=0)
+
+        def backward(self, g: np.ndarray) -> np.ndarray:
+            return g - 0 * g.mean(axis=0)
+
+    x = np.random.default_rng(10).standard_normal((4, 3))
+    row = check(Centre(), x, upstream=np.ones((4, 3))).row("input")
+    assert "upstream gradient is constant" in row.diagnosis.hint
+    assert "upstream" not in check(Centre(), x).row("input").diagnosis.hint
+
+
 def test_two_steps_find_a_forgotten_zero_grad() -> None:
     rng = np.random.default_rng(8)
     model = Sequential(Linear(3, 4, rng=rng), Tanh(), Linear(4, 2, rng=rng))

@@ -299,6 +299,13 @@ def _check_layer(
         from .reference import against_layer_reference
 
         against_layer_reference(report, params, x, y, G, yours, reference, sizes, row_hints)
+    if upstream is not None and G.size > 1 and np.ptp(G) == 0:
+        note = (
+            "the upstream gradient is constant (all ones?): a mistake whose terms sum to zero "
+            "over the batch (BatchNorm's mean terms) cannot show; leave upstream=None"
+        )
+        for r in report.rows:
+            r.diagnosis.hint = f"{r.diagnosis.hint}; {note}" if r.diagnosis.hint else note
     return report
 
 

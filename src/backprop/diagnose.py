@@ -10,6 +10,7 @@ differences, or a reference such as PyTorch) and names the signature of the mist
     unsummed     a bias gradient that kept one sample's row, or the batch's rows, not their sum
     accumulated  yours = k · correct after k backward calls (a forgotten zero_grad)
     wrong_point  an elementwise f′ evaluated at the output y instead of the input x
+    batch_terms  dL/dx off by a + b·x̂ in every column: the batch statistics' terms are missing
     partial      right on some entries, wrong on others (which rows, columns, signs of the input)
     kink         wrong only within h of a non-differentiable point (found by ``check``)
     precision    float32 inputs, rerun in float64 (set by ``check``)
@@ -147,12 +148,36 @@ def diagnose(
                 "f′ is evaluated at the output y instead of the input x "
                 "(or the cached input was overwritten by the output)",
             )
+    if finite and input is not None and _batch_terms(yours - correct, input):
+        return Diagnosis(
+            "batch_terms",
+            None,
+            "yours misses the terms through the batch's statistics: each column is off by "
+            "a + b·x̂, as when BatchNorm's mean(g) and x̂·mean(g·x̂) are left out",
+        )
     right = ~wrong & (np.abs(correct) > 1e-12)
     if right.any():
         return Diagnosis("partial", None, _where(wrong, input, yours))
     if not finite:
         return Diagnosis("unknown", None, "yours is not finite: an overflow in the forward pass?")
     return Diagnosis("unknown", None, "no known pattern: compare the formula line by line")
+
+
+def _batch_terms(diff: Array, x: Array) -> bool:
+    """Is every column of ``diff`` a + b·x̂ (x̂ the column of x standardised over the batch)?
+
+    The signature of a backward pass that treats the batch mean and variance as constants.
+    Needs N ≥ 4 samples, so that two coefficients cannot fit any column.
+    """
+    if x.ndim != 2 or x.shape != diff.shape or x.shape[0] < 4:
+        return False
+    z = x - x.mean(axis=0)
+    basis = np.stack([np.ones_like(z), z], axis=-1)  # (N, D, 2)
+    residual = 0.0
+    for j in range(x.shape[1]):
+        coef, *_ = np.linalg.lstsq(basis[:, j], diff[:, j], rcond=None)
+        residual += float(np.sum((basis[:, j] @ coef - diff[:, j]) ** 2))
+    return residual <= (CLOSE * float(np.linalg.norm(diff))) ** 2
 
 
 def _scaled(c: float, sizes: dict[str, int], calls: int) -> Diagnosis:
@@ -173,7 +198,12 @@ def _scaled(c: float, sizes: dict[str, int], calls: int) -> Diagnosis:
         )
     name = factor_name(c, sizes)
     if name is None:
-        return Diagnosis("scaled", c, f"yours = {c:.6g} × correct: a constant factor is wrong")
+        return Diagnosis(
+            "scaled",
+            c,
+            f"yours = {c:.6g} × correct: a constant factor is wrong "
+            "(a scale missing or doubled: 1/N, 2, dropout's 1/(1 − p)…)",
+        )
     return Diagnosis("scaled", c, f"yours = {name} × correct: {_SCALED_HINTS[name]}", name)
 
 

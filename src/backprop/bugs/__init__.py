@@ -72,7 +72,7 @@ def _source(obj: Any, buggy: Any, correct: Any) -> str:
         start = body.body[0].lineno - 1
         return f"def {correct.__name__}(...):\n" + "".join(lines[start:])
     names = [n for n, v in vars(buggy).items() if inspect.isfunction(v)]
-    return "".join(inspect.getsource(getattr(obj, n)) for n in names)
+    return "\n".join(inspect.getsource(getattr(obj, n)) for n in names)
 
 
 # ---------------------------------------------------------------- the cases
@@ -223,6 +223,41 @@ def _input_case(make: Callable[..., Array], subject: str) -> Callable[..., Case]
     return setup
 
 
+def _batchnorm_case(rng: np.random.Generator, bug: bool) -> Case:
+    n, d, k = _sizes(rng)
+    n += 2  # at least 5 samples: the batch statistics' terms must be told from noise
+    cls = layers.BatchNormWithoutMeanTerms if bug else layers.BatchNorm1d
+
+    def ref() -> Any:
+        import torch
+
+        return torch.nn.BatchNorm1d(d)
+
+    layer = cls(d, rng)
+    net = _net(rng, d, k, cls(4, rng))
+    x = rng.standard_normal((n, d))
+    data = _regression(rng, d, k)
+    return Case(layer, x, None, ref, net, losses.MSELoss(), loops.train_step, data)
+
+
+def _dropout_case(rng: np.random.Generator, bug: bool) -> Case:
+    n, d, k = _sizes(rng)
+    p, seed = 0.2, int(rng.integers(2**31))
+    cls = layers.DropoutNotRescaled if bug else layers.Dropout
+
+    def ref() -> Any:
+        import torch
+
+        # PyTorch's F.dropout with the same mask: x ⊙ m / (1 − p)
+        mask = torch.from_numpy(layers.Dropout(p, seed).mask((n, d)).astype(np.float64))
+        return lambda t: t * mask / (1 - p)
+
+    net = _net(rng, d, k, cls(p, seed))
+    x = rng.standard_normal((n, d))
+    data = _regression(rng, d, k)
+    return Case(cls(p, seed), x, None, ref, net, losses.MSELoss(), loops.train_step, data)
+
+
 BUGS: list[Bug] = [
     Bug("missing-1/N", "MSE backward without the mean's 1/N", losses.MSELoss,
         losses.MissingOneOverN, "scaled", "N", "differences",
@@ -255,6 +290,11 @@ BUGS: list[Bug] = [
     Bug("softmax-no-max-shift", "softmax without subtracting the row maximum (overflow)",
         losses.CrossEntropyLoss, losses.NoMaxShift, "partial", None, "pytorch",
         _loss_case(losses.CrossEntropyLoss, losses.NoMaxShift, classes=True)),
+    Bug("batchnorm-mean-terms", "BatchNorm's backward without the batch mean's two terms",
+        layers.BatchNorm1d, layers.BatchNormWithoutMeanTerms, "batch_terms", None, "differences",
+        _batchnorm_case),
+    Bug("dropout-not-rescaled", "dropout without the 1/(1 − p) in forward and backward",
+        layers.Dropout, layers.DropoutNotRescaled, "scaled", None, "pytorch", _dropout_case),
     Bug("float32-check", "a gradient check run in float32", loops.check_input,
         loops.check_input_float32, "precision", None, "differences",
         _input_case(loops.check_input_float32, "linear")),

@@ -34,7 +34,8 @@ def add_check_parser(sub: Any) -> None:
         "(or only FILE.py::check_name). Each returns " + RETURNS + "; every gradient is "
         "compared with central differences of your own forward pass in float64 (and with the "
         "reference, if given), and each wrong one is diagnosed: scaled, sign, transposed, "
-        "unsummed, accumulated, wrong_point, partial, kink, precision or unknown. Exit code 0 "
+        "unsummed, accumulated, wrong_point, batch_terms, partial, kink, precision or unknown. "
+        "Exit code 0 "
         "when every check is ok, 1 otherwise, 2 for a file that cannot be imported or run.",
     )
     p.add_argument("target", metavar="FILE.py[::check_name]", help="the file with check_ functions")
