@@ -130,3 +130,46 @@ def test_saved_word_model_samples_the_same_words(
     ckpt = load_checkpoint(path)
     assert ckpt.info["words"]["context"] == 3 and ckpt.epoch == 1
     assert sample(ckpt.model.eval(), 3, np.random.default_rng(0), count=3) == printed
+
+
+def test_ninja_network_trains_as_in_torch_for_50_steps() -> None:
+    """AdamW under a cosine schedule with clipped gradients, on the ninja's network in float64:
+    the losses, every parameter and BatchNorm's running statistics follow PyTorch's."""
+    import torch
+    from torch_reference import assert_close
+
+    from backprop import AdamW, clip_grad_norm_
+    from backprop.interop import to_torch
+    from backprop.optim.lr_scheduler import CosineAnnealingLR
+
+    rng = np.random.default_rng(4)
+    X, Y = examples(census_first_names()[:300], 3)
+    model = network(3, hidden=32, rng=rng)
+    tmodel = to_torch(model)
+    opt, topt = AdamW(model.parameters(), lr=0.01), torch.optim.AdamW(tmodel.parameters(), lr=0.01)
+    sched = CosineAnnealingLR(opt, T_max=30)
+    tsched = torch.optim.lr_scheduler.CosineAnnealingLR(topt, T_max=30)
+    loss_fn = CrossEntropyLoss()
+    for step in range(50):
+        batch = rng.choice(len(X), 32, replace=False)
+        loss = loss_fn(model(X[batch]), Y[batch])
+        opt.zero_grad()
+        model.backward_params(loss_fn.backward())
+        clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        tloss = torch.nn.functional.cross_entropy(
+            tmodel(torch.from_numpy(X[batch])), torch.from_numpy(Y[batch])
+        )
+        topt.zero_grad()
+        tloss.backward()
+        torch.nn.utils.clip_grad_norm_(tmodel.parameters(), 1.0)
+        topt.step()
+        tsched.step()
+        assert_close(f"ninja loss at step {step}", loss, tloss.item(), rtol=1e-9)
+    ours = model.state_dict()
+    for key, value in tmodel.state_dict().items():
+        ref = value.numpy()
+        if key in ("2.weight", "5.weight"):  # Linear: (out, in) in PyTorch, (in, out) here
+            ref = ref.T
+        assert_close(f"ninja state {key} after 50 steps", ours[key], ref, rtol=1e-9)
