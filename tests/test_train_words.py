@@ -173,3 +173,13 @@ def test_ninja_network_trains_as_in_torch_for_50_steps() -> None:
         if key in ("2.weight", "5.weight"):  # Linear: (out, in) in PyTorch, (in, out) here
             ref = ref.T
         assert_close(f"ninja state {key} after 50 steps", ours[key], ref, rtol=1e-9)
+
+
+def test_cli_writes_history_and_plot(word_file: Path, tmp_path: Path) -> None:
+    plot, history = tmp_path / "words.png", tmp_path / "words.csv"
+    argv = ["train", "--data", f"words:{word_file}", "--epochs", "2", "--hidden", "16",
+            "--plot", str(plot), "--history", str(history)]  # fmt: skip
+    assert main(argv) == 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    lines = history.read_text().splitlines()
+    assert lines[0] == "epoch,train_loss,test_loss,test_accuracy" and len(lines) == 3

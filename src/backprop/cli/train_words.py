@@ -143,7 +143,13 @@ def cmd_train_words(args: argparse.Namespace) -> int:
     if args.plot:
         from ..viz import plot_history
 
-        plot_history(history, args.plot, title=describe, test_rows=len(X_test))
+        title = (
+            f"{name} ({len(train_words)} training words), context {context}, seed {seed}\n"
+            f"Embedding(27, 10) → Linear({10 * context}, {hidden}) → BatchNorm1d → Tanh → "
+            f"Linear({hidden}, 27), {settings['optimizer']} lr {settings['lr']:g}, "
+            f"batch {settings['batch_size']}"
+        )
+        plot_history(history, args.plot, title=title, test_rows=len(X_test))
     if args.json:
         print(
             json.dumps(
