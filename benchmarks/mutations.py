@@ -393,7 +393,7 @@ MUTATIONS: list[Mutation] = [
     ),
     Mutation(
         "checkpoint-temp-file-left",
-        "src/backprop/checkpoint.py",
+        "src/backprop/files.py",
         "Path(tmp).unlink(missing_ok=True)",
         "pass",
         CHECKPOINT,
@@ -488,16 +488,18 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "batchnorm-dx-without-batch-terms",
         NN + "normalization.py",
-        "return (inv_std / m).reshape(shape) * (m * g - sum_g - x_hat * sum_gx)",
-        "return inv_std.reshape(shape) * g",
+        "dx = x_hat * (sum_gx / m).reshape(shape)\n"
+        "        np.subtract(g, dx, out=dx)\n"
+        "        dx -= (sum_g / m).reshape(shape)\n",
+        "dx = g.copy()\n",
         NEW_LAYERS,
         "BatchNorm's dL/dx forgets that the batch mean and variance depend on x",
     ),
     Mutation(
         "batchnorm-dgamma-without-xhat",
         NN + "normalization.py",
-        "self.weight.accumulate(np.sum(grad_output * x_hat, axis=axes))",
-        "self.weight.accumulate(np.sum(grad_output, axis=axes))",
+        "self.weight.accumulate(sum_gx)",
+        "self.weight.accumulate(sum_g)",
         NEW_LAYERS,
         "BatchNorm's dL/dγ = Σ dL/dy instead of Σ dL/dy ⊙ x̂",
     ),
