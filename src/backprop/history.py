@@ -22,12 +22,15 @@ class Frame:
     loss: the loss at that state.
     params: copies of ``model.parameters()``' data, in that order.
     outputs: optionally, the network's output for the example being shown.
+    grads: optionally, copies of the parameters' gradients for that step's batch (``fit``
+        records them after the backward pass).
     """
 
     step: int
     loss: float
     params: list[Array]
     outputs: Array | None = None
+    grads: list[Array] | None = None
 
 
 @dataclass
