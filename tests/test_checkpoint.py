@@ -52,7 +52,13 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(loaded(x), model(x))
     ckpt = load_checkpoint(path)
     assert ckpt.epoch == 2 and ckpt.info == {"k": [1, 2]}
-    assert ckpt.scaler is not None and ckpt.scaler.mean.shape == (6,)
+    # the scaler's statistics, to the bit: the training rows' column means and (population)
+    # standard deviations, computed here
+    X, _ = problem()
+    assert ckpt.scaler is not None
+    np.testing.assert_array_equal(ckpt.scaler.mean, X.mean(axis=0))
+    np.testing.assert_array_equal(ckpt.scaler.std, X.std(axis=0))
+    assert ckpt.target_scaler is None
     # the generator continues where the saved one stopped
     reference = np.random.default_rng(1)
     for _ in range(2):
@@ -174,7 +180,7 @@ def bad_files(tmp_path: Path) -> dict[str, Path]:
     changes: list[tuple[str, dict[str, Any]]] = [
         ("other-format", {"format": "something-else"}),
         ("newer-version", {"version": 2}),
-        ("unknown-layer", {"layers": [{"type": "Conv2d"}]}),
+        ("unknown-layer", {"layers": [{"type": "Conv9d"}]}),
         ("bad-rng", {"rng": {"bit_generator": "PCG64", "state": "x"}}),
         ("huge-layer", {"layers": [{"type": "Linear", "in_features": 10**6, "out_features": 10**6, "bias": True}]}),
     ]  # fmt: skip
@@ -207,11 +213,11 @@ EXPECTED = {
     "object-array": "is damaged",
     "other-format": "is not a backprop checkpoint (no format 'backprop-checkpoint')",
     "newer-version": "is a checkpoint of format version 2; this backprop reads version 1",
-    "unknown-layer": "layer 0 has unknown type 'Conv2d'",
+    "unknown-layer": "layer 0 has unknown type 'Conv9d'",
     "bad-rng": "is damaged or inconsistent",
     "huge-layer": "has no weight of that shape",
     "wrong-shape": "has no weight of that shape",
-    "missing-state": "is damaged or inconsistent: ValueError: Adam: state entries",
+    "missing-state": "is damaged or inconsistent: ValueError: Adam: the state lacks exp_avg.1",
     "flipped-weight-byte": "is damaged: BadZipFile: Bad CRC-32",
 }
 

@@ -99,6 +99,69 @@ def test_the_posts_first_step_is_printed_with_its_true_numbers(
     assert ratio == pytest.approx(0.96337, abs=5e-6)
 
 
+def test_the_posts_variable_is_shown_beside_the_gradient(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    printed = parse(explain_text(capsys))
+    W, b, X = posts_draws()
+    posts_dL_dO = 2 / 1 * (X - (X @ W + b))  # the post's own line: minus the gradient
+    got, tol = printed["the post's dL_dO = 2/N (T − O) = −∂L/∂O"]
+    assert np.all(np.abs(got - posts_dL_dO.ravel()) <= 1.0001 * tol)
+    np.testing.assert_allclose(got, -printed["∂L/∂O"][0])
+
+
+@pytest.mark.parametrize(
+    ("args", "posts"),
+    [([], True), (["--step", "3"], True), (["--samples", "2"], False), (["--lr", "0.01"], False),
+     (["--dim", "3"], False), (["--seed", "1"], False)],
+)  # fmt: skip
+def test_only_the_posts_setup_is_called_the_posts(
+    args: list[str], posts: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = explain_text(capsys, *args).splitlines()[0]
+    assert ("of the post's" in first) == posts, first
+    assert ("Iteration" in first) == posts, first
+
+
+def test_the_graph_holds_the_steps_values_and_gradients(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = explain_text(capsys, "--graph")
+    W, b, X = posts_draws()
+    O = X @ W + b
+    G = 2 * (O - X)  # ∂L/∂O for N = 1, from the notes' formula
+    printed: dict[str, dict[str, np.ndarray]] = {}
+    for para in text.split("\n\n")[2:]:
+        head, *rest = para.splitlines()
+        at = next(i for i, line in enumerate(rest) if line.lstrip().startswith("∂L/∂"))
+        printed[head.split(" = ")[0]] = {
+            "value": np.array([float(v) for v in NUMBER.findall(" ".join(rest[:at]))]),
+            "grad": np.array([float(v) for v in NUMBER.findall(" ".join(rest[at + 1 :]))]),
+        }
+    expected = {
+        "X": (X, G @ W.T), "W": (W, X.T @ G), "P": (X @ W, G), "b": (b, G.sum(0)),
+        "O": (O, G), "E": (O - X, G), "L": (np.square(O - X).sum(), 1.0),
+    }  # fmt: skip
+    for name, (value, grad) in expected.items():
+        np.testing.assert_allclose(printed[name]["value"], np.ravel(value), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(printed[name]["grad"], np.ravel(grad), rtol=1e-4, atol=1e-4)
+    assert "∂L/∂T: none" in text
+
+
+def test_the_graph_figure_is_drawn(tmp_path: Path) -> None:
+    path = tmp_path / "graph.png"
+    assert main(["explain", "--graph", str(path)]) == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    missing = tmp_path / "no" / "g.png"
+    result = subprocess.run(
+        [sys.executable, "-m", "backprop", "explain", "--graph", str(missing)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1 and "--graph: cannot write" in result.stderr
+    assert not missing.parent.exists()
+
+
 def test_every_value_has_at_least_4_significant_digits(capsys: pytest.CaptureFixture[str]) -> None:
     text = explain_text(capsys)
     numbers = [
@@ -198,6 +261,8 @@ def test_plain_text_when_piped_and_panels_on_a_terminal(
         (["--dim", "x"], "argument --dim: expected a whole number, got 'x'"),
         (["--samples", "0"], "argument --samples: must be >= 1, got 0"),
         (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--graph", "g.svg"], "--graph: g.svg: the figure is written as PNG"),
+        (["--graph", "--json"], "--graph and --json: choose one"),
     ],
 )
 def test_bad_options_are_one_line_and_exit_2(args: list[str], message: str) -> None:
@@ -241,7 +306,7 @@ def test_explain_module_does_not_import_rich() -> None:
 
 def test_the_readme_excerpt_is_what_explain_prints(capsys: pytest.CaptureFixture[str]) -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    block = readme.split("$ backprop explain | sed -n 14,24p\n", 1)[1].split("```", 1)[0]
+    block = readme.split("$ backprop explain | sed -n 14,25p\n", 1)[1].split("```", 1)[0]
     head, _, tail = block.partition("$ backprop explain | tail -6\n")
     lines = explain_text(capsys).splitlines()
 
@@ -258,5 +323,5 @@ def test_the_readme_excerpt_is_what_explain_prints(capsys: pytest.CaptureFixture
             out.append(line)
         return out
 
-    assert rounding_free(head.splitlines()) == rounding_free(lines[13:24])
+    assert rounding_free(head.splitlines()) == rounding_free(lines[13:25])
     assert rounding_free(tail.splitlines()) == rounding_free(lines[-6:])

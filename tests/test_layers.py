@@ -164,17 +164,33 @@ def test_backward_params_skips_only_the_input_gradient() -> None:
 
 @pytest.mark.parametrize("activation", [Sigmoid, Tanh])
 def test_saturating_activations_are_stable_at_extremes(activation: type) -> None:
-    x = np.array([[-1000.0, -50.0, 0.0, 50.0, 1000.0]])
+    """Values and gradients at large |x| equal torch's autograd in float64: the gradient is the
+    true tiny number where float64 holds it (σ′(−50) ≈ 1.9e-22, tanh′(±10) ≈ 8.2e-9) and 0 only
+    where the exact value underflows or 1 − y rounds to 0 in both libraries."""
+    x = np.array([[-1000.0, -50.0, -20.0, -10.0, -2.0, 0.0, 2.0, 10.0, 20.0, 50.0, 1000.0]])
+    upstream = np.random.default_rng(0).normal(size=x.shape)
     layer: Any = activation()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         # underflow to 0 is the right answer for e^-1000; overflow and invalid are not
         with np.errstate(over="raise", invalid="raise", divide="raise"):
             y = layer(x)
-            g = layer.backward(np.ones_like(x))
-    ref = getattr(torch, activation.__name__.lower())(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(y, ref, rtol=1e-12, atol=0)
-    assert np.all(np.isfinite(g))
+            g = layer.backward(upstream)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = getattr(torch, activation.__name__.lower())(xt)
+    yt.backward(torch.from_numpy(upstream))
+    assert xt.grad is not None
+    ref_y, ref_g = yt.detach().numpy(), xt.grad.numpy()
+    np.testing.assert_allclose(y, ref_y, rtol=1e-12, atol=0)
+    # Relative to each entry (atol 0) for Sigmoid, whose tiny gradients at x < 0 are computed
+    # from e^x without cancellation; tanh′ = 1 − y² cancels near ±1, so there the rounding of
+    # y (1.1e-16, its ulp) is the natural scale.
+    atol = 0.0 if activation is Sigmoid else 4e-16 * float(np.max(np.abs(upstream)))
+    np.testing.assert_allclose(g, ref_g, rtol=1e-12, atol=atol)
+    # the tiny gradients are there, not flushed to zero
+    nonzero = ref_g != 0
+    assert np.array_equal(g != 0, nonzero)
+    assert nonzero[0, 1 if activation is Sigmoid else 3]
 
 
 def test_sigmoid_keeps_relative_precision_for_negative_inputs() -> None:
@@ -211,7 +227,7 @@ def test_linear_names_the_layer_and_shapes_on_bad_input() -> None:
     layer = Linear(4, 4, rng=np.random.default_rng(0))
     with pytest.raises(
         ValueError,
-        match=r"Linear\(in_features=4, out_features=4.*expects input of shape \(N, 4\), got \(2, 3\)",
+        match=r"Linear\(in_features=4, out_features=4.*expects input of shape \(…, 4\), got \(2, 3\)",
     ):
         layer(np.ones((2, 3)))
 
@@ -242,6 +258,21 @@ def test_parameter_grad_matches_data_shape_and_dtype() -> None:
     assert p.grad.shape == (3, 2) and p.grad.dtype == np.float32
     with pytest.raises(ValueError, match="shape"):
         p.grad = np.zeros((2, 3))
+
+
+def test_parameter_accumulate_adds_until_zero_grad() -> None:
+    rng = np.random.default_rng(6)
+    p = Parameter(rng.normal(size=(3, 2)))
+    a, b, c = (rng.normal(size=(3, 2)) for _ in range(3))
+    p.accumulate(a)
+    np.testing.assert_array_equal(p.grad, a)
+    p.accumulate(b)
+    np.testing.assert_array_equal(p.grad, a + b)
+    p.zero_grad()
+    p.accumulate(c)  # right after zero_grad: the gradient is c, not a + b + c
+    np.testing.assert_array_equal(p.grad, c)
+    p.zero_grad()
+    np.testing.assert_array_equal(p.grad, np.zeros((3, 2)))
 
 
 def test_nan_or_inf_in_the_input_is_refused_with_its_place() -> None:

@@ -1,4 +1,5 @@
-"""SGD and Adam: 50-step trajectories equal to torch.optim's (float64, ~1e-9)."""
+"""Every optimizer, scheduler and clip_grad_norm_: 50-step trajectories equal to torch.optim's
+(float64, ~1e-9), their state through state_dict, checkpoints and optimizer_to_torch."""
 
 from __future__ import annotations
 
@@ -10,8 +11,22 @@ import pytest
 import torch
 from torch_reference import assert_close, random_mlp, torch_loss, torch_params
 
-from backprop import SGD, Adam, CrossEntropyLoss, MSELoss, Optimizer, ReLU, Tanh
-from backprop.interop import to_torch
+from backprop import (
+    SGD,
+    Adagrad,
+    Adam,
+    AdamW,
+    CrossEntropyLoss,
+    MSELoss,
+    Optimizer,
+    ReLU,
+    RMSprop,
+    Tanh,
+)
+from backprop.checkpoint import load_checkpoint, save
+from backprop.interop import optimizer_to_torch, to_torch
+from backprop.nn.utils import clip_grad_norm_
+from backprop.optim.lr_scheduler import CosineAnnealingLR, LRScheduler, StepLR
 
 CASES: list[tuple[str, Callable[..., Optimizer], Callable[..., Any], dict[str, Any]]] = [
     ("sgd", SGD, torch.optim.SGD, {"lr": 0.05}),
@@ -21,12 +36,27 @@ CASES: list[tuple[str, Callable[..., Optimizer], Callable[..., Any], dict[str, A
     ("adam", Adam, torch.optim.Adam, {"lr": 0.01}),
     ("adam+wd", Adam, torch.optim.Adam, {"lr": 0.01, "weight_decay": 0.05}),
     ("adam+betas+eps", Adam, torch.optim.Adam, {"lr": 0.02, "betas": (0.8, 0.99), "eps": 1e-6}),
-]
+    ("sgd+nesterov", SGD, torch.optim.SGD, {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
+    ("sgd+dampening", SGD, torch.optim.SGD, {"lr": 0.05, "momentum": 0.9, "dampening": 0.3}),
+    ("adamw", AdamW, torch.optim.AdamW, {"lr": 0.01}),
+    ("adamw+wd", AdamW, torch.optim.AdamW, {"lr": 0.02, "weight_decay": 0.3, "betas": (0.7, 0.9)}),
+    ("rmsprop", RMSprop, torch.optim.RMSprop, {}),
+    ("rmsprop+all", RMSprop, torch.optim.RMSprop, {"lr": 0.005, "alpha": 0.9, "eps": 1e-6, "weight_decay": 0.1, "momentum": 0.8, "centered": True}),
+    ("rmsprop+alpha<0.5", RMSprop, torch.optim.RMSprop, {"lr": 0.003, "alpha": 0.3, "centered": True}),
+    ("adagrad", Adagrad, torch.optim.Adagrad, {"lr": 0.1}),
+    ("adagrad+all", Adagrad, torch.optim.Adagrad, {"lr": 0.1, "lr_decay": 0.05, "weight_decay": 0.1, "initial_accumulator_value": 0.5, "eps": 1e-6}),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize("loss_kind", ["mse", "ce"])
+# Each case with both losses would double the time for little: the update rules do not see the
+# loss. The first seven (SGD and Adam) keep both; the rest run with cross-entropy.
+GRID = [(*c, loss) for i, c in enumerate(CASES) for loss in (("mse", "ce") if i < 7 else ("ce",))]
+
+
 @pytest.mark.parametrize(
-    ("name", "ours_cls", "torch_cls", "kwargs"), CASES, ids=[c[0] for c in CASES]
+    ("name", "ours_cls", "torch_cls", "kwargs", "loss_kind"),
+    GRID,
+    ids=[f"{c[0]}-{c[4]}" for c in GRID],
 )
 def test_trajectory_matches_torch_optim(
     name: str, ours_cls: Any, torch_cls: Any, kwargs: dict[str, Any], loss_kind: str
@@ -48,9 +78,9 @@ def test_trajectory_matches_torch_optim(
         tloss = torch_loss(loss_fn, tmodel(torch.from_numpy(x)), torch.from_numpy(t))
         tloss.backward()
         topt.step()
-        assert_close(f"loss value at step {step}", loss, tloss.item(), rtol=1e-9)
+        assert_close(f"{ours_cls.__name__} loss at step {step}", loss, tloss.item(), rtol=1e-9)
         for p, ref in zip(model.parameters(), torch_params(tmodel), strict=True):
-            assert_close(f"parameter after step {step}", p.data, ref, rtol=1e-9)
+            assert_close(f"{ours_cls.__name__} parameters after step {step}", p.data, ref, 1e-9)
 
 
 def test_sgd_is_plain_descent() -> None:
@@ -94,3 +124,210 @@ def test_optimizer_rejects_bad_arguments() -> None:
         SGD([np.zeros(2)], lr=0.1)  # type: ignore[list-item]
     with pytest.raises(ValueError, match="betas"):
         Adam(model.parameters(), betas=(1.0, 0.9))
+
+
+def _train_both(
+    opt: Optimizer,
+    topt: Any,
+    model: Any,
+    tmodel: Any,
+    rng: np.random.Generator,
+    steps: int,
+    after_backward: Callable[[], tuple[float, float] | None] = lambda: None,
+    after_step: Callable[[int], None] = lambda step: None,
+) -> None:
+    """``steps`` steps of cross-entropy training here and in PyTorch on the same batches; the
+    losses, the parameters and whatever ``after_backward`` returns compared at every step."""
+    loss_fn = CrossEntropyLoss()
+    for step in range(steps):
+        x, t = rng.normal(size=(8, 5)), rng.integers(0, 3, size=8)
+        loss = loss_fn(model(x), t)
+        opt.zero_grad()
+        model.backward(loss_fn.backward())
+        topt.zero_grad()
+        tloss = torch_loss(loss_fn, tmodel(torch.from_numpy(x)), torch.from_numpy(t))
+        tloss.backward()
+        pair = after_backward()
+        if pair is not None:
+            assert_close(f"clip_grad_norm_ total-norm at step {step}", pair[0], pair[1], rtol=1e-9)
+        opt.step()
+        topt.step()
+        after_step(step)
+        name = type(opt).__name__
+        assert_close(f"{name} loss at step {step}", loss, tloss.item(), rtol=1e-9)
+        for p, ref in zip(model.parameters(), torch_params(tmodel), strict=True):
+            assert_close(f"{name} parameters after step {step}", p.data, ref, rtol=1e-9)
+
+
+SCHEDULED = [c for c in CASES if c[0] in ("sgd+momentum", "adamw+wd", "rmsprop+all", "adagrad+all")]
+
+
+@pytest.mark.parametrize(("schedule", "norm_type"), [("step", 2.0), ("cosine", float("inf"))])
+@pytest.mark.parametrize(
+    ("name", "ours_cls", "torch_cls", "kwargs"), SCHEDULED, ids=[c[0] for c in SCHEDULED]
+)
+def test_trajectory_with_scheduler_and_clipping_matches_torch(
+    name: str,
+    ours_cls: Any,
+    torch_cls: Any,
+    kwargs: dict[str, Any],
+    schedule: str,
+    norm_type: float,
+) -> None:
+    rng = np.random.default_rng(11)
+    model = random_mlp(rng, [5, 8, 6, 3], [Tanh, ReLU])
+    tmodel = to_torch(model)
+    opt, topt = ours_cls(model.parameters(), **kwargs), torch_cls(tmodel.parameters(), **kwargs)
+    sched: LRScheduler
+    tsched: Any
+    if schedule == "step":
+        sched, tsched = StepLR(opt, 7, gamma=0.5), torch.optim.lr_scheduler.StepLR(topt, 7, 0.5)
+    else:
+        # T_max 20 < 50 steps: the cosine goes down, and back up past T_max, as PyTorch's does
+        sched = CosineAnnealingLR(opt, T_max=20, eta_min=1e-4)
+        tsched = torch.optim.lr_scheduler.CosineAnnealingLR(topt, T_max=20, eta_min=1e-4)
+    # max_norm below the typical norm, so that most steps are clipped
+    max_norm = 0.3
+
+    def clip() -> tuple[float, float]:
+        total = clip_grad_norm_(model.parameters(), max_norm, norm_type)
+        ttotal = torch.nn.utils.clip_grad_norm_(tmodel.parameters(), max_norm, norm_type)
+        return total, ttotal.item()
+
+    def schedule_step(step: int) -> None:
+        sched.step()
+        tsched.step()
+        what = f"{type(sched).__name__} lr after step {step}"
+        assert_close(what, sched.get_last_lr(), tsched.get_last_lr(), 1e-12)
+
+    _train_both(opt, topt, model, tmodel, rng, 50, clip, schedule_step)
+
+
+def test_schedules_follow_their_formulas() -> None:
+    model = random_mlp(np.random.default_rng(0), [2, 2], [])
+    opt = SGD(model.parameters(), lr=0.8)
+    sched = StepLR(opt, step_size=3, gamma=0.5)
+    lrs = [opt.lr]
+    for _ in range(7):
+        sched.step()
+        lrs.append(opt.lr)
+    assert lrs == [0.8, 0.8, 0.8, 0.4, 0.4, 0.4, 0.2, 0.2]
+    opt = SGD(model.parameters(), lr=1.0)
+    cosine = CosineAnnealingLR(opt, T_max=10, eta_min=0.1)
+    for t in range(1, 11):
+        cosine.step()
+        assert opt.lr == pytest.approx(0.1 + 0.9 * (1 + np.cos(np.pi * t / 10)) / 2, abs=1e-14)
+
+
+def test_clip_grad_norm_returns_the_norm_and_clips_to_max_norm() -> None:
+    model = random_mlp(np.random.default_rng(0), [3, 2], [])
+    w, b = model.parameters()
+    w.grad, b.grad = np.full((3, 2), 2.0), np.full(2, 2.0)  # 8 entries of 2: norm √32
+    total = clip_grad_norm_(model.parameters(), max_norm=1.0)
+    assert total == pytest.approx(np.sqrt(32), rel=1e-15)
+    after = np.sqrt(np.sum(w.grad**2) + np.sum(b.grad**2))
+    assert after == pytest.approx(1.0, rel=1e-5)  # 1 − 1e-6/√32: PyTorch's ε in the divisor
+    # below max_norm: left as it was
+    w.grad, b.grad = np.full((3, 2), 0.1), np.full(2, 0.1)
+    clip_grad_norm_(model.parameters(), max_norm=1.0)
+    np.testing.assert_array_equal(w.grad, np.full((3, 2), 0.1))
+    with pytest.raises(ValueError, match=r"total norm of order 2\.0 of the gradients is nan"):
+        w.grad = np.full((3, 2), np.nan)
+        clip_grad_norm_(model.parameters(), 1.0, error_if_nonfinite=True)
+
+
+# One case per optimizer, each with most of its options set.
+FULL = ("sgd+momentum+wd", "sgd+nesterov", "adam+wd", "adamw+wd", "rmsprop+all", "adagrad+all")
+ALL = [(c[1], c[3]) for name in FULL for c in CASES if c[0] == name]
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), ALL, ids=FULL)
+def test_state_dict_resume_is_exact(cls: Any, kwargs: dict[str, Any]) -> None:
+    """5 steps, state_dict into a fresh optimizer, 5 more: bit for bit the unbroken 10 steps."""
+
+    def run(split: bool) -> list[np.ndarray]:
+        rng = np.random.default_rng(3)
+        model = random_mlp(rng, [3, 4, 2], [ReLU])
+        opt = cls(model.parameters(), **kwargs)
+        loss_fn = MSELoss()
+        for step in range(10):
+            if split and step == 5:
+                state = {k: np.array(v) for k, v in opt.state_dict().items()}
+                opt = cls(model.parameters(), **kwargs)
+                opt.load_state_dict(state)
+            loss_fn(model(rng.normal(size=(4, 3))), rng.normal(size=(4, 2)))
+            opt.zero_grad()
+            model.backward(loss_fn.backward())
+            opt.step()
+        return [p.data.copy() for p in model.parameters()]
+
+    for a, b in zip(run(False), run(True), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), ALL, ids=FULL)
+def test_optimizer_to_torch_continues_exactly(cls: Any, kwargs: dict[str, Any]) -> None:
+    """10 steps here, then the optimizer crosses to PyTorch: 10 more steps on each side agree."""
+    rng = np.random.default_rng(5)
+    model = random_mlp(rng, [5, 8, 6, 3], [Tanh, ReLU])
+    opt = cls(model.parameters(), **kwargs)
+    loss_fn = CrossEntropyLoss()
+    for _ in range(10):
+        loss_fn(model(rng.normal(size=(8, 5))), rng.integers(0, 3, size=8))
+        opt.zero_grad()
+        model.backward(loss_fn.backward())
+        opt.step()
+    tmodel = to_torch(model)
+    topt = optimizer_to_torch(opt, tmodel)
+    _train_both(opt, topt, model, tmodel, rng, 10)
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), ALL, ids=FULL)
+def test_checkpoint_keeps_every_optimizer(cls: Any, kwargs: dict[str, Any], tmp_path: Any) -> None:
+    rng = np.random.default_rng(2)
+    model = random_mlp(rng, [3, 4, 2], [ReLU])
+    opt = cls(model.parameters(), **kwargs)
+    loss_fn = MSELoss()
+    for _ in range(3):
+        loss_fn(model(rng.normal(size=(4, 3))), rng.normal(size=(4, 2)))
+        opt.zero_grad()
+        model.backward(loss_fn.backward())
+        opt.step()
+    save(model, tmp_path / "c.npz", optimizer=opt)
+    restored = load_checkpoint(tmp_path / "c.npz").optimizer
+    assert restored is not None and type(restored) is cls
+    assert restored.hyperparameters() == opt.hyperparameters()
+    assert restored.steps == opt.steps or not opt.counts_steps
+    state = opt.state_dict()
+    assert restored.state_dict().keys() == state.keys()
+    for key, value in restored.state_dict().items():
+        np.testing.assert_array_equal(value, state[key])
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda ps: RMSprop(ps, alpha=-0.1), "RMSprop: alpha must be >= 0, got -0.1"),
+        (lambda ps: Adagrad(ps, lr_decay=-1), "Adagrad: lr_decay must be >= 0, got -1"),
+        (lambda ps: AdamW(ps, betas=(0.9, 1.0)), r"AdamW: betas must lie in \[0, 1\)"),
+        (lambda ps: SGD(ps, nesterov=True), "nesterov momentum needs momentum > 0"),
+        (lambda ps: StepLR(SGD(ps), step_size=0), "StepLR: step_size must be a whole number >= 1"),
+        (lambda ps: CosineAnnealingLR(SGD(ps), T_max=0), "T_max must be a whole number >= 1"),
+        (lambda ps: StepLR(SGD(ps), 2, last_epoch=3), "optimizer has no initial_lr"),
+    ],
+)
+def test_bad_optimizer_arguments_are_named(make: Any, message: str) -> None:
+    model = random_mlp(np.random.default_rng(0), [2, 2], [])
+    with pytest.raises(ValueError, match=message):
+        make(model.parameters())
+
+
+def test_defaults_are_torch_optims() -> None:
+    import inspect
+
+    for cls in (SGD, Adam, AdamW, RMSprop, Adagrad):
+        ours = inspect.signature(cls).parameters
+        theirs = inspect.signature(getattr(torch.optim, cls.__name__)).parameters
+        for name, parameter in ours.items():
+            if name != "params":
+                assert parameter.default == theirs[name].default, f"{cls.__name__}.{name}"

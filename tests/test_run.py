@@ -35,13 +35,16 @@ def test_a_new_run_has_the_documented_defaults() -> None:
     assert run.steps_per_epoch == 4  # 120 training rows in batches of 32
 
 
-def test_a_resumed_run_continues_bit_for_bit(tmp_path: Path) -> None:
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw", "rmsprop", "adagrad"])
+def test_a_resumed_run_continues_bit_for_bit(tmp_path: Path, optimizer: str) -> None:
     path = str(tmp_path / "run.npz")
-    given = {"hidden": [8], "optimizer": "sgd", "dtype": "float64"}
+    given = {"hidden": [8], "optimizer": optimizer, "dtype": "float64"}
     first = start_run(given, data="wine", epochs=2)
     first.fit(on_epoch=lambda epoch, h: first.save(path, epoch, h))
     resumed = start_run({}, epochs=5, resume=path)
-    assert resumed.done == 2 and resumed.settings["momentum"] == 0.9
+    assert resumed.done == 2
+    assert resumed.settings["momentum"] == (0.9 if optimizer == "sgd" else 0.0)
+    assert type(resumed.optimizer).__name__.lower() == optimizer
     continued = resumed.fit()
     unbroken_run = start_run(given, data="wine", epochs=5)
     unbroken = unbroken_run.fit()
@@ -52,7 +55,9 @@ def test_a_resumed_run_continues_bit_for_bit(tmp_path: Path) -> None:
 
 
 def test_settings_that_cannot_be_used_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match=r"^--momentum applies to --optimizer sgd only$"):
+    with pytest.raises(
+        SettingsError, match=r"^--momentum applies to --optimizer sgd or rmsprop only$"
+    ):
         start_run({"momentum": 0.5}, data="iris")
     with pytest.raises(SettingsError, match=r"^--loss cross_entropy needs class labels"):
         start_run({"loss": "cross_entropy"}, data="diabetes")

@@ -6,14 +6,57 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+import torch
+from torch_reference import assert_close
 
 from backprop.cli import main
 from backprop.slp import Diverged, run_slp
 
 POST = Path(__file__).resolve().parents[1] / "docs" / "original-post.md"
+
+
+def torch_slp(dim: int, samples: int, lr: float, epochs: int, seed: int) -> dict[str, Any]:
+    """The post's experiment in PyTorch's autograd and torch.optim.SGD, float64: W, b and x
+    drawn as the post draws them (``RandomState(seed)`` is the stream ``np.random.seed(seed)``
+    starts), o = x @ W + b, L = 1/N Σₙ ‖oₙ − xₙ‖². Every weight, gradient and loss recorded."""
+    draw = np.random.RandomState(seed)
+    W0, b0 = draw.normal(size=(dim, dim)), draw.normal(size=(dim,))
+    x = torch.from_numpy(draw.normal(size=(samples, dim)))
+    W = torch.tensor(W0, requires_grad=True)
+    b = torch.tensor(b0, requires_grad=True)
+    opt = torch.optim.SGD([W, b], lr=lr)
+
+    def forward() -> tuple[torch.Tensor, torch.Tensor]:
+        out = x @ W + b
+        return out, ((out - x) ** 2).sum() / samples
+
+    out, loss = forward()
+    ref: dict[str, Any] = {
+        "inputs": x.numpy(),
+        "initial_outputs": out.detach().numpy().copy(),
+        "initial_loss": loss.item(),
+        "losses": [],
+        "weights": [],
+        "weight_grads": [],
+        "bias_grads": [],
+    }
+    for _ in range(epochs):
+        opt.zero_grad()
+        loss.backward()
+        assert W.grad is not None and b.grad is not None
+        ref["weights"].append(W.detach().numpy().copy())
+        ref["weight_grads"].append(W.grad.numpy().copy())
+        ref["bias_grads"].append(b.grad.numpy().copy())
+        opt.step()
+        out, loss = forward()
+        ref["losses"].append(loss.item())
+    ref["weights"].append(W.detach().numpy().copy())
+    ref["outputs"] = out.detach().numpy()
+    return ref
 
 
 def post_program() -> str:
@@ -60,7 +103,11 @@ def test_slp_json_has_the_posts_numbers(
     assert data["losses"] == post_losses
     assert data["initial_loss"] == float(post_output.splitlines()[3].split(": ")[1])
     assert data["final_loss"] == post_losses[-1]
-    assert np.array(data["inputs"]).shape == (1, 4) and np.array(data["outputs"]).shape == (1, 4)
+    # the printout rounds the vectors to 8 digits; the values are checked in full against
+    # the post's draws and an autograd run of the same experiment
+    ref = torch_slp(4, 1, 0.001, 1000, 0)
+    np.testing.assert_array_equal(data["inputs"], ref["inputs"])
+    assert_close("slp outputs", data["outputs"], ref["outputs"], rtol=1e-10)
 
 
 def test_slp_every_prints_every_nth_and_the_last(capsys: pytest.CaptureFixture[str]) -> None:
@@ -71,8 +118,24 @@ def test_slp_every_prints_every_nth_and_the_last(capsys: pytest.CaptureFixture[s
 
 def test_slp_options_change_the_problem() -> None:
     run = run_slp(dim=3, samples=5, lr=0.01, epochs=50, seed=1)
-    assert run.inputs.shape == (5, 3) and len(run.losses) == 50
-    assert run.losses[-1] < run.initial_loss
+    ref = torch_slp(dim=3, samples=5, lr=0.01, epochs=50, seed=1)
+    np.testing.assert_array_equal(run.inputs, ref["inputs"])
+    assert_close("slp initial outputs", run.initial_outputs, ref["initial_outputs"], rtol=1e-12)
+    assert_close("slp initial loss", run.initial_loss, ref["initial_loss"], rtol=1e-12)
+    assert len(run.losses) == 50
+    assert_close("slp loss per iteration", run.losses, ref["losses"], rtol=1e-10)
+    assert_close("slp outputs", run.outputs, ref["outputs"], rtol=1e-10)
+    assert run.losses[-1] < run.initial_loss / 2
+
+
+def test_slp_cli_options_reach_the_run(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--dim", "3", "--samples", "5", "--lr", "0.02", "--epochs", "40", "--seed", "2"]
+    assert main(["slp", *argv, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    ref = torch_slp(dim=3, samples=5, lr=0.02, epochs=40, seed=2)
+    assert (data["dim"], data["samples"], data["lr"], data["epochs"]) == (3, 5, 0.02, 40)
+    np.testing.assert_array_equal(data["inputs"], ref["inputs"])
+    assert_close("slp loss per iteration", data["losses"], ref["losses"], rtol=1e-10)
 
 
 def test_diverging_learning_rate_names_the_step() -> None:
@@ -83,6 +146,20 @@ def test_diverging_learning_rate_names_the_step() -> None:
 
 
 def test_recorded_run_is_consistent() -> None:
-    run = run_slp(epochs=5, record=True)
-    assert len(run.weights) == 6 and len(run.weight_grads) == 5
-    np.testing.assert_array_equal(run.weights[1], run.weights[0] - 0.001 * run.weight_grads[0])
+    """The recorded weights and gradients are those of an autograd run, step by step."""
+    run = run_slp(dim=3, samples=2, lr=0.05, epochs=5, seed=3, record=True)
+    ref = torch_slp(dim=3, samples=2, lr=0.05, epochs=5, seed=3)
+    assert len(run.weights) == len(run.biases) == len(run.predictions) == 6
+    assert len(run.weight_grads) == len(run.bias_grads) == 5
+    for k in range(5):
+        assert_close(f"slp weights before update {k}", run.weights[k], ref["weights"][k])
+        assert_close(f"slp dL/dW at update {k}", run.weight_grads[k], ref["weight_grads"][k])
+        assert_close(f"slp dL/db at update {k}", run.bias_grads[k], ref["bias_grads"][k])
+        # each update is θ ← θ − lr · (the autograd gradient at θ)
+        assert_close(
+            f"slp weights after update {k}",
+            run.weights[k + 1],
+            run.weights[k] - 0.05 * ref["weight_grads"][k],
+        )
+    assert_close("slp final weights", run.weights[5], ref["weights"][5])
+    np.testing.assert_array_equal(run.predictions[5], run.outputs)

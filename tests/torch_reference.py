@@ -51,26 +51,28 @@ def torch_loss(loss_fn: Any, out: torch.Tensor, target: torch.Tensor) -> torch.T
     return F.mse_loss(out, target, reduction=loss_fn.reduction)
 
 
+def _transposed(layer: torch.nn.Module, name: str) -> bool:
+    """PyTorch's Linear weight is (out, in), ours (in, out); no other parameter differs."""
+    return isinstance(layer, torch.nn.Linear) and name == "weight"
+
+
 def torch_params(model: torch.nn.Sequential) -> list[np.ndarray]:
     """Parameters in backprop's layout (Linear weights transposed back to (in, out))."""
     out = []
     for layer in model:
-        if isinstance(layer, torch.nn.Linear):
-            out.append(layer.weight.detach().numpy().T)
-            if layer.bias is not None:
-                out.append(layer.bias.detach().numpy())
+        for name, p in layer.named_parameters():
+            a = p.detach().numpy()
+            out.append(a.T if _transposed(layer, name) else a)
     return out
 
 
 def torch_grads(model: torch.nn.Sequential) -> list[np.ndarray]:
     out = []
     for layer in model:
-        if isinstance(layer, torch.nn.Linear):
-            assert layer.weight.grad is not None
-            out.append(layer.weight.grad.numpy().T)
-            if layer.bias is not None:
-                assert layer.bias.grad is not None
-                out.append(layer.bias.grad.numpy())
+        for name, p in layer.named_parameters():
+            assert p.grad is not None, f"{type(layer).__name__}.{name} has no gradient"
+            g = p.grad.numpy()
+            out.append(g.T if _transposed(layer, name) else g)
     return out
 
 

@@ -14,25 +14,37 @@ Note: ``Linear.weight`` is (in_features, out_features), the transpose of PyTorch
 
 from typing import TYPE_CHECKING, Any
 
+# check is imported here, not on first use: the function must shadow its module's name, as
+# gradcheck's does (a lazily imported check would leave `backprop.check` the module).
+from .check import CheckReport, check, cmp
 from .gradcheck import GradCheckReport, gradcheck
-from .losses import CrossEntropyLoss, MSELoss
+from .losses import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .nn import (
+    GELU,
     AdaptiveAvgPool2d,
     AvgPool2d,
+    BatchNorm1d,
     Conv2d,
+    Dropout,
+    Embedding,
     Flatten,
     Identity,
+    LayerNorm,
+    LeakyReLU,
     Linear,
+    LogSoftmax,
     MaxPool2d,
     Module,
     Parameter,
     ReLU,
     Sequential,
     Sigmoid,
+    Softmax,
     Tanh,
     Unflatten,
 )
-from .optim import SGD, Adam, Optimizer
+from .nn.utils import clip_grad_norm_
+from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 
 if TYPE_CHECKING:
     from .checkpoint import load, save
@@ -40,7 +52,11 @@ if TYPE_CHECKING:
 
 # The training loop and checkpoints pull in more of the standard library (csv, json, tempfile,
 # zipfile): they load on first use, so `import backprop` and `backprop slp` stay as quick as NumPy.
-_LAZY = {"fit": "train", "load": "checkpoint", "save": "checkpoint"}
+_LAZY = {
+    "fit": "train",
+    "load": "checkpoint",
+    "save": "checkpoint",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -52,26 +68,44 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "GELU",
     "SGD",
+    "Adagrad",
     "Adam",
+    "AdamW",
     "AdaptiveAvgPool2d",
     "AvgPool2d",
+    "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "CheckReport",
     "Conv2d",
     "CrossEntropyLoss",
+    "Dropout",
+    "Embedding",
     "Flatten",
     "GradCheckReport",
     "Identity",
+    "L1Loss",
+    "LayerNorm",
+    "LeakyReLU",
     "Linear",
+    "LogSoftmax",
     "MSELoss",
     "MaxPool2d",
     "Module",
+    "NLLLoss",
     "Optimizer",
     "Parameter",
+    "RMSprop",
     "ReLU",
     "Sequential",
     "Sigmoid",
+    "Softmax",
     "Tanh",
     "Unflatten",
+    "check",
+    "clip_grad_norm_",
+    "cmp",
     "fit",
     "gradcheck",
     "load",

@@ -9,7 +9,9 @@ Entries (the README's "Checkpoint format" says the same):
 
     meta                 JSON text: {"format": "backprop-checkpoint", "version": 1,
                          "dtype", "layers", "optimizer", "rng", "epoch", "info"}
-    param.<name>         each parameter, named as ``model.named_parameters()`` ("0.weight")
+    param.<name>         each parameter, named as ``model.named_parameters()`` ("0.weight"),
+                         in backprop's layout (Linear.weight is (in, out))
+    buffer.<name>        each buffer, named as ``model.named_buffers()`` ("1.running_mean")
     optim.<key>          the optimizer's ``state_dict()``
     scaler.mean/.std     the feature standardisation (optional)
     target_scaler.mean/.std   the regression target's standardisation (optional)
@@ -34,17 +36,12 @@ import numpy as np
 
 from .arrays import Array
 from .data import Scaler
-from .nn import Identity, Linear, Module, ReLU, Sequential, Sigmoid, Tanh
-from .optim import SGD, Adam, Optimizer
+from .nn import Linear, Module, Sequential
+from .nn.registry import LAYERS, layer_type
+from .optim import Optimizer, from_spec, to_spec
 
 FORMAT = "backprop-checkpoint"
 VERSION = 1
-ACTIVATIONS: dict[str, type[Module]] = {
-    "ReLU": ReLU,
-    "Sigmoid": Sigmoid,
-    "Tanh": Tanh,
-    "Identity": Identity,
-}
 DTYPES = ("float32", "float64")
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 HISTORY_KEYS = ("batch_losses", "train_loss", "test_loss", "test_metric", "seconds")
@@ -105,47 +102,30 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
 
 
 def model_spec(model: Module) -> list[dict[str, Any]]:
-    """The architecture as JSON-ready dicts, e.g. {"type": "Linear", "in_features": 64, ...}."""
+    """The architecture as JSON-ready dicts, one per layer: its type, its constructor arguments
+    as its entry in ``backprop.nn.registry.LAYERS`` names them, and its mode, e.g.
+    {"type": "Linear", "in_features": 64, "out_features": 10, "bias": true, "training": true};
+    a layer with its own generator (Dropout) adds its state as "rng"."""
     layers = list(model) if isinstance(model, Sequential) else [model]
     spec: list[dict[str, Any]] = []
     for i, layer in enumerate(layers):
-        if isinstance(layer, Linear):
-            spec.append(
-                {
-                    "type": "Linear",
-                    "in_features": layer.in_features,
-                    "out_features": layer.out_features,
-                    "bias": layer.bias is not None,
-                }
-            )
-        elif (
-            type(layer).__name__ in ACTIVATIONS and type(layer) is ACTIVATIONS[type(layer).__name__]
-        ):
-            spec.append({"type": type(layer).__name__})
-        else:
+        entry = layer_type(layer)
+        if entry is None:
             raise TypeError(
                 f"cannot save layer {i}: {type(layer).__name__} is not a built-in layer"
             )
+        item = {"type": entry.name, **entry.config(layer), "training": layer.training}
+        rng = getattr(layer, "rng", None)
+        if isinstance(rng, np.random.Generator):
+            # Dropout's masks: a resumed run draws the ones an unbroken run would.
+            item["rng"] = rng.bit_generator.state
+        spec.append(item)
     return spec
 
 
 def optimizer_spec(optimizer: Optimizer) -> dict[str, Any]:
-    if isinstance(optimizer, Adam):
-        return {
-            "type": "Adam",
-            "lr": optimizer.lr,
-            "betas": list(optimizer.betas),
-            "eps": optimizer.eps,
-            "weight_decay": optimizer.weight_decay,
-        }
-    if isinstance(optimizer, SGD):
-        return {
-            "type": "SGD",
-            "lr": optimizer.lr,
-            "momentum": optimizer.momentum,
-            "weight_decay": optimizer.weight_decay,
-        }
-    raise TypeError(f"cannot save optimizer {type(optimizer).__name__}")
+    """{"type": "Adam", "lr": …}: the optimizer's class name and ``hyperparameters()``."""
+    return to_spec(optimizer)
 
 
 def save(
@@ -166,8 +146,9 @@ def save(
     a resumed run draws the same shuffles; info: any JSON-ready dict (``backprop train``
     keeps its settings and the data's column names there).
     """
-    params = model.parameters()
-    dtypes = {p.dtype.name for p in params}
+    # parameters and floating buffers; a model without any (Flatten, Softmax) is float64
+    floats = [v for v in model.state_dict().values() if v.dtype.kind == "f"]
+    dtypes = {v.dtype.name for v in floats} or {"float64"}
     if len(dtypes) != 1 or not dtypes <= set(DTYPES):
         raise ValueError(f"cannot save a model with parameter dtypes {sorted(dtypes)}")
     meta = {
@@ -182,8 +163,9 @@ def save(
     }
     arrays: dict[str, Any] = {"meta": np.array(json.dumps(meta))}
     sequential = model if isinstance(model, Sequential) else Sequential(model)
-    for name, p in sequential.named_parameters():
-        arrays[f"param.{name}"] = p.data
+    param_names = {name for name, _ in sequential.named_parameters()}
+    for name, value in sequential.state_dict().items():
+        arrays[f"{'param' if name in param_names else 'buffer'}.{name}"] = value
     if optimizer is not None:
         for key, value in optimizer.state_dict().items():
             arrays[f"optim.{key}"] = np.asarray(value)
@@ -221,8 +203,8 @@ def _reason(e: BaseException) -> str:
 
 
 def _build_model(layers: Any, dtype: str, arrays: dict[str, Array]) -> Sequential:
-    """The layers described by ``layers``; each Linear's sizes are checked against the weight
-    stored for it before anything is allocated."""
+    """The layers described by ``layers``; each layer's stored state is checked against the
+    shapes its arguments imply before anything is allocated."""
     if not isinstance(layers, list) or not layers:
         raise ValueError("'layers' is not a non-empty list")
     out: list[Module] = []
@@ -231,59 +213,38 @@ def _build_model(layers: Any, dtype: str, arrays: dict[str, Array]) -> Sequentia
         if not isinstance(spec, dict):
             raise ValueError(f"layer {i} is not an object")
         kind = spec.get("type")
-        if kind == "Linear":
-            n_in, n_out, bias = spec.get("in_features"), spec.get("out_features"), spec.get("bias")
-            if not (type(n_in) is int and type(n_out) is int and isinstance(bias, bool)):
-                raise ValueError(f"layer {i} (Linear) lacks in_features, out_features or bias")
-            weight = arrays.get(f"param.{i}.weight")
-            if weight is None or weight.shape != (n_in, n_out):
-                raise ValueError(f"layer {i} (Linear {n_in}x{n_out}) has no weight of that shape")
-            if width is not None and n_in != width:
-                raise ValueError(
-                    f"layer {i} takes {n_in} inputs but the layer before gives {width}"
-                )
-            width = n_out
-            out.append(Linear(n_in, n_out, bias=bias, dtype=dtype, rng=np.random.default_rng(0)))
-        elif isinstance(kind, str) and kind in ACTIVATIONS:
-            out.append(ACTIVATIONS[kind]())
-        else:
+        entry = LAYERS.get(kind) if isinstance(kind, str) else None
+        if entry is None:
             raise ValueError(f"layer {i} has unknown type {kind!r}")
+        config = {k: v for k, v in spec.items() if k not in ("type", "training", "rng")}
+        training = spec.get("training", True)
+        if not isinstance(training, bool):
+            raise ValueError(f"layer {i} ({kind}) has a 'training' that is not true or false")
+        shapes = entry.state_shapes(config) if entry.state_shapes else {}
+        for key, shape in shapes.items():
+            stored = arrays.get(f"param.{i}.{key}", arrays.get(f"buffer.{i}.{key}"))
+            if stored is None or stored.shape != shape:
+                raise ValueError(f"layer {i} ({kind} {config}) has no {key} of that shape")
+        if entry.cls is Linear:
+            if width is not None and config["in_features"] != width:
+                raise ValueError(
+                    f"layer {i} takes {config['in_features']} inputs but the layer before "
+                    f"gives {width}"
+                )
+            width = config["out_features"]
+        elif not entry.elementwise:
+            width = None
+        layer = entry.build(config, dtype)
+        if "rng" in spec:
+            if not isinstance(getattr(layer, "rng", None), np.random.Generator):
+                raise ValueError(f"layer {i} ({kind}) has an 'rng' but draws no random numbers")
+            layer.rng = _build_rng(spec["rng"])  # type: ignore[attr-defined]
+        out.append(layer.train(training))
     return Sequential(*out)
 
 
 def _build_optimizer(spec: Any, model: Sequential, state: dict[str, Array]) -> Optimizer:
-    if not isinstance(spec, dict):
-        raise ValueError("'optimizer' is not an object")
-
-    def number(key: str) -> float:
-        value = spec.get(key)
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise ValueError(f"optimizer {key} is not a number")
-        return float(value)
-
-    kind = spec.get("type")
-    opt: Optimizer
-    if kind == "Adam":
-        betas = spec.get("betas")
-        if not (isinstance(betas, list) and len(betas) == 2):
-            raise ValueError("Adam betas is not a pair")
-        beta1, beta2 = (float(b) for b in betas)
-        opt = Adam(
-            model.parameters(),
-            lr=number("lr"),
-            betas=(beta1, beta2),
-            eps=number("eps"),
-            weight_decay=number("weight_decay"),
-        )
-    elif kind == "SGD":
-        opt = SGD(
-            model.parameters(),
-            lr=number("lr"),
-            momentum=number("momentum"),
-            weight_decay=number("weight_decay"),
-        )
-    else:
-        raise ValueError(f"unknown optimizer type {kind!r}")
+    opt = from_spec(spec, model.parameters())
     opt.load_state_dict(state)
     return opt
 
@@ -346,8 +307,10 @@ def _rebuild(meta: dict[str, Any], arrays: dict[str, Array]) -> Checkpoint:
     if dtype not in DTYPES:
         raise ValueError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
     model = _build_model(meta.get("layers"), dtype, arrays)
-    for pname, p in model.named_parameters():
-        p.data[...] = _take(arrays, f"param.{pname}", p.shape, dtype)
+    param_names = {name for name, _ in model.named_parameters()}
+    for key, target in model.state_dict().items():
+        entry = f"{'param' if key in param_names else 'buffer'}.{key}"
+        target[...] = _take(arrays, entry, target.shape, target.dtype.name)
     optim_state = {
         k[len("optim.") :]: arrays.pop(k) for k in list(arrays) if k.startswith("optim.")
     }

@@ -26,7 +26,7 @@ import numpy as np
 from .arrays import Array
 from .losses import MSELoss
 from .optim import SGD
-from .slp import Diverged, post_setup
+from .slp import POST, Diverged, post_setup
 
 # --step is capped so that a typo cannot start a long run; the post's loss reaches the floor of
 # float64 rounding after about 1800 steps, so later steps have nothing new to show.
@@ -80,6 +80,13 @@ class ExplainedStep:
     @property
     def measured_ratio(self) -> float:
         return self.new_loss / self.loss if self.loss else math.nan
+
+    @property
+    def is_the_posts(self) -> bool:
+        """True for the post's own setup: its size, sample count, learning rate and seed."""
+        return (self.dim, self.samples, self.lr, self.seed) == (
+            POST["dim"], POST["samples"], POST["lr"], POST["seed"],
+        )  # fmt: skip
 
 
 def explain_step(
@@ -186,7 +193,11 @@ def blocks(e: ExplainedStep) -> list[Block]:
             "Gradient of the loss",
             "∂L/∂O = 2/N (O − T)",
             f"∂L/∂O: ({n}, {d})",
-            [("∂L/∂O", e.grad_output)],
+            [
+                ("∂L/∂O", e.grad_output),
+                # The post's code keeps the negative: its dL_dO = 2/N (inputs − result).
+                ("the post's dL_dO = 2/N (T − O) = −∂L/∂O", -e.grad_output),
+            ],
         ),
         Block(
             "Backward through the layer",
@@ -256,9 +267,18 @@ def format_array(a: Array) -> list[str]:
 
 
 def header(e: ExplainedStep) -> list[str]:
+    if e.is_the_posts:
+        first = (
+            f"One training step of the post's single-layer perceptron: step {e.step} "
+            f'(the post\'s "Iteration {e.step}")'
+        )
+    else:
+        first = (
+            f"One training step of a single-layer perceptron set up as the post's, with other "
+            f"settings: step {e.step}"
+        )
     return [
-        f"One training step of the post's single-layer perceptron: step {e.step} "
-        f'(the post\'s "Iteration {e.step}")',
+        first,
         f"D = {e.dim} inputs and outputs, N = {e.samples} sample{'s' if e.samples != 1 else ''}, "
         f"η = {e.lr:g}, seed {e.seed}; the target is the input, T = X. See docs/notes.md.",
     ]
@@ -344,3 +364,65 @@ def to_json(e: ExplainedStep) -> dict[str, Any]:
         "predicted_ratio": num(e.predicted_ratio),
         "measured_ratio": num(e.measured_ratio),
     }
+
+
+# ---------------------------------------------------------------------------- the graph
+
+
+@dataclass
+class GraphNode:
+    """One value of the step's computational graph: how it is made, its value, its gradient."""
+
+    name: str
+    op: str  # how the forward pass makes it from its inputs ("" for a leaf)
+    inputs: tuple[str, ...]
+    value: Array | float
+    grad: Array | float | None  # ∂L/∂(this value); None where nothing needs it
+    rule: str  # the local rule that gives the gradient from the one downstream
+
+
+def graph_nodes(e: ExplainedStep) -> list[GraphNode]:
+    """The post's step as a graph, X →(·W)→ P →(+b)→ O →(− T)→ E →(Σ E²/N)→ L.
+
+    Values are the library's forward pass; each gradient is the downstream one times the local
+    gradient: 1 at L; 2E/N at E; the same at O (a subtraction passes it on); at P and b an add
+    passes it on, and b sums it over the samples it was broadcast to; a product swaps its inputs,
+    so W gets Xᵀ G and X gets G Wᵀ.
+    """
+    n = e.samples
+    grad_o = e.grad_output
+    return [
+        GraphNode("X", "", (), e.inputs, grad_o @ e.weight.T, "∂L/∂P Wᵀ   (a product: X gets W)"),
+        GraphNode("W", "", (), e.weight, e.weight_grad, "Xᵀ ∂L/∂P   (a product: W gets X)"),
+        GraphNode("P", "X W", ("X", "W"), e.inputs @ e.weight, grad_o, "∂L/∂O   (an add passes it on)"),
+        GraphNode("b", "", (), e.bias, e.bias_grad, "Σₙ ∂L/∂Oₙ   (b was broadcast to N rows: sum)"),
+        GraphNode("O", "P + b", ("P", "b"), e.outputs, grad_o, "∂L/∂E   (a subtraction passes it on)"),
+        GraphNode("T", "", (), e.inputs, None, "the target: nothing to learn"),
+        GraphNode("E", "O − T", ("O", "T"), e.outputs - e.inputs, 2 / n * (e.outputs - e.inputs), f"2E/N   (N = {n})"),
+        GraphNode("L", "1/N Σₙ Σᵢ Eₙᵢ²", ("E",), e.loss, 1.0, "1, where the backward pass starts"),
+    ]  # fmt: skip
+
+
+def render_graph(e: ExplainedStep) -> str:
+    """The graph as text: one node a paragraph, forward value then gradient."""
+    lines = [
+        f"The computational graph of step {e.step}: forward values, then gradients from L back.",
+        "",
+        "  X ──┐",
+        "      (·)──▶ P ──┐",
+        "  W ──┘          (+)──▶ O ──┐",
+        "            b ───┘          (−)──▶ E ──▶ (Σ E²/N) ──▶ L",
+        "                       T ───┘",
+        "",
+    ]
+    for node in graph_nodes(e):
+        made = f" = {node.op}" if node.op else ""
+        lines.append(f"{node.name}{made}")
+        lines += ["   " + line for line in _value_lines("value", node.value)]
+        if node.grad is None:
+            lines.append(f"   ∂L/∂{node.name}: none ({node.rule})")
+        else:
+            lines.append(f"   ∂L/∂{node.name} = {node.rule}")
+            lines += ["   " + line for line in _value_lines(" " * (len(node.name) + 4), node.grad)]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

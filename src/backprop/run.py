@@ -30,6 +30,7 @@ from .train import (
     DEFAULT_LR,
     DEFAULT_MOMENTUM,
     DEFAULTS,
+    WITH_MOMENTUM,
     FitHistory,
     cnn,
     fit,
@@ -82,8 +83,10 @@ def resolve_settings(
             settings["lr"] = lrs[optimizer]
         if settings["momentum"] is None:
             settings["momentum"] = DEFAULT_MOMENTUM[optimizer]
-        elif optimizer != "sgd" and settings["momentum"]:
-            raise SettingsError("--momentum applies to --optimizer sgd only")
+        elif optimizer not in WITH_MOMENTUM and settings["momentum"]:
+            raise SettingsError(
+                f"--momentum applies to --optimizer {' or '.join(WITH_MOMENTUM)} only"
+            )
         settings["data"] = data
         return settings
     for key, value in given.items():
@@ -109,7 +112,7 @@ def check_stored_settings(path: str, stored: dict[str, Any]) -> None:
         "task": ("classification", "regression"),
         "loss": ("cross_entropy", "mse"),
         "activation": ("relu", "tanh", "sigmoid"),
-        "optimizer": ("adam", "sgd"),
+        "optimizer": tuple(DEFAULT_LR),
         "dtype": ("float32", "float64"),
     }
     ranges_ok = stored["data"] != "" and stored["batch_size"] >= 1 and 0 < stored["test_size"] < 1
@@ -229,9 +232,10 @@ class Run:
         if settings.get("model") == "cnn":
             side = round(self.data.X.shape[1] ** 0.5)
             sizes = [f"CNN 1×{side}×{side}", "conv 16", "pool", "conv 32", "pool", sizes[-1]]
-        optimizer = f"{settings['optimizer'].upper() if settings['optimizer'] == 'sgd' else 'Adam'}"
+        names = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
+        optimizer = names.get(settings["optimizer"], settings["optimizer"].capitalize())
         optimizer += f" lr {settings['lr']:g}"
-        if settings["optimizer"] == "sgd" and settings["momentum"]:
+        if settings["momentum"]:
             optimizer += f" momentum {settings['momentum']:g}"
         return (
             f"{settings['data']}: {' → '.join(map(str, sizes))} with {settings['activation']}, "

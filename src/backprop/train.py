@@ -33,7 +33,7 @@ from .nn import (
     Tanh,
     Unflatten,
 )
-from .optim import SGD, Adam, Optimizer
+from .optim import OPTIMIZERS, Optimizer
 
 METRICS = {"classification": "accuracy", "regression": "r2"}
 
@@ -55,16 +55,19 @@ DEFAULTS: dict[str, Any] = {
     "test_size": 0.2,
     "dtype": "float32",
 }
-DEFAULT_LR = {"adam": 1e-3, "sgd": 0.01}
+# torch.optim's default learning rates, but SGD's (0.01 here, 0.001 in torch.optim)
+DEFAULT_LR = {"adam": 1e-3, "adamw": 1e-3, "sgd": 0.01, "rmsprop": 1e-2, "adagrad": 1e-2}
+DEFAULT_MOMENTUM = {"adam": 0.0, "adamw": 0.0, "sgd": 0.9, "rmsprop": 0.0, "adagrad": 0.0}
+# the optimizers that take a momentum
+WITH_MOMENTUM = ("sgd", "rmsprop")
 # The CNN learns the digits best (and steadily) at twice Adam's usual rate.
-CNN_DEFAULT_LR = {"adam": 2e-3, "sgd": 0.01}
+CNN_DEFAULT_LR = {**DEFAULT_LR, "adam": 2e-3}
 MODELS = ("mlp", "cnn")
 CNN_IMAGE = (1, 8, 8)
 CNN_ARCHITECTURE = (
     "Unflatten(1, (1, 8, 8)) → Conv2d(1, 16, 3, padding=1) → ReLU → MaxPool2d(2) → "
     "Conv2d(16, 32, 3, padding=1) → ReLU → MaxPool2d(2) → Flatten → Linear(128, 10)"
 )
-DEFAULT_MOMENTUM = {"adam": 0.0, "sgd": 0.9}
 DEFAULT_EPOCHS = 30
 
 
@@ -155,11 +158,17 @@ def _targets(loss_fn: Loss, task: str, y: Array, outputs: int, dtype: Any) -> Ar
 def evaluate(
     model: Module, loss_fn: Loss, X: Array, y: Array, task: str | None = None
 ) -> tuple[float, float]:
-    """(loss, accuracy or R²) of ``model`` on X, y in one forward pass."""
+    """(loss, accuracy or R²) of ``model`` on X, y in one forward pass, in evaluation mode
+    (BatchNorm on its running statistics, no Dropout); each layer's mode is restored after."""
     task = task or _infer_task(loss_fn)
-    out = model(X)
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        out = model.eval()(X)
+    finally:
+        for m, training in modes:
+            m.training = training
     target = _targets(loss_fn, task, y, out.shape[1], out.dtype)
-    loss = loss_fn(out, target)
+    loss = float(loss_fn(out, target))
     metric = accuracy(out, y) if task == "classification" else r2_score(out, target)
     return loss, metric
 
@@ -213,13 +222,22 @@ def fit(
     check_finite("y", y)
     params = model.parameters()
     dtype = params[0].dtype if params else X.dtype
-    # Converted once here, not per batch: a float32 network takes float32 batches.
-    X = np.asarray(X, dtype=dtype)
+    # Converted once here, not per batch: a float32 network takes float32 batches. Integer
+    # inputs (an Embedding's token indices) stay integers.
+    if X.dtype.kind not in "iu":
+        X = np.asarray(X, dtype=dtype)
     if X_test is not None and y_test is not None:
         check_finite("X_test", X_test)
         check_finite("y_test", y_test)
-        X_test = np.asarray(X_test, dtype=dtype)
-    out_features = model(X[:1]).shape[1]
+        if X_test.dtype.kind not in "iu":
+            X_test = np.asarray(X_test, dtype=dtype)
+    # the output width, from one row in evaluation mode (which leaves a BatchNorm's running
+    # statistics alone)
+    was_training = model.training
+    try:
+        out_features = model.eval()(X[:1]).shape[1]
+    finally:
+        model.train(was_training)
     targets = _targets(loss_fn, task, y, out_features, dtype)
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     history = history if history is not None else FitHistory(task)
@@ -243,7 +261,7 @@ def fit(
                 tb = t_epoch[b * batch_size : (b + 1) * batch_size]
                 out = model(xb)
                 try:
-                    loss = loss_fn(out, tb)
+                    loss = float(loss_fn(out, tb))
                 except ValueError:
                     if np.all(np.isfinite(out)):
                         raise
@@ -354,12 +372,14 @@ def make_optimizer(
     momentum: float = 0.0,
     weight_decay: float = 0.0,
 ) -> Optimizer:
-    """``Adam(params, lr, weight_decay=...)`` for "adam", ``SGD(params, lr, momentum,
-    weight_decay)`` for "sgd"."""
-    if name == "adam":
-        if momentum:
-            raise ValueError("momentum applies to SGD; Adam has betas")
-        return Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "sgd":
-        return SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    raise ValueError(f"unknown optimizer {name!r}; valid: adam, sgd")
+    """The optimizer called ``name`` ("adam", "adamw", "sgd", "rmsprop", "adagrad": the
+    ``backprop.optim`` class of that name in lower case) with ``lr`` and ``weight_decay``, and
+    ``momentum`` for SGD and RMSprop; the other settings take torch.optim's defaults."""
+    classes: dict[str, Any] = {cls.__name__.lower(): cls for cls in OPTIMIZERS.values()}
+    if name not in classes:
+        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(classes)}")
+    if name in WITH_MOMENTUM:
+        return classes[name](params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if momentum:
+        raise ValueError(f"momentum applies to {' and '.join(WITH_MOMENTUM)}, not {name}")
+    return classes[name](params, lr=lr, weight_decay=weight_decay)

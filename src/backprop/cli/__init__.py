@@ -3,8 +3,9 @@
 Exit codes: 0 success, 1 a failure (the loss diverged, a gradient check failed, a file could not
 be written), 2 bad usage (an unknown option, a value out of range). Errors are one line on stderr.
 
-One module per subcommand (``slp``, ``gradcheck``, ``train``, ``predict``, ``explain``), each
-with its ``add_<name>_parser(sub)`` and ``cmd_<name>(args)``; ``common`` holds what they share.
+One module per subcommand (``slp``, ``gradcheck``, ``train``, ``predict``, ``explain``,
+``check``, ``bugs``, ``playground``), each with its ``add_<name>_parser(sub)`` and ``cmd_<name>(args)``; ``common``
+holds what they share.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ __all__ = ["COMMANDS", "Failure", "Parser", "UsageError", "build_parser", "main"
 # Each subcommand lives in its own module, with add_<name>_parser(sub) and cmd_<name>(args).
 # Only the module of the command being run is imported, so `backprop slp` does not pay for
 # building (and importing) the training command's options.
-COMMANDS = ("slp", "gradcheck", "train", "predict", "explain")
+COMMANDS = ("slp", "gradcheck", "train", "predict", "explain", "check", "bugs", "playground")
 
 
 def build_parser(only: str | None = None) -> Parser:

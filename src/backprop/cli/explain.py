@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from .common import Failure, non_negative_int
+from .common import Failure, UsageError, non_negative_int
 from .slp import add_slp_options
 
 
@@ -42,6 +42,21 @@ def add_explain_parser(sub: Any) -> None:
         "(default: %(default)s)",
     )
     p.add_argument("--json", action="store_true", help="print the numbers as one JSON object")
+    p.add_argument(
+        "--graph",
+        nargs="?",
+        const="-",
+        metavar="PNG",
+        help="print the step's computational graph instead, every value with its gradient; "
+        "with a file name (.png), draw it there (needs the viz extra)",
+    )
+    p.add_argument(
+        "--layer",
+        metavar="NAME",
+        help="instead, one forward and backward pass of one layer on a tiny input, every "
+        "intermediate value printed: batchnorm, layernorm, dropout, embedding, softmax, "
+        "logsoftmax, gelu, leakyrelu, flatten, linear",
+    )
     p.set_defaults(func=cmd_explain)
 
 
@@ -49,6 +64,19 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from ..explain import explain_step, render_plain, render_rich, to_json
     from ..slp import Diverged
 
+    if args.layer is not None:
+        return _explain_layer(args)
+    if args.graph not in (None, "-") and not args.graph.lower().endswith(".png"):
+        raise UsageError(f"--graph: {args.graph}: the figure is written as PNG; name a .png file")
+    if args.graph is not None and args.json:
+        raise UsageError("--graph and --json: choose one")
+    if args.graph not in (None, "-"):
+        from ..viz.files import check_writable
+
+        try:
+            check_writable(args.graph)
+        except OSError as e:
+            raise Failure(f"--graph: {e}") from None
     try:
         step = explain_step(args.dim, args.samples, args.lr, args.seed, args.step)
     except Diverged as e:
@@ -56,10 +84,37 @@ def cmd_explain(args: argparse.Namespace) -> int:
             f"the loss became {e.loss} at iteration {e.step}, before the end of step {args.step}: "
             f"lr={e.lr:g} is too large for this problem; try a smaller --lr or an earlier --step"
         ) from None
-    if args.json:
+    if args.graph == "-":
+        from ..explain import render_graph
+
+        sys.stdout.write(render_graph(step))
+    elif args.graph is not None:
+        from ..viz.graph import draw_graph
+
+        draw_graph(step, args.graph)
+        print(f"wrote {args.graph}", file=sys.stderr)
+    elif args.json:
         print(json.dumps(to_json(step)))
     elif sys.stdout.isatty():
         render_rich(step)
     else:
         sys.stdout.write(render_plain(step))
+    return 0
+
+
+def _explain_layer(args: argparse.Namespace) -> int:
+    from ..explain_layer import EXAMPLES, explain_layer, render, to_json
+
+    if args.graph is not None or args.step != 0:
+        raise UsageError("--layer explains one layer: --graph and --step do not apply")
+    name = args.layer.lower()
+    if name not in EXAMPLES:
+        raise UsageError(
+            f"--layer: unknown layer {args.layer!r}; valid: {', '.join(sorted(EXAMPLES))}"
+        )
+    walkthrough = explain_layer(name)
+    if args.json:
+        print(json.dumps(to_json(walkthrough)))
+    else:
+        sys.stdout.write(render(walkthrough))
     return 0

@@ -275,13 +275,23 @@ def add_train_parser(sub: Any) -> None:
         choices=["cross_entropy", "mse"],
         help="default: cross_entropy for classification, mse for regression",
     )
-    p.add_argument("--optimizer", choices=["adam", "sgd"], help="default: adam")
+    p.add_argument(
+        "--optimizer",
+        choices=["adam", "adamw", "sgd", "rmsprop", "adagrad"],
+        help="default: adam (each with torch.optim's settings but --lr, --momentum and "
+        "--weight-decay)",
+    )
     p.add_argument(
         "--lr",
         type=positive_float,
-        help="learning rate (default: 0.001 for adam, 0.002 with --model cnn; 0.01 for sgd)",
+        help="learning rate (default: 0.001 for adam and adamw, 0.002 for adam with --model cnn; "
+        "0.01 for the others)",
     )
-    p.add_argument("--momentum", type=non_negative_float, help="SGD momentum (default: 0.9)")
+    p.add_argument(
+        "--momentum",
+        type=non_negative_float,
+        help="momentum of sgd (default: 0.9) or rmsprop (default: 0)",
+    )
     p.add_argument("--weight-decay", type=non_negative_float, help="L2 weight decay (default: 0)")
     p.add_argument("--batch-size", type=positive_int, help="rows per batch (default: 32)")
     p.add_argument(

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..arrays import Array, check_finite
-from .module import Module, Parameter
+from .module import Module
 
 
 class Sequential(Module):
@@ -61,15 +61,8 @@ class Sequential(Module):
                 grad_output = layer.backward_owned(grad_output)
         return grad_output
 
-    def parameters(self) -> list[Parameter]:
-        return [p for layer in self.layers for p in layer.parameters()]
-
-    def named_parameters(self) -> list[tuple[str, Parameter]]:
-        return [
-            (f"{i}.{name}", p)
-            for i, layer in enumerate(self.layers)
-            for name, p in layer.named_parameters()
-        ]
+    def named_children(self) -> list[tuple[str, Module]]:
+        return [(str(i), layer) for i, layer in enumerate(self.layers)]
 
     def __len__(self) -> int:
         return len(self.layers)

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
 from ..arrays import Array
 from .module import Module, Parameter
+from .registry import LayerType, register
 
 
 class Linear(Module):
     """y = x @ W + b        x: (N, in)  W: (in, out)  b: (out,)  y: (N, out)
 
     backward:  dL/dW = xᵀ · dL/dy    dL/db = Σₙ dL/dy    dL/dx = dL/dy · Wᵀ
+
+    Any leading dimensions are allowed, as in PyTorch: x (…, in) gives y (…, out), and the
+    backward pass treats every leading index as one more row n (x and dL/dy are viewed as
+    (N, in) and (N, out) with N the product of the leading sizes), so a Linear can follow an
+    Embedding's (N, T, d) output. Cached: x, the input, which dL/dW needs.
 
     ``weight`` is stored as (in_features, out_features), the post's layout, so y = x @ W needs
     no transpose. **PyTorch's ``nn.Linear.weight`` is the transpose**, (out_features,
@@ -48,9 +56,9 @@ class Linear(Module):
         self._x: Array | None = None
 
     def forward(self, x: Array) -> Array:
-        if x.ndim != 2 or x.shape[1] != self.in_features:
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise ValueError(
-                f"{self!r} expects input of shape (N, {self.in_features}), got {x.shape}"
+                f"{self!r} expects input of shape (…, {self.in_features}), got {x.shape}"
             )
         if x.dtype != self.weight.data.dtype:
             # Compute in the layer's dtype, as a float32 network must stay float32 throughout.
@@ -69,11 +77,15 @@ class Linear(Module):
         x = self._x
         if x is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
-        if grad_output.shape != (x.shape[0], self.out_features):
+        if grad_output.shape != (*x.shape[:-1], self.out_features):
             raise ValueError(
                 f"{self!r}: backward expects grad_output of shape "
-                f"({x.shape[0]}, {self.out_features}), got {grad_output.shape}"
+                f"{(*x.shape[:-1], self.out_features)}, got {grad_output.shape}"
             )
+        if x.ndim != 2:
+            # (…, in) as (N, in): a view, so the 2-D case below serves every shape.
+            x = x.reshape(-1, self.in_features)
+            grad_output = grad_output.reshape(-1, self.out_features)
         # Right after zero_grad, dL/dW and dL/db go straight into the gradient buffers (no
         # temporary); otherwise they are added to what is there.
         W, b = self.weight, self.bias
@@ -88,15 +100,6 @@ class Linear(Module):
                 b._grad_is_zero = False
             else:
                 b._grad += np.add.reduce(grad_output, axis=0)
-
-    def parameters(self) -> list[Parameter]:
-        return [self.weight] if self.bias is None else [self.weight, self.bias]
-
-    def named_parameters(self) -> list[tuple[str, Parameter]]:
-        named = [("weight", self.weight)]
-        if self.bias is not None:
-            named.append(("bias", self.bias))
-        return named
 
     def __repr__(self) -> str:
         return (
@@ -113,3 +116,31 @@ class Identity(Module):
 
     def backward(self, grad_output: Array) -> Array:
         return grad_output
+
+
+def _linear_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    n_in, n_out, bias = config.get("in_features"), config.get("out_features"), config.get("bias")
+    if not (type(n_in) is int and type(n_out) is int and isinstance(bias, bool)):
+        raise ValueError("Linear lacks in_features, out_features or bias")
+    return {"weight": (n_in, n_out), "bias": (n_out,)} if bias else {"weight": (n_in, n_out)}
+
+
+def _linear_config(layer: Any) -> dict[str, Any]:
+    return {
+        "in_features": layer.in_features,
+        "out_features": layer.out_features,
+        "bias": layer.bias is not None,
+    }
+
+
+register(
+    LayerType(
+        Linear,
+        ("in_features", "out_features", "bias"),
+        transposed=("weight",),  # PyTorch's weight is (out, in)
+        state_shapes=_linear_shapes,
+        get=_linear_config,
+        torch_get=_linear_config,
+    )
+)
+register(LayerType(Identity, elementwise=True))

@@ -14,7 +14,8 @@ Conventions (as in PyTorch, with one deliberate difference):
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
 import numpy as np
 
@@ -76,7 +77,29 @@ class Parameter:
 
 
 class Module:
-    """Base class: ``module(x)`` calls ``forward``; ``backward`` maps dL/dy to dL/dx."""
+    """Base class: ``module(x)`` calls ``forward``; ``backward`` maps dL/dy to dL/dx.
+
+    As in PyTorch's ``nn.Module``:
+
+    * **Modes.** ``train()`` / ``eval()`` set ``.training`` on the module and every child and
+      return the module. Only layers whose forward differs by mode read it (BatchNorm uses the
+      batch statistics in training and the running ones in evaluation; Dropout is the identity
+      in evaluation). A new module is in training mode.
+    * **Parameters and buffers.** A ``Parameter`` attribute is a parameter (found in the order
+      the attributes were set, as PyTorch registers them); ``register_buffer(name, array)`` adds
+      a non-trainable array that is part of the state (BatchNorm's ``running_mean``). Buffers
+      are plain NumPy arrays, read and replaced as attributes.
+    * **Children.** A ``Module`` attribute is a child; ``named_modules()`` walks the tree with
+      PyTorch's dotted names ("0", "0.1", ...).
+    * **state_dict** maps PyTorch's key names ("0.weight", "1.running_var",
+      "1.num_batches_tracked") to the arrays themselves (not copies), **in backprop's layout**:
+      ``Linear.weight`` is (in, out) here. ``backprop.interop`` transposes it, once, when it
+      crosses to PyTorch; a checkpoint stores it as it is here.
+
+    Layers do not call ``super().__init__()``: everything above is found from the attributes.
+    """
+
+    training: bool = True
 
     def __call__(self, x: Array) -> Array:
         return self.forward(x)
@@ -96,11 +119,108 @@ class Module:
         else, which the layer may overwrite (``Sequential`` calls it; see there)."""
         return self.backward(grad_output)
 
-    def parameters(self) -> list[Parameter]:
-        return []
+    # ------------------------------------------------------------------ modes
+
+    def train(self, mode: bool = True) -> Self:
+        """Set training mode (``mode=True``) or evaluation mode on this module and its children."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"{type(self).__name__}.train: mode must be a bool, got {mode!r}")
+        for _, module in self.named_modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Self:
+        """Evaluation mode: ``train(False)``."""
+        return self.train(False)
+
+    # ------------------------------------------------------------------ the module tree
+
+    def named_children(self) -> list[tuple[str, Module]]:
+        return [(k, v) for k, v in vars(self).items() if isinstance(v, Module)]
+
+    def children(self) -> list[Module]:
+        return [m for _, m in self.named_children()]
+
+    def named_modules(self, prefix: str = "") -> list[tuple[str, Module]]:
+        """This module (named ``prefix``) and every descendant, depth first, as PyTorch."""
+        out: list[tuple[str, Module]] = [(prefix, self)]
+        for name, child in self.named_children():
+            out += child.named_modules(f"{prefix}.{name}" if prefix else name)
+        return out
+
+    def modules(self) -> list[Module]:
+        return [m for _, m in self.named_modules()]
+
+    # ------------------------------------------------------------------ parameters and buffers
+
+    def _own_parameters(self) -> list[tuple[str, Parameter]]:
+        return [(k, v) for k, v in vars(self).items() if isinstance(v, Parameter)]
 
     def named_parameters(self) -> list[tuple[str, Parameter]]:
-        return []
+        """("weight", p), ("0.bias", p), ...: own parameters first, then each child's."""
+        out = list(self._own_parameters())
+        for name, child in self.named_children():
+            out += [(f"{name}.{k}", p) for k, p in child.named_parameters()]
+        return out
+
+    def parameters(self) -> list[Parameter]:
+        return [p for _, p in self.named_parameters()]
+
+    def register_buffer(self, name: str, value: Array | None) -> None:
+        """Add ``name`` to the module's state as a buffer (``None``: declared but absent, as
+        PyTorch's running statistics with ``track_running_stats=False``)."""
+        names: list[str] = self.__dict__.setdefault("_buffer_names", [])
+        if name not in names:
+            names.append(name)
+        setattr(self, name, value)
+
+    def named_buffers(self) -> list[tuple[str, Array]]:
+        out = [
+            (k, getattr(self, k))
+            for k in self.__dict__.get("_buffer_names", [])
+            if getattr(self, k) is not None
+        ]
+        for name, child in self.named_children():
+            out += [(f"{name}.{k}", b) for k, b in child.named_buffers()]
+        return out
+
+    def buffers(self) -> list[Array]:
+        return [b for _, b in self.named_buffers()]
+
+    def state_dict(self) -> dict[str, Array]:
+        """Parameters and buffers by PyTorch's key names, in PyTorch's order (each module's
+        parameters, then its buffers, then its children's), in backprop's layout. The arrays
+        are the module's own: copy them to keep a snapshot."""
+        out: dict[str, Array] = {k: p.data for k, p in self._own_parameters()}
+        for k in self.__dict__.get("_buffer_names", []):
+            if getattr(self, k) is not None:
+                out[k] = getattr(self, k)
+        for name, child in self.named_children():
+            out.update({f"{name}.{k}": v for k, v in child.state_dict().items()})
+        return out
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
+        """Copy ``state_dict`` into the parameters and buffers (in place, same shapes, cast to
+        each array's dtype). With ``strict``, the keys must be exactly ``state_dict()``'s."""
+        own = self.state_dict()
+        if strict:
+            missing = [k for k in own if k not in state_dict]
+            unexpected = [k for k in state_dict if k not in own]
+            if missing or unexpected:
+                raise ValueError(
+                    f"{type(self).__name__}.load_state_dict: missing keys {missing}, "
+                    f"unexpected keys {unexpected}"
+                )
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            value = np.asarray(state_dict[key])
+            if value.shape != target.shape:
+                raise ValueError(
+                    f"{type(self).__name__}.load_state_dict: {key!r} has shape {value.shape}, "
+                    f"the module's is {target.shape}"
+                )
+            target[...] = value
 
     def zero_grad(self) -> None:
         for p in self.parameters():

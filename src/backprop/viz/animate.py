@@ -145,7 +145,8 @@ def animate_slp(
     count: int = GIF_FRAMES,
     progress: bool = False,
 ) -> int:
-    """The post's picture: its perceptron o = x @ W + b learning to copy x (target t = x).
+    """The post's picture: its perceptron o = x @ W + b learning to reproduce its training input
+    x (target t = x). It learns that one vector, not to copy inputs in general (docs/notes.md).
 
     The first input vector x₀ is shown (the post's run has one). Returns the GIF's size.
     """
@@ -162,7 +163,7 @@ def animate_slp(
         path,
         inputs=run.inputs[0],
         targets=run.inputs[0],
-        title=f"The post's perceptron: o = x·W + b learns to copy its input (target = x{which}), "
-        f"lr {run.lr:g}",
+        title=f"The post's perceptron: o = x·W + b learns to reproduce its training vector "
+        f"(target = x{which}), lr {run.lr:g}",
         progress=progress,
     )

@@ -1,0 +1,110 @@
+"""Adam and AdamW, as ``torch.optim.Adam`` and ``torch.optim.AdamW`` (amsgrad off)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ..nn import Parameter
+from .optimizer import Optimizer, blocks, lerp_
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), exactly as ``torch.optim.Adam`` (amsgrad off).
+
+    g ← ∇θ + λθ                                  (weight_decay λ: L2, not AdamW's decoupled decay)
+    m ← β₁m + (1 − β₁)g        v ← β₂v + (1 − β₂)g²
+    θ ← θ − η/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
+
+    The bias corrections undo the pull of m and v towards their zero initial value; ε is added
+    after the correction, where PyTorch adds it. State: ``exp_avg`` m and ``exp_avg_sq`` v per
+    parameter, and the step count t.
+    """
+
+    counts_steps = True
+    decoupled_weight_decay = False
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr)
+        beta1, beta2 = betas
+        name = type(self).__name__
+        if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
+            raise ValueError(f"{name}: betas must lie in [0, 1), got {betas}")
+        if eps < 0 or weight_decay < 0:
+            raise ValueError(
+                f"{name}: eps and weight_decay must be >= 0, got {eps}, {weight_decay}"
+            )
+        self.betas = (float(beta1), float(beta2))
+        self.eps = eps
+        self.weight_decay = weight_decay
+        for p, state in zip(self.params, self.state, strict=True):
+            state["exp_avg"] = np.zeros_like(p.data)
+            state["exp_avg_sq"] = np.zeros_like(p.data)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            "lr": self.lr,
+            "betas": self.betas,
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+        }
+
+    def state_names(self) -> tuple[str, ...]:
+        return ("exp_avg", "exp_avg_sq")
+
+    def step(self) -> None:
+        self.steps += 1
+        beta1, beta2 = self.betas
+        lr, wd = self.lr, self.weight_decay
+        step_size = lr / (1 - beta1**self.steps)
+        bias_correction2_sqrt = math.sqrt(1 - beta2**self.steps)
+        for p, state in zip(self.params, self.state, strict=True):
+            g_all = p.grad
+            if wd and not self.decoupled_weight_decay:
+                g_all = g_all + wd * p.data
+            for data, g, m, v in blocks(p.data, g_all, state["exp_avg"], state["exp_avg_sq"]):
+                if wd and self.decoupled_weight_decay:
+                    data *= 1 - lr * wd
+                lerp_(m, g, 1 - beta1)  # m ← β₁m + (1 − β₁)g, as PyTorch's lerp
+                v *= beta2
+                v += (1 - beta2) * (g * g)
+                denom = np.sqrt(v)
+                denom /= bias_correction2_sqrt
+                denom += self.eps
+                # θ ← θ − step_size · (m / denom), in PyTorch's order (addcdiv)
+                data -= step_size * (m / denom)
+
+
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter), exactly as ``torch.optim.AdamW``: Adam with the weight decay
+    taken out of the gradient and applied to the weights directly ("decoupled").
+
+    θ ← θ · (1 − ηλ)                              (weight_decay λ, default 1e-2)
+    m ← β₁m + (1 − β₁)∇θ       v ← β₂v + (1 − β₂)(∇θ)²
+    θ ← θ − η/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
+
+    With Adam's L2 decay, λθ passes through m/√v and is rescaled per weight; here every weight
+    shrinks by the same factor, whatever its gradient history.
+    """
+
+    decoupled_weight_decay = True
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay)

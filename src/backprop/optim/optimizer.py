@@ -1,0 +1,141 @@
+"""The base class of the optimizers: the parameters, the learning rate, the state per parameter.
+
+An optimizer holds the parameters and its own state (momentum buffers, moment estimates); the
+layers hold none. ``step()`` updates every parameter in place from its ``.grad``;
+``zero_grad()`` clears the gradients before the next backward pass.
+
+State, as in ``torch.optim``: ``state[i]`` is a dict of arrays for parameter i (``exp_avg``,
+``momentum_buffer``, …), named as PyTorch names them, and ``steps`` counts the updates made
+(PyTorch's ``state[p]["step"]``) for the optimizers whose rule uses it. ``state_dict()`` lays
+them out flat for a checkpoint: ``"step"`` and ``"<name>.<i>"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..arrays import Array
+from ..nn import Parameter
+
+# Updates of a large parameter run block by block, BLOCK elements at a time (256 KiB of float32,
+# which stays in the core's cache): the temporaries of an update rule such as lr · g are then
+# small, instead of arrays as large as the weight that would raise the run's peak memory and,
+# at every step, take fresh pages from the allocator. The arithmetic is the same, entry by entry.
+BLOCK = 1 << 16
+
+
+def blocks(*arrays: Array) -> list[tuple[Array, ...]]:
+    """Matching views of ``arrays`` (all of one shape) in blocks of at most BLOCK entries.
+
+    Writing into a block writes into the arrays. Small or non-contiguous arrays come back whole,
+    as a single block.
+    """
+    first = arrays[0]
+    if first.size <= BLOCK or not all(a.flags.c_contiguous for a in arrays):
+        return [arrays]
+    flat = [a.reshape(-1) for a in arrays]
+    return [tuple(f[i : i + BLOCK] for f in flat) for i in range(0, first.size, BLOCK)]
+
+
+def lerp_(start: Array, end: Array, weight: float) -> None:
+    """start ← start + weight · (end − start), in place, computed as PyTorch's ``lerp_`` does:
+    from ``end`` backwards when weight ≥ 0.5, which is exact at weight = 1."""
+    if weight < 0.5:
+        start += weight * (end - start)
+    else:
+        np.subtract(end, (end - start) * (1 - weight), out=start)
+
+
+class Optimizer:
+    """Base class: ``params`` (from ``model.parameters()``), ``lr``, ``state`` and ``steps``.
+
+    Subclasses define ``step()``, ``hyperparameters()`` (their constructor's arguments, the
+    names PyTorch gives them) and ``state_names()`` (the per-parameter arrays they keep).
+    """
+
+    # whether the update rule counts its steps (Adam's bias correction, Adagrad's lr decay)
+    counts_steps: ClassVar[bool] = False
+    # whether every parameter's state exists from the start (else from the first step, as
+    # SGD's momentum buffer, which starts as a copy of the first gradient)
+    eager_state: ClassVar[bool] = True
+
+    def __init__(self, params: Iterable[Parameter], lr: float) -> None:
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Parameter):
+                raise TypeError(
+                    f"{type(self).__name__}: item {i} of params is {type(p).__name__}, "
+                    "not a Parameter (pass model.parameters())"
+                )
+        check(self, "lr", lr, lr > 0, "> 0")
+        self.lr = lr
+        self.steps = 0
+        self.state: list[dict[str, Array]] = [{} for _ in self.params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.zero_grad()
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The constructor's arguments but ``params``, JSON-ready, with PyTorch's names: what a
+        checkpoint records, and what ``torch.optim``'s class of the same name takes."""
+        raise NotImplementedError
+
+    def state_names(self) -> tuple[str, ...]:
+        """The arrays kept per parameter with these hyperparameters."""
+        return ()
+
+    def state_dict(self) -> dict[str, Array]:
+        """The optimizer's state as named arrays (for checkpoints): ``step`` if the rule counts
+        steps, and ``<name>.<i>`` for the array ``name`` of parameter i."""
+        out: dict[str, Array] = {"step": np.array(self.steps)} if self.counts_steps else {}
+        for i, entries in enumerate(self.state):
+            for name, value in entries.items():
+                out[f"{name}.{i}"] = value
+        return out
+
+    def load_state_dict(self, state: dict[str, Array]) -> None:
+        """Take the state from ``state_dict()``'s form: every entry checked (name, index,
+        shape) before anything is changed; arrays converted to the parameters' dtype."""
+        cls = type(self).__name__
+        names = self.state_names()
+        loaded: list[dict[str, Array]] = [{} for _ in self.params]
+        steps = 0
+        for key, value in state.items():
+            if key == "step" and self.counts_steps:
+                if np.shape(value) != () or not float(value).is_integer() or value < 0:
+                    raise ValueError(f"{cls}: step {value!r} is not a whole number >= 0")
+                steps = int(value)
+                continue
+            name, _, index = key.rpartition(".")
+            if name not in names or not index.isdigit() or int(index) >= len(self.params):
+                raise ValueError(f"{cls}: unexpected state entry {key!r}")
+            p = self.params[int(index)]
+            if value.shape != p.shape:
+                raise ValueError(f"{cls}: {key} has shape {value.shape}, expected {p.shape}")
+            loaded[int(index)][name] = value.astype(p.dtype)
+        if self.counts_steps and "step" not in state:
+            raise ValueError(f"{cls}: the state has no 'step'")
+        for i, entries in enumerate(loaded):
+            if (self.eager_state or entries) and set(entries) != set(names):
+                missing = sorted(set(names) - set(entries))
+                raise ValueError(f"{cls}: the state lacks {', '.join(f'{m}.{i}' for m in missing)}")
+        self.state, self.steps = loaded, steps
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({args})"
+
+
+def check(optimizer: Any, name: str, value: float, ok: bool, requirement: str) -> None:
+    """A ValueError naming the optimizer and the argument unless ``ok``."""
+    if not ok:
+        raise ValueError(f"{type(optimizer).__name__}: {name} must be {requirement}, got {value}")

@@ -1,0 +1,73 @@
+"""Stochastic gradient descent, as ``torch.optim.SGD``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..nn import Parameter
+from .optimizer import Optimizer, blocks, check
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional momentum, dampening, Nesterov momentum and L2
+    weight decay, exactly as ``torch.optim.SGD`` (the same arguments and defaults).
+
+    g ← ∇θ + λθ                                        (weight_decay λ)
+    b ← g  at the first step, then  b ← μb + (1 − τ)g    (momentum μ, dampening τ)
+    g ← g + μb  (nesterov)   or   g ← b                  (with μ = 0, g stays as it is)
+    θ ← θ − η g                                        (η = lr)
+
+    State: ``momentum_buffer`` b per parameter, from the first step on (with μ > 0).
+    """
+
+    eager_state = False
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ) -> None:
+        super().__init__(params, lr)
+        check(self, "momentum", momentum, momentum >= 0, ">= 0")
+        check(self, "weight_decay", weight_decay, weight_decay >= 0, ">= 0")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: nesterov momentum needs momentum > 0 and dampening 0")
+        self.momentum = momentum
+        self.dampening = dampening
+        self.weight_decay = weight_decay
+        self.nesterov = nesterov
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {
+            "lr": self.lr,
+            "momentum": self.momentum,
+            "dampening": self.dampening,
+            "weight_decay": self.weight_decay,
+            "nesterov": self.nesterov,
+        }
+
+    def state_names(self) -> tuple[str, ...]:
+        return ("momentum_buffer",) if self.momentum else ()
+
+    def step(self) -> None:
+        lr, mu, wd = self.lr, self.momentum, self.weight_decay
+        for p, state in zip(self.params, self.state, strict=True):
+            g = p.grad
+            if wd:
+                g = g + wd * p.data
+            if mu:
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    state["momentum_buffer"] = buf = g.copy()
+                else:
+                    buf *= mu
+                    buf += g if self.dampening == 0 else (1 - self.dampening) * g
+                g = g + mu * buf if self.nesterov else buf
+            for data, grad in blocks(p.data, g):
+                data -= lr * grad
+        self.steps += 1

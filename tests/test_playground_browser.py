@@ -1,0 +1,334 @@
+"""The playground page in a real Chromium (Debian's, driven by Playwright): what a learner sees,
+checked against the API's numbers, with no console error. Run by ``make test-browser``.
+
+Screenshots of every view go to $PLAYGROUND_SCREENSHOTS (default: a folder in the temp dir).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+SHOTS = Path(
+    os.environ.get("PLAYGROUND_SCREENSHOTS", Path(tempfile.gettempdir()) / "playground-screenshots")
+)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+httpx2 = pytest.importorskip("httpx2")
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"no {CHROMIUM}: apt-get install chromium", allow_module_level=True)
+
+
+def js_fixed(v: float) -> str:
+    """The page's number format: 4 decimals, or 4 significant digits in JS's exponent form."""
+    if v == 0 or abs(v) >= 1e-3:
+        return f"{v:.4f}"
+    mantissa, exponent = f"{v:.3e}".split("e")
+    return f"{mantissa}e{int(exponent):+d}".replace("e+", "e+")
+
+
+class Server:
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "backprop", "playground", "--no-browser", "--port", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        self.base, self.token = self.url.split("/?token=")
+        self.http = httpx2.Client(
+            base_url=self.base, headers={"Authorization": f"token {self.token}"}, timeout=30
+        )
+
+    def get(self, path: str) -> Any:
+        r = self.http.get(path)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def stop(self) -> None:
+        self.http.close()
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    s = Server()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def page(server: Server) -> Iterator[tuple[Any, list[str]]]:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        pg.on(
+            "console", lambda m: errors.append(f"{m.type}: {m.text}") if m.type == "error" else None
+        )
+        pg.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+        yield pg, errors
+        browser.close()
+    assert errors == [], errors
+
+
+def shot(pg: Any, name: str) -> None:
+    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def step_shown(pg: Any) -> int:
+    return int(pg.inner_text("#step-count").replace(",", ""))
+
+
+def edge_point(pg: Any, k: int, i: int, j: int) -> tuple[float, float]:
+    """A point on edge k-i-j where that edge (and no other) is the element under the mouse."""
+    point = pg.evaluate(
+        """(key) => {
+        const path = document.querySelector(`.edge-hit[data-edge="${key}"]`);
+        const m = path.getScreenCTM();
+        const length = path.getTotalLength();
+        for (let t = 0.3; t < 0.8; t += 0.02) {
+          const p = path.getPointAtLength(length * t);
+          const x = m.a * p.x + m.c * p.y + m.e, y = m.b * p.x + m.d * p.y + m.f;
+          if (document.elementFromPoint(x, y) === path) return [x, y];
+        }
+        return null;
+      }""",
+        f"{k}-{i}-{j}",
+    )
+    assert point is not None, f"edge {k}-{i}-{j} is hidden under others everywhere"
+    return point[0], point[1]
+
+
+def hover_edge(pg: Any, k: int, i: int, j: int) -> str:
+    x, y = edge_point(pg, k, i, j)
+    pg.mouse.move(x, y)
+    pg.wait_for_selector("#tooltip:not([hidden])")
+    return str(pg.inner_html("#tooltip"))
+
+
+def test_a_learner_steps_walks_the_backward_pass_edits_and_exports(
+    server: Server, page: tuple[Any, list[str]]
+) -> None:
+    pg, errors = page
+    pg.goto(server.url)
+    pg.wait_for_function("window.playground && window.playground.state")
+    run_id = pg.evaluate("window.playground.run")
+    initial = server.get(f"/api/runs/{run_id}")
+    assert step_shown(pg) == 0
+    assert pg.locator(".node").count() == 2 + 4 + 4 + 1  # the default 2-4-4-1 network
+    assert pg.inner_text("#train-loss") == js_fixed(initial["loss"])
+    shot(pg, "01-fresh-page")
+
+    # One step: the numbers on the page are the API's.
+    pg.click("#step")
+    pg.wait_for_function("document.getElementById('step-count').textContent === '1'")
+    state = server.get(f"/api/runs/{run_id}")
+    assert state["step"] == 1
+    tip = hover_edge(pg, 1, 2, 3)
+    layer = state["layers"][1]
+    assert "W⁽²⁾[3,4]" in tip
+    assert f"weight <b>{js_fixed(layer['weight'][2][3])}</b>" in tip
+    assert f"gradient ∂L/∂W <b>{js_fixed(layer['weight_grad'][2][3])}</b>" in tip
+    assert f"last update ΔW <b>{js_fixed(layer['weight_update'][2][3])}</b>" in tip
+    shot(pg, "02-hover-an-edge")
+
+    # The backward pass, block by block, from the loss back to the first layer.
+    pg.click("#backprop")
+    pg.wait_for_selector("#backward:not([hidden])")
+    assert step_shown(pg) == 2
+    blocks = server.get(f"/api/runs/{run_id}/backward")["blocks"]
+    assert pg.is_checked("input[name=edges][value=gradient]")
+    for index, block in enumerate(blocks):
+        assert pg.inner_text("#bw-title") == block["title"]
+        assert pg.inner_text("#bw-equation") == block["equation"]
+        values = pg.inner_text("#bw-values")
+        for v in block["values"]:
+            assert f"{v['name']} = {v['lines'][0]}" in values
+            for line in v["lines"][1:]:
+                assert line in values
+        if block["part"] == "loss":
+            assert pg.locator(".node.hl").count() == 1
+            shot(pg, "03-backward-the-loss")
+        if block["part"] == "linear":
+            k = block["layer"]
+            sizes = [2, 4, 4, 1]
+            assert pg.locator("path.edge.hl").count() == sizes[k] * sizes[k + 1]
+            assert pg.locator(".node.hl").count() == sizes[k + 1]
+            if k == 0:
+                shot(pg, "04-backward-the-first-layer")
+        if block["part"] == "update":
+            assert pg.is_checked("input[name=edges][value=update]")
+            shot(pg, "05-backward-the-update")
+        if index < len(blocks) - 1:
+            pg.click("#bw-next")
+    pg.click("#bw-close")
+    assert pg.is_hidden("#backward")
+
+    # Edges as gradients: the thickest edge is the largest |dL/dW| of the API's state.
+    state = server.get(f"/api/runs/{run_id}")
+    pg.check("input[name=edges][value=gradient]")
+    widths = pg.evaluate(
+        "[...document.querySelectorAll('path.edge')].map(p => +p.getAttribute('stroke-width'))"
+    )
+    grads = [
+        abs(g)
+        for layer in state["layers"]
+        for row_i in range(len(layer["weight_grad"]))
+        for g in layer["weight_grad"][row_i]
+    ]
+    assert widths.index(max(widths)) == grads.index(max(grads))
+    assert max(widths) == pytest.approx(6.0)
+    assert "#edges=gradient" in pg.url or "edges=gradient" in pg.url
+    shot(pg, "06-edges-as-gradients")
+    pg.check("input[name=neurons][value=gradient]")
+    shot(pg, "07-neurons-as-gradients")
+    pg.check("input[name=neurons][value=output]")
+
+    # Click a weight, edit it: the server's weight is the typed value.
+    x, y = edge_point(pg, 0, 1, 2)
+    pg.mouse.click(x, y)
+    pg.wait_for_selector("#editor:not([hidden])")
+    assert "W⁽¹⁾[2,3]" in pg.inner_text("#editor-label")
+    shot(pg, "08-edit-a-weight")
+    pg.fill("#editor-value", "0.5")
+    pg.press("#editor-value", "Enter")
+    pg.wait_for_function("window.playground.state.layers[0].weight[1][2] === 0.5")
+    assert server.get(f"/api/runs/{run_id}")["layers"][0]["weight"][1][2] == 0.5
+    assert "weight <b>0.5000</b>" in hover_edge(pg, 0, 1, 2)
+
+    # Play, pause: the page shows the server's step and loss.
+    pg.check("input[name=edges][value=weight]")
+    pg.click("#play")
+    pg.wait_for_function("window.playground.state.step > 300")
+    pg.click("#play")
+    pg.wait_for_timeout(300)
+    state = server.get(f"/api/runs/{run_id}")
+    assert step_shown(pg) == state["step"]
+    assert pg.inner_text("#train-loss") == js_fixed(state["loss"])
+    assert not math.isnan(state["loss"])
+    shot(pg, "09-after-training")
+
+    # Export: the JSON download holds the API's weights; the PyTorch script rebuilds the net.
+    with pg.expect_download() as download:
+        pg.click("#export-json")
+    exported = json.loads(Path(download.value.path()).read_text())
+    assert exported["layers"] == state["layers"] or exported["step"] == state["step"]
+    assert exported["layers"][0]["weight"] == state["layers"][0]["weight"]
+    with pg.expect_download() as download:
+        pg.click("#export-pytorch")
+    script = Path(download.value.path()).read_text()
+    assert "nn.Linear(2, 4, dtype=torch.float64)" in script and "nn.Tanh()" in script
+    with pg.expect_download() as download:
+        pg.click("#export-npz")
+    assert Path(download.value.path()).read_bytes()[:2] == b"PK"
+
+    # The README's picture: a trained network, its backward pass at the second layer.
+    pg.click("#backprop")
+    pg.wait_for_selector("#backward:not([hidden])")
+    while pg.inner_text("#bw-title") != "Backward through Linear 2":
+        pg.click("#bw-next")
+    pg.mouse.move(5, 5)
+    pg.screenshot(path=str(SHOTS / "readme.png"))
+    pg.click("#bw-close")
+
+    # Replay: a new run from the same initial weights.
+    pg.click("#replay")
+    pg.wait_for_function(f"window.playground.run && window.playground.run !== {json.dumps(run_id)}")
+    pg.wait_for_function("window.playground.state.step === 0")
+    replay = server.get(f"/api/runs/{pg.evaluate('window.playground.run')}")
+    assert replay["layers"][0]["weight"] == initial["layers"][0]["weight"]
+    assert errors == []
+
+
+def test_settings_come_from_the_url(server: Server, page: tuple[Any, list[str]]) -> None:
+    pg, _ = page
+    pg.goto(
+        f"{server.url}#dataset=circle&hidden=3,2&activation=relu&loss=cross_entropy&edges=gradient"
+    )
+    pg.wait_for_function("window.playground && window.playground.state")
+    run_id = pg.evaluate("window.playground.run")
+    settings = server.get(f"/api/runs/{run_id}")["settings"]
+    assert settings["dataset"] == "circle" and settings["hidden"] == [3, 2]
+    assert settings["activation"] == "relu" and settings["loss"] == "cross_entropy"
+    assert pg.locator(".node").count() == 2 + 3 + 2 + 2
+    assert pg.is_checked("input[name=edges][value=gradient]")
+    # a neuron more in layer 1, from the page
+    pg.click(".width-plus >> nth=0")
+    pg.wait_for_function(
+        f"window.playground.run !== {json.dumps(run_id)} && window.playground.state"
+    )
+    pg.wait_for_function("document.querySelectorAll('.node').length === 10")
+    assert "hidden=4%2C2" in pg.url or "hidden=4,2" in pg.url
+    pg.click("button[data-dataset=spiral]")
+    pg.wait_for_function(
+        "window.playground.state && window.playground.settings.dataset === 'spiral'"
+    )
+    pg.click("#play")
+    pg.wait_for_function("window.playground.state.step > 200")
+    pg.click("#play")
+    shot(pg, "10-spiral-from-the-url")
+
+    # Hover over a neuron: its bias and gradient are the API's.
+    run_id = pg.evaluate("window.playground.run")
+    state = server.get(f"/api/runs/{run_id}")
+    pg.hover('.node[data-node="1-0"]')
+    tip = pg.inner_html("#tooltip")
+    assert f"bias b <b>{js_fixed(state['layers'][0]['bias'][0])}</b>" in tip
+    assert f"gradient ∂L/∂b <b>{js_fixed(state['layers'][0]['bias_grad'][0])}</b>" in tip
+    assert "relu(" in tip
+    shot(pg, "11-hover-a-neuron")
+
+    # The post's task: a regression with two outputs.
+    pg.click("button[data-dataset=slp]")
+    pg.wait_for_function("window.playground.state && window.playground.regression === true")
+    assert pg.locator(".node").count() == 2 + 4 + 2 + 2
+    assert pg.input_value("#loss") == "mse"
+    pg.click("#step")
+    pg.wait_for_function("document.getElementById('step-count').textContent === '1'")
+    shot(pg, "12-the-posts-task")
+
+
+def test_your_own_points_from_a_csv_file(server: Server, page: tuple[Any, list[str]]) -> None:
+    pg, _ = page
+    pg.goto(server.url)
+    pg.wait_for_function("window.playground && window.playground.state")
+    rows = ["x1,x2,label"] + [f"{i % 7 - 3},{i % 5 - 2},{int(i % 7 > 3)}" for i in range(60)]
+    pg.set_input_files(
+        "#csv",
+        files=[{"name": "mine.csv", "mimeType": "text/csv", "buffer": "\n".join(rows).encode()}],
+    )
+    pg.wait_for_function("window.playground.settings.dataset === 'csv' && window.playground.state")
+    pg.wait_for_function(
+        "window.playground.train.x.length + window.playground.test.x.length === 60"
+    )
+    run_id = pg.evaluate("window.playground.run")
+    state = server.get(f"/api/runs/{run_id}")
+    assert state["settings"]["dataset"] == "csv"
+    assert len(state["train"]["x"]) + len(state["test"]["x"]) == 60
+    shot(pg, "13-your-own-points")
+    # A file over the limit is refused on the page, before any request.
+    pg.set_input_files(
+        "#csv", files=[{"name": "big.csv", "mimeType": "text/csv", "buffer": b"1,2,0\n" * 20000}]
+    )
+    pg.wait_for_selector("#message:not([hidden])")
+    assert pg.inner_text("#message") == "big.csv is larger than 64 KiB"
+    assert pg.evaluate("window.playground.run") == run_id

@@ -1,0 +1,312 @@
+"""The playground server's safety: the token on every request, the Host and Origin checks, every
+limit refused with a 4xx and a one-line JSON error, no file named by a request, and a real server
+on loopback that keeps serving through a loop of bad requests. Also the command's own errors."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("starlette")
+httpx2 = pytest.importorskip("httpx2")
+
+from starlette.testclient import TestClient, WebSocketDenialResponse  # noqa: E402
+
+from backprop.web.app import MAX_BODY, MAX_RUNS, create_app  # noqa: E402
+from backprop.web.runs import MAX_STEPS_PER_CALL  # noqa: E402
+
+TOKEN = "s3cret"
+BASE = "http://127.0.0.1:8765"
+
+
+@pytest.fixture
+def app() -> Any:
+    return create_app(TOKEN)
+
+
+@pytest.fixture
+def client(app: Any) -> TestClient:
+    return TestClient(app, base_url=BASE, headers={"Authorization": f"token {TOKEN}"})
+
+
+@pytest.fixture
+def anonymous(app: Any) -> TestClient:
+    """The same server, as a client that has no token."""
+    return TestClient(app, base_url=BASE)
+
+
+def one_line_error(r: Any, status: int) -> str:
+    assert r.status_code == status, (r.status_code, r.text)
+    body = r.json()
+    assert set(body) == {"error"}
+    assert "\n" not in body["error"] and body["error"]
+    return str(body["error"])
+
+
+ROUTES = [
+    ("GET", "/"),
+    ("GET", "/api/defaults"),
+    ("POST", "/api/runs"),
+    ("GET", "/api/runs/r1"),
+    ("POST", "/api/runs/r1/step"),
+    ("POST", "/api/runs/r1/weight"),
+    ("GET", "/api/runs/r1/backward"),
+    ("GET", "/api/runs/r1/export?format=json"),
+    ("DELETE", "/api/runs/r1"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_every_route_needs_the_token(anonymous: TestClient, method: str, path: str) -> None:
+    assert "token missing" in one_line_error(anonymous.request(method, path), 403)
+    wrong = anonymous.request(method, path, headers={"Authorization": "token nope"})
+    assert "token wrong" in one_line_error(wrong, 403)
+    sep = "&" if "?" in path else "?"
+    assert "token wrong" in one_line_error(anonymous.request(method, f"{path}{sep}token=x"), 403)
+
+
+def test_token_in_query_or_header(anonymous: TestClient) -> None:
+    assert anonymous.get(f"/api/defaults?token={TOKEN}").status_code == 200
+    assert (
+        anonymous.get("/api/defaults", headers={"Authorization": f"token {TOKEN}"}).status_code
+        == 200
+    )
+    assert anonymous.get(f"/?token={TOKEN}").headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example", "127.0.0.1.evil.example", "192.168.1.10:8765", ""]
+)
+def test_host_header_must_be_loopback(client: TestClient, host: str) -> None:
+    r = client.get("/api/defaults", headers={"Host": host})
+    assert "is not this server's" in one_line_error(r, 403)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8765", "localhost:8765", "[::1]:8765", "LOCALHOST"])
+def test_loopback_hosts_are_served(client: TestClient, host: str) -> None:
+    assert client.get("/api/defaults", headers={"Host": host}).status_code == 200
+
+
+def test_websocket_needs_token_and_own_origin(client: TestClient, anonymous: TestClient) -> None:
+    run_id = client.post("/api/runs", json={}).json()["id"]
+    url = f"ws://127.0.0.1:8765/api/runs/{run_id}/live"
+    for path, headers in [
+        (url, {}),  # no token
+        (f"{url}?token=wrong", {}),
+        (f"{url}?token={TOKEN}", {"origin": "http://evil.example"}),
+        (f"{url}?token={TOKEN}", {"origin": "http://127.0.0.1:9999"}),
+    ]:
+        with (
+            pytest.raises(WebSocketDenialResponse),
+            anonymous.websocket_connect(path, headers=headers),
+        ):
+            pass
+    with anonymous.websocket_connect(
+        f"{url}?token={TOKEN}", headers={"origin": "http://127.0.0.1:8765"}
+    ) as ws:
+        ws.send_text(json.dumps({"step": 1}))
+        assert ws.receive_json()["step"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"hidden": [4] * 7}, 400, "at most 6"),
+        ({"hidden": [17]}, 400, "hidden[0] must lie in 1 … 16"),
+        ({"hidden": [0]}, 400, "hidden[0]"),
+        ({"lr": 1e308}, 400, "lr must lie in"),
+        ({"lr": "fast"}, 400, "lr must be a finite number"),
+        ({"seed": 2**64}, 400, "seed must lie in"),
+        ({"seed": True}, 400, "seed must be a whole number"),
+        ({"batch_size": 10**9}, 400, "batch_size"),
+        ({"dataset": "../../etc/passwd"}, 400, "dataset must be one of"),
+        ({"activation": "gelu"}, 400, "activation must be one of"),
+        ({"bogus": 1}, 400, "unknown setting 'bogus'"),
+        ({"dataset": "slp", "loss": "cross_entropy"}, 400, "slp is a regression"),
+        ({"dataset": "csv", "csv": "1,2,0\n" * 12000}, 413, "64 KiB"),
+        ([1, 2], 400, "JSON object"),
+    ],
+)
+def test_bad_settings_are_refused(client: TestClient, body: Any, status: int, words: str) -> None:
+    assert words in one_line_error(client.post("/api/runs", json=body), status)
+
+
+def test_body_size_limit(client: TestClient) -> None:
+    big = b"{" + b" " * (MAX_BODY + 1) + b"}"
+    r = client.post("/api/runs", content=big, headers={"content-type": "application/json"})
+    assert "KiB" in one_line_error(r, 413)
+
+
+def test_bad_json_and_unknown_ids(client: TestClient) -> None:
+    r = client.post("/api/runs", content=b"{not json", headers={"content-type": "application/json"})
+    assert one_line_error(r, 400) == "the request body is not valid JSON"
+    assert "no run 'r999'" in one_line_error(client.get("/api/runs/r999"), 404)
+    assert "no run" in one_line_error(client.post("/api/runs/nope/step", json={"steps": 1}), 404)
+
+
+def test_steps_per_call_limit(client: TestClient) -> None:
+    run_id = client.post("/api/runs", json={}).json()["id"]
+    for steps in (MAX_STEPS_PER_CALL + 1, 0, -5, 10**30):
+        r = client.post(f"/api/runs/{run_id}/step", json={"steps": steps})
+        assert "steps must lie in" in one_line_error(r, 400)
+    r = client.post(f"/api/runs/{run_id}/step", json={"steps": "many"})
+    assert "steps must be a whole number" in one_line_error(r, 400)
+
+
+def test_weight_edit_limits(client: TestClient) -> None:
+    run_id = client.post("/api/runs", json={}).json()["id"]
+    for body, words in [
+        ({"layer": 9, "row": 0, "col": 0, "value": 1}, "layer must lie in"),
+        ({"layer": 0, "row": 5, "col": 0, "value": 1}, "row must lie in"),
+        ({"layer": 0, "row": 0, "col": 0, "value": 1e300}, "value must be a number"),
+        ({"layer": 0, "row": 0, "col": 0}, "the body must be"),
+    ]:
+        r = client.post(f"/api/runs/{run_id}/weight", json=body)
+        assert words in one_line_error(r, 400)
+
+
+def test_live_runs_limit(client: TestClient) -> None:
+    ids = [client.post("/api/runs", json={"hidden": [1]}).json()["id"] for _ in range(MAX_RUNS)]
+    r = client.post("/api/runs", json={})
+    assert "runs are live already" in one_line_error(r, 429)
+    assert client.delete(f"/api/runs/{ids[0]}").status_code == 204
+    assert client.post("/api/runs", json={}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../pyproject.toml",
+        "/static/%2e%2e/app.py",
+        "/static/..%2f..%2fapp.py",
+        "/static/vendor/../../app.py",
+        "/static//etc/passwd",
+        "/static/%2fetc%2fpasswd",
+        "/etc/passwd",
+        "/app.py",
+    ],
+)
+def test_no_request_names_a_server_file(client: TestClient, path: str) -> None:
+    r = client.get(f"{path}?token={TOKEN}")
+    assert r.status_code == 404, (path, r.status_code)
+    assert "root:" not in r.text and "import" not in r.text
+
+
+def test_export_format_is_a_name_not_a_path(client: TestClient) -> None:
+    run_id = client.post("/api/runs", json={}).json()["id"]
+    r = client.get(f"/api/runs/{run_id}/export", params={"format": "../../etc/passwd"})
+    assert "format must be one of" in one_line_error(r, 400)
+
+
+def test_static_files_are_served_and_d3_is_vendored(client: TestClient) -> None:
+    r = client.get("/static/vendor/d3-7.9.0/d3.min.js")
+    assert r.status_code == 200 and r.text.startswith("// https://d3js.org v7.9.0")
+    assert "Mike Bostock" in client.get("/static/vendor/d3-7.9.0/LICENSE").text
+
+
+# ------------------------------------------------------------------ the real server on loopback
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "backprop", "playground", "--no-browser", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    try:
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=10)
+
+
+def test_server_prints_url_with_token_and_survives_bad_requests(
+    server: tuple[subprocess.Popen[str], str],
+) -> None:
+    proc, url = server
+    assert url.startswith("http://127.0.0.1:") and "/?token=" in url
+    base, token = url.split("/?token=")
+    auth = {"Authorization": f"token {token}"}
+    with httpx2.Client(base_url=base, timeout=10) as http:
+        run_id = http.post("/api/runs", json={}, headers=auth).json()["id"]
+        bad: list[tuple[str, str, dict[str, Any]]] = [
+            ("POST", "/api/runs", {"content": b"{", "headers": auth}),
+            ("POST", "/api/runs", {"json": {"hidden": ["x"]}, "headers": auth}),
+            ("POST", "/api/runs", {"json": {"lr": 1e308}, "headers": auth}),
+            ("POST", f"/api/runs/{run_id}/step", {"json": {"steps": 10**12}, "headers": auth}),
+            ("POST", f"/api/runs/{run_id}/step", {"content": b"\xff\xfe", "headers": auth}),
+            ("GET", "/api/runs/r404", {"headers": auth}),
+            ("GET", "/api/runs/r1", {}),
+            ("GET", "/api/runs/r1", {"headers": {**auth, "Host": "evil.example"}}),
+            ("POST", "/api/runs", {"content": b"[" * 100_000, "headers": auth}),
+        ]
+        for _ in range(8):
+            for method, path, kwargs in bad:
+                r = http.request(method, path, **kwargs)
+                assert 400 <= r.status_code < 500, (path, r.status_code, r.text)
+                assert "error" in r.json()
+        assert http.get(f"/api/runs/{run_id}", headers=auth).status_code == 200
+        assert (
+            http.post(f"/api/runs/{run_id}/step", json={"steps": 5}, headers=auth).json()["step"]
+            == 5
+        )
+    assert proc.poll() is None
+
+
+def test_ctrl_c_stops_cleanly(server: tuple[subprocess.Popen[str], str]) -> None:
+    proc, _ = server
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "Traceback" not in err
+
+
+def test_port_in_use_is_one_line_and_exit_1() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        r = subprocess.run(
+            [sys.executable, "-m", "backprop", "playground", "--no-browser", "--port", str(port)],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    assert r.returncode == 1
+    assert (
+        r.stderr
+        == f"backprop playground: port {port} on 127.0.0.1 is in use (try --port 0 for a free one)\n"
+    )
+    assert r.stdout == ""
+
+
+def test_missing_web_extra_is_one_line_and_exit_1() -> None:
+    code = (
+        "import sys; sys.modules['starlette'] = None; sys.modules['uvicorn'] = None\n"
+        "from backprop.cli import main; sys.exit(main(['playground', '--no-browser']))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert r.stderr == (
+        "backprop playground: needs starlette and uvicorn: pip install 'backprop-by-hand[web]'\n"
+    )
+
+
+def test_bad_port_is_usage_error() -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "backprop", "playground", "--port", "70000"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert (
+        r.stderr.strip()
+        == "backprop playground: error: argument --port: must be <= 65535, got 70000"
+    )
