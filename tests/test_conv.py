@@ -311,6 +311,11 @@ def test_layer_three_checks(make: Any, shape: tuple[int, ...]) -> None:
     check_layer(label, make, x, rng)
 
 
+def _grad(p: torch.Tensor) -> np.ndarray:
+    assert p.grad is not None
+    return p.grad.numpy().copy()
+
+
 def test_a_torch_cnn_crosses_with_the_same_loss_gradients_and_update() -> None:
     from backprop import SGD, CrossEntropyLoss
     from backprop.interop import from_torch, to_torch
@@ -335,10 +340,10 @@ def test_a_torch_cnn_crosses_with_the_same_loss_gradients_and_update() -> None:
     tloss = F.cross_entropy(tmodel(torch.tensor(x)), torch.tensor(y))
     tloss.backward()
     assert_close("cnn loss", loss, tloss.item())
-    torch_grads = {k: p.grad.numpy() for k, p in tmodel.named_parameters()}
+    torch_grads = {k: _grad(p) for k, p in tmodel.named_parameters()}
     with torch.no_grad():
-        for p in tmodel.parameters():
-            p -= 0.1 * p.grad
+        for k, p in tmodel.named_parameters():
+            p -= 0.1 * torch.from_numpy(torch_grads[k])
     ours = dict(model.named_parameters())
     # The first convolution's bias feeds a BatchNorm, which subtracts it again: its gradient is
     # 0 up to rounding, so each gradient is measured against the gradients' common scale.
