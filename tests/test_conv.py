@@ -343,7 +343,7 @@ def test_a_torch_cnn_crosses_with_the_same_loss_gradients_and_update() -> None:
     torch_grads = {k: _grad(p) for k, p in tmodel.named_parameters()}
     with torch.no_grad():
         for k, p in tmodel.named_parameters():
-            p -= 0.1 * torch.from_numpy(torch_grads[k])
+            p.sub_(0.1 * torch.from_numpy(torch_grads[k]))
     ours = dict(model.named_parameters())
     # The first convolution's bias feeds a BatchNorm, which subtracts it again: its gradient is
     # 0 up to rounding, so each gradient is measured against the gradients' common scale.
