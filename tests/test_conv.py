@@ -359,3 +359,30 @@ def test_a_torch_cnn_crosses_with_the_same_loss_gradients_and_update() -> None:
     ):
         assert key == key2
         assert_close(f"cnn after SGD {key}", theirs.numpy(), ref.numpy())
+
+
+def test_explain_conv2d_and_maxpool2d_print_pytorchs_numbers() -> None:
+    from backprop.explain_layer import explain_layer
+
+    def steps(name: str) -> dict[str, np.ndarray]:
+        w = explain_layer(name)
+        return {s.name: s.value for s in [*w.forward, *w.backward]}
+
+    c = steps("conv2d")
+    x = torch.tensor(c["x"][None, None], requires_grad=True)
+    W = torch.tensor(c["W"][None, None], requires_grad=True)
+    b = torch.tensor(np.atleast_1d(c["b"]), requires_grad=True)
+    y = F.conv2d(x, W, b)
+    y.backward(torch.tensor(c["dL/dy"][None, None]))
+    assert_close("explain conv2d y", c["y"], y.detach()[0, 0])
+    assert_close("explain conv2d dL/dx", c["dL/dx"], _grad(x)[0, 0])
+    assert_close("explain conv2d dL/dW", c["dL/dW"], _grad(W)[0, 0])
+    assert_close("explain conv2d dL/db", np.atleast_1d(c["dL/db"]), _grad(b))
+
+    m = steps("maxpool2d")
+    x = torch.tensor(m["x"][None, None], requires_grad=True)
+    y = F.max_pool2d(x, 2, stride=1)
+    y.backward(torch.tensor(m["dL/dy"][None, None]))
+    assert_close("explain maxpool2d y", m["y"], y.detach()[0, 0])
+    assert_close("explain maxpool2d dL/dx", m["dL/dx"], _grad(x)[0, 0])
+    assert m["dL/dx"][0, 1] == m["dL/dy"][0, 1]  # the tie went to x[0,0]; x[0,1] won alone
