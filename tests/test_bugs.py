@@ -97,7 +97,7 @@ def test_bugs_lists_and_shows(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "-    optimizer.zero_grad()" in out
     assert "caught by: two steps, training curve; missed by: central differences, PyTorch" in out
-    assert "accumulated (c = 2)" in out
+    assert "accumulated (k = 2)" in out
 
 
 def test_unknown_bug_is_bad_usage(capsys: pytest.CaptureFixture[str]) -> None:

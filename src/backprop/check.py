@@ -100,6 +100,7 @@ class CheckReport:
         head = f"{self.name}: {'ok' if self.ok else 'FAILED'}"
         lines = [head]
         width = max((len(r.name) for r in self.rows), default=4)
+        previous = ""
         for r in self.rows:
             shape = "x".join(map(str, r.shape)) or "scalar"
             d = r.diagnosis
@@ -108,8 +109,9 @@ class CheckReport:
                 f"  {r.name:<{width}}  {shape:<8} max diff {r.max_abs_diff:.1e}  "
                 f"rel. error {r.relative_error:.1e}  {r.verdict}{kind}"
             )
-            if d.hint:
+            if d.hint and d.hint != previous:  # a hint shared by the rows above is said once
                 lines.append(f"  {'':<{width}}  {d.hint}")
+            previous = d.hint
         return "\n".join(lines)
 
 
@@ -119,6 +121,8 @@ def kind_label(d: Diagnosis) -> str:
         return ""
     if d.factor is None or d.kind == "sign":
         return d.kind
+    if d.kind == "accumulated":
+        return f"{d.kind} (k = {d.factor:.0f})"
     named = f" = {d.factor_name}" if d.factor_name else ""
     return f"{d.kind} (c = {d.factor:.6g}{named})"
 

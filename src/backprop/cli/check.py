@@ -198,8 +198,10 @@ def render_rich(reports: list[Any]) -> None:
                 kind_label(row.diagnosis),
             )
         console.print(table)
+        shown = set()
         for row in r.rows:
-            if row.diagnosis.hint:
+            if row.diagnosis.hint and row.diagnosis.hint not in shown:
+                shown.add(row.diagnosis.hint)
                 console.print(
                     Text(f"  {row.name}: ", style="bold"), Text(row.diagnosis.hint), sep=""
                 )
