@@ -113,13 +113,22 @@ def check_differences(
             g.bit_generator.state = s
         return float(np.sum(upstream * layer(x)))
 
+    # The differences themselves are only good to about ε·|L|/h per entry (rounding of L):
+    # a gradient that is zero up to rounding (LayerNorm over 2 values) is held to that.
+    noise = 100 * np.finfo(np.float64).eps * max(1.0, abs(loss())) / DIFF_H
+
+    def check(what: str, analytic: np.ndarray, numeric: np.ndarray) -> None:
+        err = diff_error(analytic, numeric)
+        gap = float(np.linalg.norm(analytic - numeric))
+        assert err <= DIFF_TOL or gap <= noise * np.sqrt(numeric.size), (
+            f"{label}: {what} against central differences: {err:.2e} (gap {gap:.2e})"
+        )
+
     if np.issubdtype(x.dtype, np.floating):
         x = x.copy()
-        err = diff_error(dx, central_differences(loss, x))
-        assert err <= DIFF_TOL, f"{label}: dL/dx against central differences: {err:.2e}"
+        check("dL/dx", dx, central_differences(loss, x))
     for name, p in layer.named_parameters():
-        err = diff_error(p.grad, central_differences(loss, p.data))
-        assert err <= DIFF_TOL, f"{label}: dL/d{name} against central differences: {err:.2e}"
+        check(f"dL/d{name}", p.grad, central_differences(loss, p.data))
 
 
 def check_round_trips(label: str, layer: Module, x: np.ndarray) -> None:
@@ -156,6 +165,7 @@ def check_layer(
     *,
     modes: tuple[str, ...] = ("train", "eval"),
     torch_in_train: bool = True,
+    differences: bool = True,
     rtol: float = RTOL,
 ) -> float:
     """All three checks of one layer on input ``x`` (float64, or integer for Embedding), in
@@ -205,7 +215,8 @@ def check_layer(
                 err = rel_err(value, ref)
                 assert err <= rtol, f"{what}: state {key}: relative error {err:.2e}"
                 worst = max(worst, err)
-        check_differences(what, reference, x, upstream, _backward(reference, x, upstream))
+        if differences:  # off only at a kink (ReLU-like at 0), where PyTorch picks a subgradient
+            check_differences(what, reference, x, upstream, _backward(reference, x, upstream))
         check_round_trips(what, layer, x)
     return _record(label, worst)
 

@@ -13,12 +13,14 @@ test_cross_entropy_matches_torch, test_gradcheck_every_loss).
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import itertools
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,6 +31,7 @@ from backprop import (
     SGD,
     CrossEntropyLoss,
     Linear,
+    Module,
     MSELoss,
     ReLU,
     Sequential,
@@ -624,3 +627,301 @@ def test_scikit_learns_digits_accuracy_is_the_one_quoted() -> None:
     assert f"reaches {accuracy:.4f} ({wrong} of 360 wrong) on the same split" in " ".join(
         notes().split()
     )
+
+
+# ----------------------------------------------------------------- the additions and corrections
+
+
+def code_block_after(heading: str) -> str:
+    return notes().split(heading, 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_worked_scalar_example() -> None:
+    printed = run_python(code_block_after("### A worked scalar example")).split()
+    numbers = [float(v) for v in re.findall(r"-?\d+\.?\d*", " ".join(printed))]
+    # by PyTorch: L = (wx + b − x)², one SGD step of η = 0.05
+    w, b = (torch.tensor([0.5], dtype=torch.float64, requires_grad=True) for _ in range(2))
+    x = torch.tensor([2.0], dtype=torch.float64)
+    loss = ((w * x + b - x) ** 2).sum()
+    loss.backward()
+    assert w.grad is not None and b.grad is not None
+    w2, b2 = w.detach() - 0.05 * w.grad, b.detach() - 0.05 * b.grad
+    loss2 = ((w2 * x + b2 - x) ** 2).sum()
+    expected = [loss.item(), w.grad.item(), b.grad.item(), w2.item(), b2.item(), loss2.item()]
+    assert numbers == pytest.approx(expected, rel=1e-12)
+    assert expected == pytest.approx([0.25, -2, -1, 0.6, 0.55, 0.0625], rel=1e-12)
+    assert loss2.item() / loss.item() == pytest.approx((1 - 2 * 0.05 * (2**2 + 1)) ** 2)
+    text = notes()
+    for quoted in [
+        "$2 \\cdot (-1) = -2$",
+        "$w' = 0.6$, $b' = 0.55$",
+        "$o' = 1.75$, $L' = 0.0625$",
+        "= 0.5^2 = 0.25",
+    ]:
+        assert quoted in text, quoted
+
+
+def test_the_square_case_transpose_is_shown_as_computed() -> None:
+    W, b, x = posts_draws()
+    layer = Linear(4, 4)
+    layer.weight.data[...], layer.bias.data[...] = W, b  # type: ignore[union-attr]
+    loss_fn = MSELoss()
+    loss_fn(layer(x), x)
+    G = loss_fn.backward()
+    layer.backward(G)
+    block = notes().split("Xᵀ G, the gradient", 1)[1].split("```", 1)[0]
+    rows = [[float(v) for v in re.findall(r"-?\d+\.\d+", line)] for line in block.splitlines()]
+    printed = np.array([r for r in rows if r])
+    np.testing.assert_allclose(printed[:, :4], layer.weight.grad, atol=5e-4)  # the gradient
+    np.testing.assert_allclose(printed[:, 4:], G.T @ x, atol=5e-4)  # the wrong product
+    np.testing.assert_allclose(
+        layer.weight.grad, torch_linear_grads(x, W, b, x)[1], rtol=1e-13
+    )  # and the library's is the right one
+    assert f"relative error {rel_error(G.T @ x, layer.weight.grad):.2f}" in notes()
+
+
+def test_the_run_ends_at_the_minimum_nearest_the_start() -> None:
+    W0, b0, x = posts_draws()
+    E0 = x @ W0 + b0 - x
+    sq = float((x**2).sum())
+    W_inf, b_inf = W0 - x.T @ E0 / (sq + 1), b0 - E0[0] / (sq + 1)
+    for lr, epochs in [(0.001, 3000), (0.05, 300)]:  # whatever the learning rate
+        run = run_slp(lr=lr, epochs=epochs, record=True)
+        np.testing.assert_allclose(run.weights[-1], W_inf, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(run.biases[-1], b_inf, rtol=0, atol=1e-12)
+    # 20 parameters, 4 equations x W + b = x: a 16-dimensional valley of minima ...
+    M = np.hstack([np.kron(x, np.eye(4)), np.eye(4)])  # ∂(xW + b)/∂(vec W, b), 4 × 20
+    assert M.shape == (4, 20) and np.linalg.matrix_rank(M) == 4
+    # ... and the run's end is the point of it nearest the start: its step is in M's row space
+    null = np.linalg.svd(M)[2][4:]
+    step = np.concatenate([(W_inf - W0).ravel(), b_inf - b0])
+    assert np.abs(null @ step).max() < 1e-12
+    text = notes()
+    assert f"\\lVert W_\\infty - W_0 \\rVert = {np.linalg.norm(W_inf - W0):.2f}$" in text
+    assert f"\\lVert W_\\infty - I \\rVert = {np.linalg.norm(W_inf - np.eye(4)):.2f}$" in text
+    # A fresh input gets a large loss: measured with the library's trained layer on fresh draws
+    trained = run_slp(epochs=1000)
+    layer = Linear(4, 4)
+    layer.weight.data[...], layer.bias.data[...] = W_inf, b_inf  # type: ignore[union-attr]
+    fresh = np.random.default_rng(11).standard_normal((200_000, 4))
+    measured = MSELoss()(layer(fresh), fresh)
+    expected = float(np.square(W_inf - np.eye(4)).sum() + np.square(b_inf).sum())
+    before = float(np.square(W0 - np.eye(4)).sum() + np.square(b0).sum())
+    assert measured == pytest.approx(expected, rel=0.02)
+    assert f"= {expected:.2f}$, against\n{before:.2f} before training" in text
+    assert f"${trained.final_loss / 1e-15:.1f} \\times 10^{{-15}}$; on a fresh input" in text
+    # with d + 1 = 5 spanning inputs the only minimum is the copy, W = I, b = 0
+    five = run_slp(dim=4, samples=5, lr=0.02, epochs=20000, record=True)
+    np.testing.assert_allclose(five.weights[-1], np.eye(4), atol=1e-12)
+    np.testing.assert_allclose(five.biases[-1], 0, atol=1e-12)
+
+
+def gradient_flow() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "gradient_flow", ROOT / "docs" / "figures" / "gradient_flow.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_local_derivatives_that_shape_gradient_flow() -> None:
+    z = np.linspace(-8, 8, 1601)[:, None]
+    sig = Sigmoid()
+    sig(z)
+    d_sig = sig.backward(np.ones_like(z))  # σ′(z), by the library
+    assert d_sig.max() == pytest.approx(0.25, rel=1e-12) and z[d_sig.argmax(), 0] == 0
+    tanh = Tanh()
+    tanh(np.array([[3.0, 5.0]]))
+    d_tanh = tanh.backward(np.ones((1, 2)))
+    zt = torch.tensor([3.0, 5.0], dtype=torch.float64, requires_grad=True)
+    torch.tanh(zt).sum().backward()
+    np.testing.assert_allclose(d_tanh[0], zt.grad, rtol=1e-12)  # type: ignore[arg-type]
+    assert f"{d_tanh[0, 0]:.4f}" == "0.0099" and f"{d_tanh[0, 1]:.1e}" == "1.8e-04"
+    assert "$0.0099$ at $z = 3$ and\n  $1.8 \\times 10^{-4}$ at $z = 5$" in notes()
+    assert f"{4.0**-12:.0e}" == "6e-08"
+    # A ReLU whose input is negative for every sample sends back zero and never learns again.
+    rng = np.random.default_rng(8)
+    layer = Linear(3, 4, rng=rng)
+    layer.bias.data[2] = -100.0  # type: ignore[union-attr]
+    model, loss_fn = Sequential(layer, ReLU()), MSELoss()
+    optimizer = SGD(model.parameters(), lr=0.1)
+    column = layer.weight.data[:, 2].copy()
+    for _ in range(20):
+        X, T = rng.normal(size=(8, 3)), rng.normal(size=(8, 4))
+        loss_fn(model(X), T)
+        optimizer.zero_grad()
+        model.backward(loss_fn.backward())
+        assert np.all(layer.weight.grad[:, 2] == 0)
+        optimizer.step()
+    np.testing.assert_array_equal(layer.weight.data[:, 2], column)
+
+
+def test_gradient_flow_through_depth_as_measured() -> None:
+    flow = gradient_flow()
+    norms = {name: np.array(flow.gradient_norms(name)) for name in ("sigmoid", "tanh", "relu")}
+    he = np.array(flow.gradient_norms("relu", flow.HE))
+    big = np.array(flow.gradient_norms("relu", 2 * flow.HE))
+    # the library's backward pass against PyTorch's on the same sigmoid network
+    X, y = flow.digits_batch()
+    model = flow.mlp([64, *[flow.WIDTH] * flow.DEPTH, 10], "sigmoid", rng=np.random.default_rng(0))
+    params = [torch.tensor(p.data, requires_grad=True) for p in model.parameters()]
+    h = torch.tensor(X)
+    for i in range(0, len(params), 2):
+        h = h @ params[i] + params[i + 1]
+        if i + 2 < len(params):
+            h = torch.sigmoid(h)
+    F.cross_entropy(h, torch.tensor(y)).backward()
+    ref = np.array([float(torch.linalg.norm(p.grad)) for p in params[::2]])
+    np.testing.assert_allclose(norms["sigmoid"], ref, rtol=1e-9)
+    text = " ".join(notes().split())
+    ratio = {k: v[0] / v[-1] for k, v in norms.items()}
+    assert "$3 \\times 10^{-10}$" in text and f"{ratio['sigmoid']:.0e}" == "3e-10"
+    assert f"{ratio['tanh']:.2f}" == "0.06" and f"{ratio['relu']:.3f}" == "0.001"
+    assert f"{he[0] / he[-1]:.1f}" == "0.4"
+    assert (big / he).min() > 2e3 and (big / he).max() < 5e4  # "about 10^4 times larger"
+    assert "tanh 0.06 and with ReLU 0.001" in text and "He's scale 0.4" in text
+
+
+def test_a_wrong_gradient_may_still_lower_the_loss() -> None:
+    W, b, x = posts_draws()
+
+    def train(wrong: str) -> float:
+        layer = Linear(4, 4)
+        layer.weight.data[...], layer.bias.data[...] = W, b  # type: ignore[union-attr]
+        loss_fn, optimizer = MSELoss(), SGD(layer.parameters(), lr=0.001)
+        for _ in range(1000):
+            loss_fn(layer(x), x)
+            optimizer.zero_grad()
+            layer.backward(loss_fn.backward())
+            if wrong == "transpose":
+                layer.weight.grad[...] = layer.weight.grad.T.copy()
+            elif wrong == "sign":
+                layer.weight.grad[...] *= -1
+            optimizer.step()
+        return loss_fn(layer(x), x)
+
+    assert f"{train('transpose'):.2f}" == "0.66"  # falls, from 36.26, and hides the bug
+    assert 1e14 < train("sign") < 1e15  # a sign error climbs
+    assert train("right") < 3e-15
+    assert "from 36.26 to 0.66 in 1000 steps" in " ".join(notes().split())
+
+
+def test_the_rounding_error_of_a_difference_is_eps_L_over_h() -> None:
+    W, b, x = posts_draws()
+    eps = np.finfo(np.float64).eps
+    layer = Linear(4, 4)
+    layer.weight.data[...], layer.bias.data[...] = W, b  # type: ignore[union-attr]
+    loss_fn = MSELoss()
+    L = loss_fn(layer(x), x)
+    layer.backward(loss_fn.backward())
+    exact = torch_linear_grads(x, W, b, x)[1]
+    np.testing.assert_allclose(layer.weight.grad, exact, rtol=1e-13)
+    for h in [1e-4, 1e-5, 1e-6, 1e-7, 1e-8]:  # the loss is quadratic: no truncation error
+        numeric = numerical_gradient(lambda: loss_fn(layer(x), x), layer.weight.data, h)
+        scale = np.abs(numeric - exact).max() * h / (eps * L)
+        assert 0.2 < scale < 3, f"h={h}: error {scale:.2f} × ε|L|/h"
+    # with truncation error too, the best h is near ε^(1/3)
+    z = np.random.default_rng(0).normal(size=(1, 20))
+    act = Tanh()
+    act(z)
+    analytic = act.backward(np.ones_like(z))
+    hs = np.logspace(-9, -2, 57)
+
+    def error(h: float) -> float:
+        zz = z.copy()
+        numeric = numerical_gradient(lambda: float(np.tanh(zz).sum()), zz, h)
+        return float(np.abs(numeric - analytic).max())
+
+    errors = [error(h) for h in hs]
+    best = hs[int(np.argmin(errors))]
+    assert eps ** (1 / 3) / 3 < best < 3 * eps ** (1 / 3)
+    assert f"{eps ** (1 / 3):.0e}" == "6e-06"
+
+
+def test_unrelated_vectors_have_relative_error_near_0_7() -> None:
+    rng = np.random.default_rng(9)
+    errors = [rel_error(rng.normal(size=1000), rng.normal(size=1000)) for _ in range(200)]
+    assert np.mean(errors) == pytest.approx(1 / np.sqrt(2), abs=0.01)
+
+
+# ------------------------------------------------------------------------------ common bugs
+
+
+class TransposedLinear(Linear):
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        dx = super().backward(grad_output)
+        assert self._x is not None
+        self.weight.grad[...] = grad_output.T @ self._x  # the bug: Gᵀ X for Xᵀ G
+        return dx
+
+
+class UnsummedBias(Linear):
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        dx = super().backward(grad_output)
+        assert self.bias is not None
+        self.bias.grad[...] = grad_output[0]  # the bug: only the first sample counts
+        return dx
+
+
+class TanhAtZ(Module):
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.z = x
+        return np.tanh(x)
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        return grad_output * (1 - self.z**2)  # the bug: f′ at Z written as if it were O
+
+
+class MSEOverNTwice(MSELoss):
+    def backward(self, grad_output: np.ndarray | None = None) -> np.ndarray:
+        g = super().backward()
+        return g / len(g)  # the bug: 1/N again
+
+
+def test_each_common_bug_is_caught_by_its_check() -> None:
+    rng = np.random.default_rng(10)
+    square, x1, x3 = Linear(4, 4, rng=rng), rng.normal(size=(1, 4)), rng.normal(size=(3, 4))
+    # the transpose in the square case: the shapes fit, the check fails at about 0.7
+    bad = TransposedLinear(4, 4, rng=rng)
+    bad.weight.data[...] = square.weight.data
+    assert 0.1 < gradcheck(bad, x1).rows[1].rel_error < 1
+    assert gradcheck(square, x1).passed
+    with pytest.raises(ValueError):  # unequal sizes: it cannot even be assigned
+        gradcheck(TransposedLinear(4, 2, rng=rng), x3)
+    # a bias gradient not summed: passes with N = 1, fails with N > 1
+    assert gradcheck(UnsummedBias(4, 2, rng=rng), x1).passed
+    assert not gradcheck(UnsummedBias(4, 2, rng=rng), x3).passed
+    # zero_grad forgotten: a second backward pass adds, as PyTorch's does
+    layer, G = Linear(4, 2, rng=rng), rng.normal(size=(3, 2))
+    Wt = torch.tensor(layer.weight.data, requires_grad=True)
+    for _ in range(2):
+        layer(x3)
+        layer.backward(G)
+        (torch.tensor(x3) @ Wt * torch.tensor(G)).sum().backward()
+    np.testing.assert_allclose(layer.weight.grad, 2 * x3.T @ G, rtol=1e-13)
+    np.testing.assert_allclose(layer.weight.grad, Wt.grad, rtol=1e-13)  # type: ignore[arg-type]
+    # f′ at the wrong value: caught at inputs of size 1, nearly right near 0
+    assert not gradcheck(TanhAtZ(), 2 * x3).passed
+    assert gradcheck(TanhAtZ(), 1e-3 * x3).max_rel_error < 1e-5
+    assert gradcheck(Tanh(), 2 * x3).passed
+    # a cached input overwritten in place: ∂L/∂W uses the changed X, and PyTorch disagrees
+    layer, x = Linear(4, 2, rng=rng), x3.copy()
+    layer(x)
+    x *= 2
+    layer.zero_grad()
+    layer.backward(G)
+    np.testing.assert_allclose(layer.weight.grad, 2 * x3.T @ G, rtol=1e-13)
+    assert rel_error(layer.weight.grad, x3.T @ G) > 0.3
+    # dividing by N twice: right with N = 1, exactly 1/N of the gradient with N samples
+    pred, target = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    assert gradcheck(MSEOverNTwice(), pred[:1], target[:1]).passed
+    loss_fn = MSEOverNTwice()
+    loss_fn(pred, target)
+    np.testing.assert_allclose(loss_fn.backward(), 2 / 4 * (pred - target) / 4, rtol=1e-13)
+    assert not gradcheck(MSEOverNTwice(), pred, target).passed
+    # a gradient check at a ReLU kink fails a correct ReLU; away from 0 it passes
+    kink = np.array([[1e-8, 0.5, -0.7], [0.3, -0.2, 0.9]])
+    assert not gradcheck(ReLU(), kink).passed
+    assert gradcheck(ReLU(), kink + np.array([[0.5, 0, 0], [0, 0, 0]])).passed

@@ -231,7 +231,7 @@ def test_csv_points(client: TestClient) -> None:
     rows = "\n".join(f"{a},{b},{int(a * b > 0)}" for a, b in pts)
     run = create(client, dataset="csv", csv="x1,x2,label\n" + rows, batch_size=5)
     xs = np.array(run["state"]["train"]["x"] + run["state"]["test"]["x"])
-    assert len(xs) == 40 and np.abs(xs).max() == pytest.approx(1.0)
+    assert len(xs) == 40 and np.abs(xs).max() == pytest.approx(0.9)
     r = client.post("/api/runs", json={"dataset": "csv", "csv": "1,2\n3,4\n5,6\n7,8\n"})
     assert r.status_code == 400
     assert r.json()["error"] == "csv row 1: expected three numbers x1,x2,label, got '1,2'"
@@ -261,3 +261,16 @@ def test_live_websocket_streams_frames(client: TestClient) -> None:
         ws.send_text(json.dumps({"play": False}))
     assert max(later) > max(steps)
     assert steps == sorted(steps) and steps[0] > 3
+
+
+def test_a_diverging_run_is_stopped_and_still_readable(client: TestClient) -> None:
+    run = create(client, lr=10.0, hidden=[8, 8], activation="relu", seed=1)
+    first = client.post(f"/api/runs/{run['id']}/step", json={"steps": 1000})
+    assert first.status_code == 400 and "lr=10 is too large" in first.json()["error"]
+    step_count = client.get(f"/api/runs/{run['id']}").json()["step"]
+    again = client.post(f"/api/runs/{run['id']}/step", json={"steps": 1})
+    assert again.status_code == 400 and "lr=10 is too large" in again.json()["error"]
+    state = client.get(f"/api/runs/{run['id']}").json()  # strict JSON: no NaN or Infinity
+    assert state["step"] == step_count
+    assert state["loss"] is None or state["loss"] > 1e6
+    assert client.get(f"/api/runs/{run['id']}/export", params={"format": "json"}).status_code == 200

@@ -286,3 +286,49 @@ def test_settings_come_from_the_url(server: Server, page: tuple[Any, list[str]])
     pg.wait_for_function("window.playground.state.step > 200")
     pg.click("#play")
     shot(pg, "10-spiral-from-the-url")
+
+    # Hover over a neuron: its bias and gradient are the API's.
+    run_id = pg.evaluate("window.playground.run")
+    state = server.get(f"/api/runs/{run_id}")
+    pg.hover('.node[data-node="1-0"]')
+    tip = pg.inner_html("#tooltip")
+    assert f"bias b <b>{js_fixed(state['layers'][0]['bias'][0])}</b>" in tip
+    assert f"gradient ∂L/∂b <b>{js_fixed(state['layers'][0]['bias_grad'][0])}</b>" in tip
+    assert "relu(" in tip
+    shot(pg, "11-hover-a-neuron")
+
+    # The post's task: a regression with two outputs.
+    pg.click("button[data-dataset=slp]")
+    pg.wait_for_function("window.playground.state && window.playground.regression === true")
+    assert pg.locator(".node").count() == 2 + 4 + 2 + 2
+    assert pg.input_value("#loss") == "mse"
+    pg.click("#step")
+    pg.wait_for_function("document.getElementById('step-count').textContent === '1'")
+    shot(pg, "12-the-posts-task")
+
+
+def test_your_own_points_from_a_csv_file(server: Server, page: tuple[Any, list[str]]) -> None:
+    pg, _ = page
+    pg.goto(server.url)
+    pg.wait_for_function("window.playground && window.playground.state")
+    rows = ["x1,x2,label"] + [f"{i % 7 - 3},{i % 5 - 2},{int(i % 7 > 3)}" for i in range(60)]
+    pg.set_input_files(
+        "#csv",
+        files=[{"name": "mine.csv", "mimeType": "text/csv", "buffer": "\n".join(rows).encode()}],
+    )
+    pg.wait_for_function("window.playground.settings.dataset === 'csv' && window.playground.state")
+    pg.wait_for_function(
+        "window.playground.train.x.length + window.playground.test.x.length === 60"
+    )
+    run_id = pg.evaluate("window.playground.run")
+    state = server.get(f"/api/runs/{run_id}")
+    assert state["settings"]["dataset"] == "csv"
+    assert len(state["train"]["x"]) + len(state["test"]["x"]) == 60
+    shot(pg, "13-your-own-points")
+    # A file over the limit is refused on the page, before any request.
+    pg.set_input_files(
+        "#csv", files=[{"name": "big.csv", "mimeType": "text/csv", "buffer": b"1,2,0\n" * 20000}]
+    )
+    pg.wait_for_selector("#message:not([hidden])")
+    assert pg.inner_text("#message") == "big.csv is larger than 64 KiB"
+    assert pg.evaluate("window.playground.run") == run_id

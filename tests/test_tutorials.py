@@ -20,6 +20,13 @@ NOTEBOOKS = sorted(TUTORIALS.glob("*.ipynb"))
 TIME_LIMIT = 90.0
 
 
+def test_there_are_tutorials_and_the_readme_links_them() -> None:
+    assert len(NOTEBOOKS) >= 2
+    readme = (TUTORIALS.parents[1] / "README.md").read_text()
+    for path in NOTEBOOKS:
+        assert f"(docs/tutorials/{path.name})" in readme, path.name
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_is_stored_without_outputs(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)

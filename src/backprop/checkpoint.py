@@ -104,7 +104,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
 def model_spec(model: Module) -> list[dict[str, Any]]:
     """The architecture as JSON-ready dicts, one per layer: its type, its constructor arguments
     as its entry in ``backprop.nn.registry.LAYERS`` names them, and its mode, e.g.
-    {"type": "Linear", "in_features": 64, "out_features": 10, "bias": true, "training": true}."""
+    {"type": "Linear", "in_features": 64, "out_features": 10, "bias": true, "training": true};
+    a layer with its own generator (Dropout) adds its state as "rng"."""
     layers = list(model) if isinstance(model, Sequential) else [model]
     spec: list[dict[str, Any]] = []
     for i, layer in enumerate(layers):
@@ -113,7 +114,12 @@ def model_spec(model: Module) -> list[dict[str, Any]]:
             raise TypeError(
                 f"cannot save layer {i}: {type(layer).__name__} is not a built-in layer"
             )
-        spec.append({"type": entry.name, **entry.config(layer), "training": layer.training})
+        item = {"type": entry.name, **entry.config(layer), "training": layer.training}
+        rng = getattr(layer, "rng", None)
+        if isinstance(rng, np.random.Generator):
+            # Dropout's masks: a resumed run draws the ones an unbroken run would.
+            item["rng"] = rng.bit_generator.state
+        spec.append(item)
     return spec
 
 
@@ -140,9 +146,9 @@ def save(
     a resumed run draws the same shuffles; info: any JSON-ready dict (``backprop train``
     keeps its settings and the data's column names there).
     """
-    params = model.parameters()
-    # a model without parameters (Flatten, Softmax alone) is stored as float64
-    dtypes = {p.dtype.name for p in params} or {"float64"}
+    # parameters and floating buffers; a model without any (Flatten, Softmax) is float64
+    floats = [v for v in model.state_dict().values() if v.dtype.kind == "f"]
+    dtypes = {v.dtype.name for v in floats} or {"float64"}
     if len(dtypes) != 1 or not dtypes <= set(DTYPES):
         raise ValueError(f"cannot save a model with parameter dtypes {sorted(dtypes)}")
     meta = {
@@ -210,7 +216,7 @@ def _build_model(layers: Any, dtype: str, arrays: dict[str, Array]) -> Sequentia
         entry = LAYERS.get(kind) if isinstance(kind, str) else None
         if entry is None:
             raise ValueError(f"layer {i} has unknown type {kind!r}")
-        config = {k: v for k, v in spec.items() if k not in ("type", "training")}
+        config = {k: v for k, v in spec.items() if k not in ("type", "training", "rng")}
         training = spec.get("training", True)
         if not isinstance(training, bool):
             raise ValueError(f"layer {i} ({kind}) has a 'training' that is not true or false")
@@ -229,6 +235,10 @@ def _build_model(layers: Any, dtype: str, arrays: dict[str, Array]) -> Sequentia
         elif not entry.elementwise:
             width = None
         layer = entry.build(config, dtype)
+        if "rng" in spec:
+            if not isinstance(getattr(layer, "rng", None), np.random.Generator):
+                raise ValueError(f"layer {i} ({kind}) has an 'rng' but draws no random numbers")
+            layer.rng = _build_rng(spec["rng"])  # type: ignore[attr-defined]
         out.append(layer.train(training))
     return Sequential(*out)
 

@@ -96,6 +96,14 @@ def as_float64(module: Module) -> Module:
         p.data = p.data.astype(np.float64)
         p._grad = np.zeros_like(p.data)
         p.zero_grad()
+    for m in module.modules():
+        # floating buffers (running statistics) and the dtype a layer computes in
+        for name in m.__dict__.get("_buffer_names", []):
+            value = getattr(m, name)
+            if value is not None and value.dtype.kind == "f":
+                setattr(m, name, value.astype(np.float64))
+        if isinstance(getattr(m, "dtype", None), np.dtype):
+            m.dtype = np.dtype(np.float64)  # type: ignore[attr-defined]
     return module
 
 
@@ -117,7 +125,9 @@ def gradcheck(
     ``x`` are left as they were.
     """
     rng = np.random.default_rng(0) if rng is None else rng
-    x = np.array(x, dtype=np.float64)
+    x = np.array(x)
+    if not np.issubdtype(x.dtype, np.integer):  # integer input: Embedding's indices
+        x = x.astype(np.float64)
     if isinstance(subject, Module):
         return _check_module(subject, x, h, threshold, rng)
     if target is None:
@@ -129,18 +139,29 @@ def _check_module(
     module: Module, x: Array, h: float, threshold: float, rng: np.random.Generator
 ) -> GradCheckReport:
     module = as_float64(module)
-    upstream = rng.standard_normal(module(x).shape)
+    # A layer with its own generator (Dropout) is rewound before every forward pass, so each
+    # difference sees the same mask as the backward pass.
+    rngs = [g for g in (getattr(m, "rng", None) for m in module.modules()) if g is not None]
+    states = [g.bit_generator.state for g in rngs]
+
+    def forward() -> Array:
+        for g, s in zip(rngs, states, strict=True):
+            g.bit_generator.state = s
+        return module(x)
+
+    upstream = rng.standard_normal(forward().shape)
 
     def loss() -> float:
-        return float(np.sum(upstream * module(x)))
+        return float(np.sum(upstream * forward()))
 
-    module.forward(x)
+    forward()
     module.zero_grad()
     dx = module.backward(upstream)
     report = GradCheckReport(repr(module).replace("\n", " "), threshold)
-    report.rows.append(
-        GradCheckRow("input", x.shape, rel_error(dx, numerical_gradient(loss, x, h)))
-    )
+    if np.issubdtype(x.dtype, np.floating):
+        report.rows.append(
+            GradCheckRow("input", x.shape, rel_error(dx, numerical_gradient(loss, x, h)))
+        )
     for name, p in module.named_parameters():
         numeric = numerical_gradient(loss, p.data, h)
         report.rows.append(GradCheckRow(name, p.shape, rel_error(p.grad, numeric)))
@@ -167,7 +188,24 @@ def _check_loss(
 def builtin_reports(seed: int = 0) -> list[GradCheckReport]:
     """Gradient checks of every built-in layer and loss, on random shapes drawn from ``seed``."""
     from .losses import REDUCTIONS, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
-    from .nn import Identity, Linear, ReLU, Sequential, Sigmoid, Tanh
+    from .nn import (
+        GELU,
+        BatchNorm1d,
+        Dropout,
+        Embedding,
+        Flatten,
+        Identity,
+        LayerNorm,
+        LeakyReLU,
+        Linear,
+        LogSoftmax,
+        ReLU,
+        Sequential,
+        Sigmoid,
+        Softmax,
+        Tanh,
+        Unflatten,
+    )
 
     rng = np.random.default_rng(seed)
     n, d_in, d_out = (int(v) for v in rng.integers(2, 7, size=3))
@@ -185,11 +223,41 @@ def builtin_reports(seed: int = 0) -> list[GradCheckReport]:
         ("Identity", Identity()),
         (f"Sequential({d_in}-8-8-5-{d_out})", deep),
     ]
+    x3 = rng.standard_normal((n, d_in, 3))
+    batchnorm = BatchNorm1d(d_in)
+    for p in batchnorm.parameters():  # away from γ = 1, β = 0, which could hide a missing term
+        p.data[...] = rng.standard_normal(p.shape)
+    layernorm = LayerNorm(d_in)
+    for p in layernorm.parameters():
+        p.data[...] = rng.standard_normal(p.shape)
+    running = BatchNorm1d(d_in)
+    running.register_buffer("running_mean", rng.standard_normal(d_in))
+    running.register_buffer("running_var", rng.uniform(0.5, 2.0, d_in))
+    inputs: list[tuple[str, Module, Array]] = [
+        *((label, module, x) for label, module in modules),
+        (f"BatchNorm1d({d_in}) train", batchnorm, x),
+        (f"BatchNorm1d({d_in}) train (N,C,L)", batchnorm, x3),
+        (f"BatchNorm1d({d_in}) eval", running.eval(), x),
+        (f"LayerNorm({d_in})", layernorm, x),
+        (f"LayerNorm(({d_in}, 3))", LayerNorm((d_in, 3)), x3),
+        ("Dropout(0.3) train", Dropout(0.3, rng=np.random.default_rng(seed)), x),
+        ("Flatten", Flatten(), x3),
+        (f"Unflatten(1, (1, {d_in}))", Unflatten(1, (1, d_in)), x),
+        ("GELU", GELU(), x),
+        ("GELU(tanh)", GELU(approximate="tanh"), x),
+        ("LeakyReLU(0.1)", LeakyReLU(0.1), x),
+        ("Softmax", Softmax(dim=-1), x),
+        ("LogSoftmax", LogSoftmax(dim=-1), x),
+    ]
     reports = []
-    for label, module in modules:
-        report = gradcheck(module, x, rng=rng)
+    for label, module, inp in inputs:
+        report = gradcheck(module, inp, rng=rng)
         report.subject = label
         reports.append(report)
+    embedding = Embedding(5, d_out, rng=rng)
+    report = gradcheck(embedding, rng.integers(0, 5, size=(n, 4)), rng=rng)
+    report.subject = f"Embedding(5, {d_out}) repeated indices"
+    reports.append(report)
     pred, target = rng.standard_normal((n, d_out)), rng.standard_normal((n, d_out))
     reports += [gradcheck(MSELoss(r), pred, target) for r in REDUCTIONS]
     labels = rng.integers(0, d_out, size=n)

@@ -51,9 +51,9 @@ def to_torch(model: Module) -> Any:
         if entry is None:
             raise TypeError(f"to_torch: layer {i} ({type(layer).__name__}) has no PyTorch twin")
         kwargs = entry.config(layer)
-        params = layer.parameters()
-        if params:
-            kwargs["dtype"] = getattr(torch, params[0].dtype.name)
+        floats = [v for v in layer.state_dict().values() if v.dtype.kind == "f"]
+        if floats:
+            kwargs["dtype"] = getattr(torch, floats[0].dtype.name)
         t = getattr(torch.nn, entry.torch_class_name)(**kwargs)
         state = {
             k: torch.from_numpy(np.ascontiguousarray(v.T if k in entry.transposed else v).copy())
@@ -99,8 +99,8 @@ def from_torch(module: Any) -> Sequential:
             config = entry.torch_config(layer)
         except (AttributeError, ValueError) as e:
             raise TypeError(f"from_torch: layer {i} ({type(layer).__name__}): {e}") from None
-        params = list(layer.parameters())
-        dtype = params[0].detach().numpy().dtype if params else None
+        floats = [v for v in layer.state_dict().values() if v.is_floating_point()]
+        dtype = floats[0].detach().numpy().dtype if floats else None
         ours = entry.build(config, dtype)
         state = {k: v.detach().cpu().numpy() for k, v in layer.state_dict().items()}
         ours.load_state_dict(

@@ -158,9 +158,15 @@ def _targets(loss_fn: Loss, task: str, y: Array, outputs: int, dtype: Any) -> Ar
 def evaluate(
     model: Module, loss_fn: Loss, X: Array, y: Array, task: str | None = None
 ) -> tuple[float, float]:
-    """(loss, accuracy or R²) of ``model`` on X, y in one forward pass."""
+    """(loss, accuracy or R²) of ``model`` on X, y in one forward pass, in evaluation mode
+    (BatchNorm on its running statistics, no Dropout); each layer's mode is restored after."""
     task = task or _infer_task(loss_fn)
-    out = model(X)
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        out = model.eval()(X)
+    finally:
+        for m, training in modes:
+            m.training = training
     target = _targets(loss_fn, task, y, out.shape[1], out.dtype)
     loss = float(loss_fn(out, target))
     metric = accuracy(out, y) if task == "classification" else r2_score(out, target)
@@ -216,13 +222,22 @@ def fit(
     check_finite("y", y)
     params = model.parameters()
     dtype = params[0].dtype if params else X.dtype
-    # Converted once here, not per batch: a float32 network takes float32 batches.
-    X = np.asarray(X, dtype=dtype)
+    # Converted once here, not per batch: a float32 network takes float32 batches. Integer
+    # inputs (an Embedding's token indices) stay integers.
+    if X.dtype.kind not in "iu":
+        X = np.asarray(X, dtype=dtype)
     if X_test is not None and y_test is not None:
         check_finite("X_test", X_test)
         check_finite("y_test", y_test)
-        X_test = np.asarray(X_test, dtype=dtype)
-    out_features = model(X[:1]).shape[1]
+        if X_test.dtype.kind not in "iu":
+            X_test = np.asarray(X_test, dtype=dtype)
+    # the output width, from one row in evaluation mode (which leaves a BatchNorm's running
+    # statistics alone)
+    was_training = model.training
+    try:
+        out_features = model.eval()(X[:1]).shape[1]
+    finally:
+        model.train(was_training)
     targets = _targets(loss_fn, task, y, out_features, dtype)
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     history = history if history is not None else FitHistory(task)

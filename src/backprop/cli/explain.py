@@ -50,6 +50,13 @@ def add_explain_parser(sub: Any) -> None:
         help="print the step's computational graph instead, every value with its gradient; "
         "with a file name (.png), draw it there (needs the viz extra)",
     )
+    p.add_argument(
+        "--layer",
+        metavar="NAME",
+        help="instead, one forward and backward pass of one layer on a tiny input, every "
+        "intermediate value printed: batchnorm, layernorm, dropout, embedding, softmax, "
+        "logsoftmax, gelu, leakyrelu, flatten, linear",
+    )
     p.set_defaults(func=cmd_explain)
 
 
@@ -57,6 +64,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from ..explain import explain_step, render_plain, render_rich, to_json
     from ..slp import Diverged
 
+    if args.layer is not None:
+        return _explain_layer(args)
     if args.graph not in (None, "-") and not args.graph.lower().endswith(".png"):
         raise UsageError(f"--graph: {args.graph}: the figure is written as PNG; name a .png file")
     if args.graph is not None and args.json:
@@ -90,4 +99,22 @@ def cmd_explain(args: argparse.Namespace) -> int:
         render_rich(step)
     else:
         sys.stdout.write(render_plain(step))
+    return 0
+
+
+def _explain_layer(args: argparse.Namespace) -> int:
+    from ..explain_layer import EXAMPLES, explain_layer, render, to_json
+
+    if args.graph is not None or args.step != 0:
+        raise UsageError("--layer explains one layer: --graph and --step do not apply")
+    name = args.layer.lower()
+    if name not in EXAMPLES:
+        raise UsageError(
+            f"--layer: unknown layer {args.layer!r}; valid: {', '.join(sorted(EXAMPLES))}"
+        )
+    walkthrough = explain_layer(name)
+    if args.json:
+        print(json.dumps(to_json(walkthrough)))
+    else:
+        sys.stdout.write(render(walkthrough))
     return 0

@@ -33,9 +33,11 @@ def check_labels(loss: str, scores: Array, target: Array, ignore_index: int) -> 
     # ufunc.reduce: the loops behind .min() and .max(), without their Python-level wrappers,
     # which on a small batch cost more than the arithmetic.
     lo, hi = int(np.minimum.reduce(target)), int(np.maximum.reduce(target))
+    if lo >= 0 and hi < c and not 0 <= ignore_index < c:
+        return None  # every label a class, and ignore_index (-100 by default) none of them
     ignored = target == ignore_index
     if lo >= 0 and hi < c:
-        return ~ignored if 0 <= ignore_index < c and ignored.any() else None
+        return ~ignored if ignored.any() else None
     bad = ((target < 0) | (target >= c)) & ~ignored
     if bad.any():
         i = int(np.argmax(bad))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 
 from ..arrays import Array
@@ -84,5 +87,145 @@ class Tanh(Module):
         return grad_output * (1 - y * y)
 
 
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+
+class GELU(Module):
+    """y = x · Φ(x)        x, y: any shape
+    Φ(x) = ½ erfc(−x/√2), the standard normal CDF; φ(x) = e^(−x²/2)/√(2π), its density.
+
+    backward:  dL/dx = dL/dy ⊙ (Φ(x) + x φ(x))
+
+    ``approximate="tanh"``:  y = ½ x (1 + tanh u),  u = √(2/π) (x + 0.044715 x³)
+        backward:  dL/dx = dL/dy ⊙ (½ (1 + tanh u) + ½ x (1 − tanh² u) √(2/π) (1 + 3·0.044715 x²))
+
+    As PyTorch's ``nn.GELU``. Φ is computed with erfc, which keeps its relative accuracy far
+    into the negative tail where 1 + erf(x/√2) cancels; NumPy has no vectorised erf, so
+    ``math.erfc`` runs per element (slow for large arrays, exact to the last bit or two).
+    Cached: x, and Φ(x) or tanh u.
+    """
+
+    def __init__(self, approximate: str = "none") -> None:
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+        self._cache: tuple[Array, Array] | None = None
+
+    def forward(self, x: Array) -> Array:
+        if self.approximate == "tanh":
+            t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
+            self._cache = (x, t)
+            return 0.5 * x * (1 + t)
+        cdf = 0.5 * np.asarray(_erfc(-x / math.sqrt(2.0)), dtype=x.dtype)
+        self._cache = (x, cdf)
+        return x * cdf
+
+    def backward(self, grad_output: Array) -> Array:
+        if self._cache is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward()")
+        x, c = self._cache
+        if self.approximate == "tanh":
+            du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+            return grad_output * (0.5 * (1 + c) + 0.5 * x * (1 - c * c) * du)
+        pdf = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        return grad_output * (c + x * pdf)
+
+    def __repr__(self) -> str:
+        return f"GELU(approximate={self.approximate!r})"
+
+
+class LeakyReLU(Module):
+    """y = x if x > 0, else a·x   (a = negative_slope)        x, y: any shape
+
+    backward:  dL/dx = dL/dy ⊙ (1 if x > 0 else a)   (at x = 0 the slope a, as PyTorch)
+    Cached: the mask x > 0.
+    """
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        if not isinstance(negative_slope, int | float) or isinstance(negative_slope, bool):
+            raise TypeError(f"LeakyReLU: negative_slope must be a number, got {negative_slope!r}")
+        self.negative_slope = float(negative_slope)
+        self._positive: Array | None = None
+
+    def forward(self, x: Array) -> Array:
+        self._positive = positive = x > 0
+        return np.where(positive, x, x * self.negative_slope)
+
+    def backward(self, grad_output: Array) -> Array:
+        if self._positive is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward()")
+        return np.where(self._positive, grad_output, grad_output * self.negative_slope)
+
+    def __repr__(self) -> str:
+        return f"LeakyReLU(negative_slope={self.negative_slope})"
+
+
+class Softmax(Module):
+    """yᵢ = e^(xᵢ − max x) / Σⱼ e^(xⱼ − max x)   along axis ``dim``        x, y: any shape
+
+    Jacobian (along dim):  ∂yᵢ/∂xⱼ = yᵢ (δᵢⱼ − yⱼ),  i.e.  J = diag(y) − y yᵀ
+    backward (its vector-Jacobian product, never building J):
+        dL/dx = y ⊙ (dL/dy − Σⱼ dL/dyⱼ yⱼ)
+
+    The max is subtracted because e^x overflows above x ≈ 709; the ratio is unchanged.
+    PyTorch's default ``dim=None`` picks an axis by the input's rank (deprecated); here dim
+    defaults to the last axis. Cached: y.
+    """
+
+    def __init__(self, dim: int = -1) -> None:
+        if type(dim) is not int:
+            raise TypeError(f"{type(self).__name__}: dim must be an int, got {dim!r}")
+        self.dim = dim
+        self._y: Array | None = None
+
+    def forward(self, x: Array) -> Array:
+        e = np.exp(x - np.max(x, axis=self.dim, keepdims=True))
+        self._y = y = e / np.sum(e, axis=self.dim, keepdims=True)
+        return y
+
+    def backward(self, grad_output: Array) -> Array:
+        y = self._y
+        if y is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward()")
+        return y * (grad_output - np.sum(grad_output * y, axis=self.dim, keepdims=True))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(dim={self.dim})"
+
+
+class LogSoftmax(Softmax):
+    """yᵢ = xᵢ − max x − log Σⱼ e^(xⱼ − max x)   along axis ``dim``        x, y: any shape
+
+    Jacobian:  ∂yᵢ/∂xⱼ = δᵢⱼ − softmax(x)ⱼ
+    backward:  dL/dx = dL/dy − softmax(x) ⊙ Σⱼ dL/dyⱼ
+
+    Computed as a difference, never as log(softmax(x)), which is −inf once a softmax value
+    underflows to 0. Cached: softmax(x) = e^y.
+    """
+
+    def forward(self, x: Array) -> Array:
+        shifted = x - np.max(x, axis=self.dim, keepdims=True)
+        y = shifted - np.log(np.sum(np.exp(shifted), axis=self.dim, keepdims=True))
+        self._y = np.exp(y)  # softmax(x)
+        return y
+
+    def backward(self, grad_output: Array) -> Array:
+        p = self._y
+        if p is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward()")
+        return grad_output - p * np.sum(grad_output, axis=self.dim, keepdims=True)
+
+
+def _softmax_torch_config(module: Any) -> dict[str, Any]:
+    if module.dim is None:
+        raise ValueError("dim=None (an implicit axis) is not supported; give dim")
+    return {"dim": module.dim}
+
+
 for _cls in (ReLU, Sigmoid, Tanh):
     register(LayerType(_cls, elementwise=True))
+register(LayerType(GELU, ("approximate",), elementwise=True))
+register(LayerType(LeakyReLU, ("negative_slope",), elementwise=True))
+register(LayerType(Softmax, ("dim",), elementwise=True, torch_get=_softmax_torch_config))
+register(LayerType(LogSoftmax, ("dim",), elementwise=True, torch_get=_softmax_torch_config))

@@ -2,32 +2,47 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..arrays import Array
 from .module import Module
+from .registry import LayerType, register
 
 
 class Flatten(Module):
-    """y = x with dimensions start_dim … end_dim merged into one
-    x: (N, C, H, W)  y: (N, C·H·W) with the defaults (start_dim=1, end_dim=-1), as in PyTorch
+    """Axes start_dim … end_dim merged into one (PyTorch's defaults keep the batch axis):
 
-    backward:  dL/dx = dL/dy reshaped to x's shape (a reshape moves no value). Caches x's shape.
+        x: (N, d₁, …, dₖ)  →  y: (N, d₁·…·dₖ)          backward:  dL/dx = dL/dy reshaped to x's shape
+
+    No arithmetic, so nothing to derive; the gradient of each value goes back to where the
+    value came from. Cached: the input's shape.
     """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
-        self.start_dim, self.end_dim = start_dim, end_dim
-        self._x_shape: tuple[int, ...] | None = None
+        if type(start_dim) is not int or type(end_dim) is not int:
+            raise TypeError(
+                f"Flatten: start_dim and end_dim must be ints, got {start_dim!r}, {end_dim!r}"
+            )
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+        self._shape: tuple[int, ...] | None = None
 
     def forward(self, x: Array) -> Array:
-        start, end = self.start_dim % x.ndim, self.end_dim % x.ndim
-        if start > end:
-            raise ValueError(f"{self!r}: start_dim comes after end_dim for a {x.ndim}-D input")
-        self._x_shape = x.shape
-        return x.reshape(*x.shape[:start], -1, *x.shape[end + 1 :])
+        n = max(x.ndim, 1)
+        start = self.start_dim + n if self.start_dim < 0 else self.start_dim
+        end = self.end_dim + n if self.end_dim < 0 else self.end_dim
+        if not (0 <= start < n and 0 <= end < n) or start > end:
+            raise ValueError(
+                f"{self!r}: start_dim {self.start_dim} and end_dim {self.end_dim} do not fit "
+                f"input of shape {x.shape}"
+            )
+        self._shape = x.shape
+        return x.reshape(*x.shape[:start], -1, *x.shape[end + 1 :]) if x.ndim else x.reshape(1)
 
     def backward(self, grad_output: Array) -> Array:
-        if self._x_shape is None:
+        if self._shape is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
-        return grad_output.reshape(self._x_shape)
+        return grad_output.reshape(self._shape)
 
     def __repr__(self) -> str:
         return f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim})"
@@ -68,3 +83,18 @@ class Unflatten(Module):
 
     def __repr__(self) -> str:
         return f"Unflatten(dim={self.dim}, unflattened_size={self.unflattened_size})"
+
+
+def _unflatten_config(layer: Any) -> dict[str, Any]:
+    return {"dim": layer.dim, "unflattened_size": tuple(layer.unflattened_size)}
+
+
+register(LayerType(Flatten, ("start_dim", "end_dim")))
+register(
+    LayerType(
+        Unflatten,
+        ("dim", "unflattened_size"),
+        get=_unflatten_config,
+        torch_get=_unflatten_config,
+    )
+)

@@ -33,17 +33,17 @@ def draw_graph(step: ExplainedStep, path: str | os.PathLike[str]) -> int:
     from matplotlib.figure import Figure
 
     nodes: dict[str, GraphNode] = {n.name: n for n in graph_nodes(step)}
-    fig = Figure(figsize=(12.5, 6.2), dpi=110)
+    fig = Figure(figsize=(14.5, 6.4), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(-0.9, 13.9)
+    ax.set_xlim(-0.9, 16.2)
     ax.set_ylim(-0.6, 6.6)
     ax.axis("off")
-    mono: dict[str, Any] = {"family": "monospace", "fontsize": 8.5}
+    mono: dict[str, Any] = {"family": "monospace", "fontsize": 11}
 
     def node(x: float, y: float, name: str, fc: str = "white") -> None:
         ax.text(
-            x, y, name, ha="center", va="center", fontsize=15, fontweight="bold",
+            x, y, name, ha="center", va="center", fontsize=17, fontweight="bold",
             bbox={"boxstyle": "circle,pad=0.35", "fc": fc, "ec": "black", "lw": 1.3},
         )  # fmt: skip
 
@@ -55,12 +55,12 @@ def draw_graph(step: ExplainedStep, path: str | os.PathLike[str]) -> int:
 
     def op(x: float, y: float, label: str) -> None:
         ax.text(
-            x, y, label, ha="center", va="center", fontsize=10.5, style="italic", color=GREY,
+            x, y, label, ha="center", va="center", fontsize=12.5, style="italic", color=GREY,
             bbox={"boxstyle": "round,pad=0.25", "fc": "#f2f2f2", "ec": GREY, "lw": 0.8},
         )  # fmt: skip
 
     chain_y = 4.2
-    xs = {"X": 0.0, "P": 4.3, "O": 8.6, "L": 12.6}
+    xs = {"X": 0.0, "P": 4.8, "O": 9.6, "L": 14.9}
     for name, x in xs.items():
         node(x, chain_y, name, fc="#fff4d6" if name == "L" else "white")
     ops = [("X", "P", "× W", "W"), ("P", "O", "+ b", "b"), ("O", "L", "(O − T)²\nsummed, ÷ N", "T")]
@@ -69,7 +69,7 @@ def draw_graph(step: ExplainedStep, path: str | os.PathLike[str]) -> int:
         at = x0 + (0.72 if side != "T" else 0.7) * (
             x1 - x0
         )  # the operation, with its side input below it
-        text_x = x0 + (0.36 if side != "T" else 0.3) * (x1 - x0)
+        text_x = x0 + (0.34 if side != "T" else 0.3) * (x1 - x0)
         arrow(x0, chain_y, x1, chain_y)
         # the value sent forward along the edge, and the gradient sent back along it
         sent = nodes[left]
@@ -91,20 +91,20 @@ def draw_graph(step: ExplainedStep, path: str | os.PathLike[str]) -> int:
             )
             ax.text(at + 0.45, side_y - 0.12, _text(s.grad), ha="left", va="top", color=RED, **mono)
         else:
-            ax.text(at + 0.45, side_y, "the target, T = X:\nno gradient needed", ha="left",
-                    va="center", color=GREY, fontsize=9.5)  # fmt: skip
+            ax.text(at + 0.45, side_y, "the target,\nT = X: no\ngradient", ha="left",
+                    va="center", color=GREY, fontsize=11.5)  # fmt: skip
     loss = nodes["L"]
     ax.text(xs["L"], chain_y + 0.7, f"L = {loss.value:.3f}", ha="center", va="bottom", color=BLUE,
-            fontsize=10.5)  # fmt: skip
-    ax.text(xs["L"], chain_y - 0.7, "∂L/∂L = 1", ha="center", va="top", color=RED, fontsize=10.5)
+            fontsize=12.5)  # fmt: skip
+    ax.text(xs["L"], chain_y - 0.7, "∂L/∂L = 1", ha="center", va="top", color=RED, fontsize=12.5)
     ax.text(
         -0.7, 6.35,
         f"One step of the post's training (step {step.step}, N = {step.samples}, d = {step.dim})",
-        fontsize=13, fontweight="bold", va="top",
+        fontsize=15, fontweight="bold", va="top",
     )  # fmt: skip
     ax.text(
         -0.7, 5.9, "blue: the value the forward pass sends along an edge      "
-        "red: ∂L/∂(that value), sent back by the backward pass", fontsize=10, va="top", color=GREY,
+        "red: ∂L/∂(that value), sent back by the backward pass", fontsize=12.5, va="top", color=GREY,
     )  # fmt: skip
     ax.text(
         -0.7, -0.4,
@@ -112,7 +112,7 @@ def draw_graph(step: ExplainedStep, path: str | os.PathLike[str]) -> int:
         "X gets the red after it times Wᵀ.\n"
         "+ b: an add passes the red after it to both inputs; b, added to each of the N rows, "
         "gets it summed over the rows.\nThe loss sends back ∂L/∂O = 2(O − T)/N.",
-        fontsize=9.5, color=GREY, va="bottom", linespacing=1.5,
+        fontsize=12, color=GREY, va="bottom", linespacing=1.5,
     )  # fmt: skip
 
     def write(f: Any) -> None:

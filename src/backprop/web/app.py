@@ -41,6 +41,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from .datasets import TooLarge
 from .export import EXPORTERS, FORMATS
 from .runs import MAX_STEPS_PER_CALL, MAX_TOTAL_STEPS, LimitError, Run
 from .settings import DEFAULT_STEPS, DEFAULTS, MAX_LAYERS, MAX_WIDTH, parse_settings
@@ -181,7 +182,7 @@ async def read_json(request: Request) -> Any:
     try:
         body = await request.body()
     except BodyTooLarge:
-        raise LimitError(f"request body over {MAX_BODY // 1024} KiB") from None
+        raise TooLarge(f"request body over {MAX_BODY // 1024} KiB") from None
     if not body.strip():
         return None
     try:
@@ -362,7 +363,7 @@ def create_app(token: str, hosts: tuple[str, ...] = ()) -> Any:
                 tg.cancel_scope.cancel()
 
     async def on_value_error(request: Request, exc: Exception) -> Response:
-        status = 413 if "KiB" in str(exc) else 400
+        status = 413 if isinstance(exc, TooLarge) else 400
         return error(status, str(exc))
 
     async def on_no_run(request: Request, exc: Exception) -> Response:

@@ -24,6 +24,10 @@ MAX_CSV_BYTES = 64 * 1024
 MAX_CSV_ROWS = 2000
 
 
+class TooLarge(ValueError):
+    """A body or an upload over its size limit: refused with 413."""
+
+
 @dataclass
 class Points:
     """x: (N, 2) inputs; y: (N,) labels 0/1 for classification, or (N, 2) targets for slp."""
@@ -128,11 +132,12 @@ def make(name: str, n: int, noise: float, rng: np.random.Generator) -> Points:
 def parse_csv(text: str) -> Points:
     """A user's points: rows ``x1,x2,label`` (label 0/1 or -1/1), an optional header line.
 
-    The inputs are scaled by one factor so the largest |coordinate| is 1. Raises ValueError with
+    The inputs are scaled by one factor so the largest |coordinate| is 0.9, inside the drawn
+    plane [-1, 1]². Raises ValueError with
     the line number of the first bad row.
     """
     if len(text.encode()) > MAX_CSV_BYTES:
-        raise ValueError(f"csv is larger than {MAX_CSV_BYTES // 1024} KiB")
+        raise TooLarge(f"csv is larger than {MAX_CSV_BYTES // 1024} KiB")
     rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
     if rows and not _is_number(rows[0][0]):
         rows = rows[1:]  # a header
@@ -153,7 +158,7 @@ def parse_csv(text: str) -> Points:
         raise ValueError("csv labels must be 0/1 or -1/1")
     x = data[:, :2]
     scale = float(np.abs(x).max()) or 1.0
-    return Points(x / scale, (labels > 0).astype(np.int64))
+    return Points(x * (0.9 / scale), (labels > 0).astype(np.int64))
 
 
 def _is_number(text: str) -> bool:

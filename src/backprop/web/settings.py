@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .datasets import MAX_CSV_BYTES, NAMES
+from .datasets import MAX_CSV_BYTES, NAMES, TooLarge
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 LOSSES = ("mse", "cross_entropy")
@@ -107,7 +107,7 @@ def parse_settings(body: Any) -> Settings:
         if not isinstance(body["csv"], str):
             raise ValueError("csv must be the text of a CSV file")
         if len(body["csv"].encode()) > MAX_CSV_BYTES:
-            raise ValueError(f"csv is larger than {MAX_CSV_BYTES // 1024} KiB")
+            raise TooLarge(f"csv is larger than {MAX_CSV_BYTES // 1024} KiB")
         s.csv = body["csv"]
     if s.dataset == "csv" and s.csv is None:
         raise ValueError('dataset "csv" needs the csv setting: rows x1,x2,label')

@@ -23,6 +23,7 @@ const app = {
   playing: false,
   walk: null, // {blocks, index}
   pending: false,
+  frames: 0, // live frames received (the speed suite counts them)
 };
 window.playground = app; // for scripting and the browser tests
 
@@ -61,10 +62,14 @@ async function newRun() {
   const sizes = [2, ...state.layers.map((l) => l.bias.length)];
   network.layout(sizes, inputGrids(state.grid.thumb));
   for (const fmtName of ["json", "npz", "pytorch"]) $(`export-${fmtName}`).href = api.exportUrl(app.run, fmtName);
+  const n = state.train.x.length + state.test.x.length;
   $("data-hint").textContent = app.regression
     ? "slp: the post's task, T = X. Colours show the first target; the output picture shows the first output."
-    : "Orange is class 0, blue class 1. The output picture is the network's prediction.";
-  app.ws = live(app.run, (frame) => show(frame), (text) => {
+    : `${settings.dataset === "csv" ? `Your points: ${app.csvName}, ${n} rows, scaled into the plane. ` : ""}Orange is class 0, blue class 1. The output picture is the network's prediction.`;
+  app.ws = live(app.run, (frame) => {
+    app.frames += 1;
+    show(frame);
+  }, (text) => {
     setPlaying(false);
     message(text);
   });
@@ -106,7 +111,7 @@ function show(state) {
   network.update(state, app.train, app.view, highlight);
   drawChart(state.curve);
   const canvas = $("boundary");
-  heatmap(canvas, state.output, state.grid.size, { fade: 0.15 });
+  heatmap(canvas, state.output, state.grid.size, { fade: 0.4 });
   points(canvas, app.train.x, app.train.label, { regression: app.regression });
   if ($("show-test").checked) points(canvas, app.test.x, app.test.label, { stroke: "black", regression: app.regression });
 }
@@ -220,9 +225,9 @@ function hoverNode(event, c, j) {
   const grads = layer.activation_grad[j];
   const meanAbs = grads.reduce((s, v) => s + Math.abs(v), 0) / grads.length;
   const f = last ? "" : app.state.activation;
-  const formula = last
-    ? `O${sub(j + 1)} = Σᵢ A${sup(k)}ᵢ W${sup(k + 1)}ᵢ${sub(j + 1)} + b${sub(j + 1)}`
-    : `A${sup(c)}${sub(j + 1)} = ${f}(Σᵢ ${k === 0 ? "X" : "A" + sup(k)}ᵢ W${sup(c)}ᵢ${sub(j + 1)} + b${sub(j + 1)})`;
+  const input = k === 0 ? "X" : `A${sup(k)}`;
+  const sum = `Σᵢ ${input}ᵢ W${sup(c)}ᵢ${sub(j + 1)} + b${sup(c)}${sub(j + 1)}`;
+  const formula = last ? `O${sub(j + 1)} = ${sum}` : `A${sup(c)}${sub(j + 1)} = ${f}(${sum})`;
   const at = (m) => (m ? fmt(m[j]) : "– (no step yet)");
   tooltip(event, `<b>${last ? `output ${j + 1}` : `neuron ${j + 1} of layer ${c}`}</b><br>
     bias b <b>${fmt(layer.bias[j])}</b><br>
@@ -329,9 +334,18 @@ async function main() {
       return;
     }
     app.csv = await file.text();
+    app.csvName = file.name;
     change({ dataset: "csv" });
   };
   window.addEventListener("pagehide", () => app.run && api.remove(app.run));
+  // A link pasted into this tab (or the hash edited by hand): its settings, a new run.
+  window.addEventListener("hashchange", () => {
+    const fromUrl = readHash(defaults.settings);
+    app.settings = fromUrl.settings;
+    setView("edges", fromUrl.view.edges);
+    setView("neurons", fromUrl.view.neurons);
+    newRun();
+  });
   await newRun();
 }
 

@@ -50,7 +50,7 @@ function place(canvas, x) {
 }
 
 // Data points: labels 0/1 (orange/blue), or a regression target (its first coordinate).
-export function points(canvas, xs, labels, { stroke = "white", radius = 3, regression = false } = {}) {
+export function points(canvas, xs, labels, { stroke = "white", radius = 4, regression = false } = {}) {
   const ctx = canvas.getContext("2d");
   ctx.lineWidth = 1;
   ctx.strokeStyle = stroke;

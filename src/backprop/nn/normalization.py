@@ -1,0 +1,321 @@
+"""Normalisation: BatchNorm1d (over the batch, per channel) and LayerNorm (over the features,
+per sample). The backward passes are derived step by step in docs/layers.md."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..arrays import Array
+from .module import Module, Parameter
+from .registry import LayerType, register
+
+
+class _BatchNorm(Module):
+    """Batch normalisation over every axis but the channel axis 1 (the shared core).
+
+    forward (training):  μ = mean over (N, *) of x      σ² = mean over (N, *) of (x − μ)²
+                         x̂ = (x − μ) / √(σ² + ε)        y = γ ⊙ x̂ + β
+    x, y: (N, C, *)   γ, β, μ, σ²: (C,)   m = N · (size of *), the values per channel
+
+    backward (training, batch statistics; the one-line form of docs/layers.md):
+        dL/dγ = Σ dL/dy ⊙ x̂      dL/dβ = Σ dL/dy      (sums over every axis but C)
+        dL/dx = (γ / (m √(σ² + ε))) ⊙ (m · dL/dy − Σ dL/dy − x̂ ⊙ Σ (dL/dy ⊙ x̂))
+    backward (evaluation, running statistics are constants):
+        dL/dx = γ ⊙ dL/dy / √(running_var + ε)
+
+    As PyTorch: the batch variance that normalises is the **biased** one (divided by m), but
+    the running variance is updated with the **unbiased** one (m/(m − 1) times it):
+        running_mean ← (1 − momentum) · running_mean + momentum · μ
+        running_var  ← (1 − momentum) · running_var  + momentum · σ² · m/(m − 1)
+    ``momentum=None`` takes the cumulative average (momentum = 1/num_batches_tracked).
+    Evaluation uses running_mean and running_var, unless ``track_running_stats=False``: then
+    there are none, and the batch statistics are used in both modes. Training with one value
+    per channel (m = 1) is refused, as PyTorch refuses it (the variance would be 0/0).
+
+    Cached by forward: x̂ and 1/√(σ² + ε) (the backward needs nothing else) and whether the
+    batch statistics were used. γ starts at 1 and β at 0.
+    Subclasses fix the input's number of axes: BatchNorm1d (N, C) or (N, C, L); a BatchNorm2d
+    (N, C, H, W) needs only ``_check_input``.
+    """
+
+    running_mean: Array | None
+    running_var: Array | None
+    num_batches_tracked: Array | None
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        *,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> None:
+        name = type(self).__name__
+        if type(num_features) is not int or num_features < 1:
+            raise ValueError(f"{name}: num_features must be an int >= 1, got {num_features!r}")
+        if not (isinstance(eps, int | float) and eps >= 0):
+            raise ValueError(f"{name}: eps must be a number >= 0, got {eps!r}")
+        if momentum is not None and not (isinstance(momentum, int | float) and momentum >= 0):
+            raise ValueError(f"{name}: momentum must be a number >= 0 or None, got {momentum!r}")
+        if not isinstance(affine, bool) or not isinstance(track_running_stats, bool):
+            raise TypeError(f"{name}: affine and track_running_stats must be bools")
+        self.num_features = num_features
+        self.eps = float(eps)
+        self.momentum = None if momentum is None else float(momentum)
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        dtype = np.dtype(dtype)
+        self.weight = Parameter(np.ones(num_features, dtype)) if affine else None
+        self.bias = Parameter(np.zeros(num_features, dtype)) if affine else None
+        tracked = track_running_stats
+        self.register_buffer("running_mean", np.zeros(num_features, dtype) if tracked else None)
+        self.register_buffer("running_var", np.ones(num_features, dtype) if tracked else None)
+        self.register_buffer("num_batches_tracked", np.zeros((), np.int64) if tracked else None)
+        self.dtype = dtype
+        self._cache: tuple[Array, Array, bool] | None = None
+
+    def _check_input(self, x: Array) -> None:
+        raise NotImplementedError
+
+    def forward(self, x: Array) -> Array:
+        self._check_input(x)
+        if x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{self!r} expects {self.num_features} channels on axis 1, got input {x.shape}"
+            )
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        axes = (0, *range(2, x.ndim))
+        shape = (1, -1) + (1,) * (x.ndim - 2)  # (C,) broadcast along axis 1
+        m = x.size // self.num_features
+        use_batch = self.training or self.running_mean is None
+        if use_batch:
+            if self.training and m == 1:
+                raise ValueError(
+                    f"{self!r}: expected more than 1 value per channel when training, "
+                    f"got input of shape {x.shape}"
+                )
+            mean = x.mean(axis=axes)
+            xc = x - mean.reshape(shape)
+            var = np.mean(xc * xc, axis=axes)
+            if self.training and self.running_mean is not None:
+                self._update_running_stats(mean, var, m)
+        else:
+            assert self.running_mean is not None and self.running_var is not None
+            mean, var = self.running_mean, self.running_var
+            xc = x - mean.reshape(shape)
+        inv_std = 1.0 / np.sqrt(var + self.eps)
+        x_hat = xc * inv_std.reshape(shape)
+        self._cache = (x_hat, inv_std, use_batch)
+        if self.weight is None or self.bias is None:
+            return x_hat
+        return x_hat * self.weight.data.reshape(shape) + self.bias.data.reshape(shape)
+
+    def _update_running_stats(self, mean: Array, var: Array, m: int) -> None:
+        running_mean, running_var = self.running_mean, self.running_var
+        count = self.num_batches_tracked
+        assert running_mean is not None and running_var is not None and count is not None
+        count += 1
+        factor = 1.0 / float(count) if self.momentum is None else self.momentum
+        # In place: state_dict() hands out these very arrays.
+        running_mean *= 1 - factor
+        running_mean += factor * mean
+        running_var *= 1 - factor
+        running_var += factor * var * (m / (m - 1))
+
+    def backward(self, grad_output: Array) -> Array:
+        if self._cache is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward()")
+        x_hat, inv_std, use_batch = self._cache
+        if grad_output.shape != x_hat.shape:
+            raise ValueError(
+                f"{self!r}: backward expects grad_output of shape {x_hat.shape}, "
+                f"got {grad_output.shape}"
+            )
+        axes = (0, *range(2, x_hat.ndim))
+        shape = (1, -1) + (1,) * (x_hat.ndim - 2)
+        if self.weight is not None and self.bias is not None:
+            self.weight.accumulate(np.sum(grad_output * x_hat, axis=axes))
+            self.bias.accumulate(np.sum(grad_output, axis=axes))
+            g = grad_output * self.weight.data.reshape(shape)  # dL/dx̂
+        else:
+            g = grad_output
+        if not use_batch:
+            return g * inv_std.reshape(shape)
+        m = x_hat.size // self.num_features
+        sum_g = np.sum(g, axis=axes).reshape(shape)
+        sum_gx = np.sum(g * x_hat, axis=axes).reshape(shape)
+        return (inv_std / m).reshape(shape) * (m * g - sum_g - x_hat * sum_gx)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.num_features}, eps={self.eps}, "
+            f"momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats})"
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    __doc__ = """Batch normalisation of (N, C) or (N, C, L) input, per channel C (PyTorch's
+    ``nn.BatchNorm1d``). Everything else is the shared core:
+
+    """ + (_BatchNorm.__doc__ or "")
+
+    def _check_input(self, x: Array) -> None:
+        if x.ndim not in (2, 3):
+            raise ValueError(f"{self!r} expects 2-D or 3-D input (N, C[, L]), got {x.shape}")
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the last D = len(normalized_shape) axes, per sample:
+
+        μ = mean of x over those axes     σ² = mean of (x − μ)² over them   (biased, as PyTorch)
+        x̂ = (x − μ) / √(σ² + ε)          y = γ ⊙ x̂ + β
+    x, y: (…, *normalized_shape)   γ, β: normalized_shape   μ, σ²: (…) one per sample
+    n = the number of values normalised together (the product of normalized_shape)
+
+    backward:  dL/dγ = Σ over (…) of dL/dy ⊙ x̂     dL/dβ = Σ over (…) of dL/dy
+               ĝ = γ ⊙ dL/dy
+               dL/dx = (1 / (n √(σ² + ε))) ⊙ (n ĝ − Σ ĝ − x̂ ⊙ Σ (ĝ ⊙ x̂))   (sums over the D axes)
+
+    The same formula as BatchNorm's, with the roles of the axes swapped: BatchNorm averages
+    each feature over the batch, LayerNorm each sample over its features. So LayerNorm has no
+    running statistics, the same computation in training and evaluation, and works with N = 1.
+    Cached: x̂ and 1/√(σ² + ε). γ starts at 1 and β at 0. ``bias=False`` leaves β out (PyTorch
+    ≥ 2.1).
+    """
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        *,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> None:
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+        if not all(type(n) is int and n >= 1 for n in shape) or len(shape) == 0:
+            raise ValueError(
+                f"LayerNorm: normalized_shape must be an int or ints >= 1, got {normalized_shape!r}"
+            )
+        if not (isinstance(eps, int | float) and eps >= 0):
+            raise ValueError(f"LayerNorm: eps must be a number >= 0, got {eps!r}")
+        if not isinstance(elementwise_affine, bool) or not isinstance(bias, bool):
+            raise TypeError("LayerNorm: elementwise_affine and bias must be bools")
+        self.normalized_shape = tuple(shape)
+        self.eps = float(eps)
+        self.elementwise_affine = elementwise_affine
+        dtype = np.dtype(dtype)
+        self.dtype = dtype
+        self.weight = (
+            Parameter(np.ones(self.normalized_shape, dtype)) if elementwise_affine else None
+        )
+        self.bias = (
+            Parameter(np.zeros(self.normalized_shape, dtype))
+            if elementwise_affine and bias
+            else None
+        )
+        self._cache: tuple[Array, Array] | None = None
+
+    def forward(self, x: Array) -> Array:
+        d = len(self.normalized_shape)
+        if x.shape[x.ndim - d :] != self.normalized_shape or x.ndim < d:
+            raise ValueError(
+                f"{self!r} expects input of shape (…, {', '.join(map(str, self.normalized_shape))}),"
+                f" got {x.shape}"
+            )
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        axes = tuple(range(x.ndim - d, x.ndim))
+        xc = x - x.mean(axis=axes, keepdims=True)
+        var = np.mean(xc * xc, axis=axes, keepdims=True)
+        inv_std = 1.0 / np.sqrt(var + self.eps)
+        x_hat = xc * inv_std
+        self._cache = (x_hat, inv_std)
+        y = x_hat
+        if self.weight is not None:
+            y = y * self.weight.data
+        if self.bias is not None:
+            y = y + self.bias.data
+        return y
+
+    def backward(self, grad_output: Array) -> Array:
+        if self._cache is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward()")
+        x_hat, inv_std = self._cache
+        if grad_output.shape != x_hat.shape:
+            raise ValueError(
+                f"{self!r}: backward expects grad_output of shape {x_hat.shape}, "
+                f"got {grad_output.shape}"
+            )
+        d = len(self.normalized_shape)
+        lead = tuple(range(x_hat.ndim - d))
+        axes = tuple(range(x_hat.ndim - d, x_hat.ndim))
+        g = grad_output
+        if self.weight is not None:
+            self.weight.accumulate(np.sum(grad_output * x_hat, axis=lead))
+            g = grad_output * self.weight.data
+        if self.bias is not None:
+            self.bias.accumulate(np.sum(grad_output, axis=lead))
+        n = int(np.prod(self.normalized_shape))
+        sum_g = np.sum(g, axis=axes, keepdims=True)
+        sum_gx = np.sum(g * x_hat, axis=axes, keepdims=True)
+        return (inv_std / n) * (n * g - sum_g - x_hat * sum_gx)
+
+    def __repr__(self) -> str:
+        return (
+            f"LayerNorm({self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None})"
+        )
+
+
+def _batchnorm_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    c = config.get("num_features")
+    affine, tracked = config.get("affine", True), config.get("track_running_stats", True)
+    if type(c) is not int or not isinstance(affine, bool) or not isinstance(tracked, bool):
+        raise ValueError("BatchNorm lacks num_features, affine or track_running_stats")
+    shapes: dict[str, tuple[int, ...]] = {"weight": (c,), "bias": (c,)} if affine else {}
+    if tracked:
+        shapes |= {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
+    return shapes
+
+
+def _layernorm_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    shape = config.get("normalized_shape")
+    shape = (shape,) if isinstance(shape, int) else shape
+    affine, bias = config.get("elementwise_affine", True), config.get("bias", True)
+    if not (isinstance(shape, list | tuple) and all(type(n) is int for n in shape)):
+        raise ValueError("LayerNorm lacks normalized_shape")
+    shape = tuple(shape)
+    if not affine:
+        return {}
+    return {"weight": shape, "bias": shape} if bias else {"weight": shape}
+
+
+def _layernorm_config(layer: Any) -> dict[str, Any]:
+    return {
+        "normalized_shape": tuple(layer.normalized_shape),
+        "eps": layer.eps,
+        "elementwise_affine": layer.elementwise_affine,
+        "bias": layer.bias is not None,
+    }
+
+
+BATCHNORM_ARGS = ("num_features", "eps", "momentum", "affine", "track_running_stats")
+register(LayerType(BatchNorm1d, BATCHNORM_ARGS, state_shapes=_batchnorm_shapes))
+register(
+    LayerType(
+        LayerNorm,
+        ("normalized_shape", "eps", "elementwise_affine", "bias"),
+        state_shapes=_layernorm_shapes,
+        get=_layernorm_config,
+        torch_get=_layernorm_config,
+    )
+)

@@ -1,0 +1,106 @@
+"""Embedding: a lookup table, whose backward pass is a scatter-add."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..arrays import Array
+from .module import Module, Parameter
+from .registry import LayerType, register
+
+
+class Embedding(Module):
+    """y = W[x]: row x of the table for every index        x: (…) integers in [0, num)
+    W: (num_embeddings, embedding_dim)   y: (…, embedding_dim)
+
+    backward (scatter-add):  dL/dW[k] = Σ over every position i with x[i] = k of dL/dy[i]
+    An index that appears twice receives both gradients, added (``np.add.at``; a plain
+    ``dW[x] += g`` would keep only one of them). Rows never looked up get 0.
+
+    The indices are not differentiable: PyTorch gives them no gradient, and ``backward``
+    returns zeros of x's shape (``Sequential.backward_params`` skips it altogether).
+    Initialised as PyTorch: W ~ N(0, 1), from ``rng``. Cached: x, to know where to scatter.
+    PyTorch's padding_idx, max_norm and sparse are not offered.
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        *,
+        rng: np.random.Generator | None = None,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> None:
+        if type(num_embeddings) is not int or type(embedding_dim) is not int:
+            raise TypeError("Embedding: num_embeddings and embedding_dim must be ints")
+        if num_embeddings < 1 or embedding_dim < 1:
+            raise ValueError(
+                f"Embedding needs num_embeddings >= 1 and embedding_dim >= 1, "
+                f"got ({num_embeddings}, {embedding_dim})"
+            )
+        rng = np.random.default_rng() if rng is None else rng
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.weight = Parameter(rng.standard_normal((num_embeddings, embedding_dim)).astype(dtype))
+        self._x: Array | None = None
+
+    def forward(self, x: Array) -> Array:
+        x = np.asarray(x)
+        if not np.issubdtype(x.dtype, np.integer):
+            raise TypeError(f"{self!r} expects integer indices, got an array of {x.dtype}")
+        if x.size and (x.min() < 0 or x.max() >= self.num_embeddings):
+            bad = x[(x < 0) | (x >= self.num_embeddings)].flat[0]
+            raise ValueError(f"{self!r}: index {bad} is out of range [0, {self.num_embeddings})")
+        self._x = x
+        return self.weight.data[x]
+
+    def backward(self, grad_output: Array) -> Array:
+        self.backward_params(grad_output)
+        assert self._x is not None
+        return np.zeros(self._x.shape, dtype=self.weight.dtype)
+
+    def backward_params(self, grad_output: Array) -> None:
+        x = self._x
+        if x is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward()")
+        if grad_output.shape != (*x.shape, self.embedding_dim):
+            raise ValueError(
+                f"{self!r}: backward expects grad_output of shape "
+                f"{(*x.shape, self.embedding_dim)}, got {grad_output.shape}"
+            )
+        # .grad clears the buffer if zero_grad marked it; then every row is added in place.
+        np.add.at(self.weight.grad, x.reshape(-1), grad_output.reshape(-1, self.embedding_dim))
+
+    def __repr__(self) -> str:
+        return f"Embedding({self.num_embeddings}, {self.embedding_dim}, dtype={self.weight.dtype})"
+
+
+def _embedding_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    n, d = config.get("num_embeddings"), config.get("embedding_dim")
+    if type(n) is not int or type(d) is not int:
+        raise ValueError("Embedding lacks num_embeddings or embedding_dim")
+    return {"weight": (n, d)}
+
+
+def _embedding_torch_config(module: Any) -> dict[str, Any]:
+    unsupported = [
+        name
+        for name, default in (("padding_idx", None), ("max_norm", None), ("sparse", False))
+        if getattr(module, name) != default
+    ]
+    if unsupported or module.scale_grad_by_freq:
+        raise ValueError(f"{', '.join(unsupported) or 'scale_grad_by_freq'} is not supported")
+    return {"num_embeddings": module.num_embeddings, "embedding_dim": module.embedding_dim}
+
+
+register(
+    LayerType(
+        Embedding,
+        ("num_embeddings", "embedding_dim"),
+        state_shapes=_embedding_shapes,
+        torch_get=_embedding_torch_config,
+    )
+)
