@@ -14,6 +14,7 @@ from backprop import CrossEntropyLoss, Identity, Linear, MSELoss, ReLU, Sequenti
 from backprop.check import check, cmp
 from backprop.diagnose import diagnose
 from backprop.loopcheck import two_step
+from backprop.nn import GELU, BatchNorm1d, Dropout, LayerNorm, LeakyReLU, LogSoftmax, Softmax
 
 
 class P:
@@ -237,6 +238,13 @@ def builtin(rng: np.random.Generator, n: int, d: int, k: int) -> list[tuple[Any,
         (Tanh(), torch.tanh),
         (Identity(), lambda t: t),
         (Sequential(Linear(d, 5, rng=rng), Tanh(), Linear(5, k, rng=rng)), None),
+        (BatchNorm1d(d), torch.nn.BatchNorm1d(d)),
+        (LayerNorm(d), torch.nn.LayerNorm(d)),
+        (GELU(), torch.nn.GELU()),
+        (LeakyReLU(0.1), torch.nn.LeakyReLU(0.1)),
+        (Softmax(dim=1), torch.nn.Softmax(dim=1)),
+        (LogSoftmax(dim=1), torch.nn.LogSoftmax(dim=1)),
+        (Dropout(0.3, rng=rng).eval(), torch.nn.Dropout(0.3).eval()),
     ]
 
 
@@ -263,6 +271,12 @@ def test_builtin_layers_raise_no_false_alarm(seed: int) -> None:
         assert check(MSELoss(reduction), pred, target=target, reference=ref).ok
     labels = rng.integers(0, k, size=n)
     assert check(CrossEntropyLoss(), pred, target=labels, reference=F.cross_entropy).ok
+
+
+def test_a_random_forward_pass_is_refused() -> None:
+    x = np.random.default_rng(11).standard_normal((4, 3))
+    with pytest.raises(ValueError, match="Dropout's forward pass gives a different output"):
+        check(Dropout(0.5, rng=np.random.default_rng(0)), x)
 
 
 def test_the_subject_is_left_unchanged() -> None:

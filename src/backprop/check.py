@@ -33,6 +33,8 @@ from .subject import as_float64, grad_of, is_float32, named_params, zero_grads
 
 OK, SUSPICIOUS = 1e-7, 1e-2
 H = 1e-6
+# Central differences of L carry a rounding error of about ε|L|/h; NOISE is ε with a margin of 8.
+NOISE = 8 * float(np.finfo(np.float64).eps)
 # The default upstream gradient's seed. Not 0: a learner's x drawn from default_rng(0) would then
 # equal G, and xᵀG = xᵀx is symmetric, which hides a transposed dL/dW.
 UPSTREAM_SEED = 0xC4EC
@@ -154,9 +156,14 @@ def compare(
     *,
     sizes: dict[str, int],
     kinks: Array | None = None,
+    atol: float = 0.0,
     **hints: Any,
 ) -> TensorRow:
-    """A row for one tensor; entries flagged in ``kinks`` are left out of the verdict."""
+    """A row for one tensor; entries flagged in ``kinks`` are left out of the verdict.
+
+    atol: the rounding error of ``correct`` (central differences); a gradient that agrees to
+    within it is ok whatever the relative error, which means nothing for a gradient near zero.
+    """
     yours = np.asarray(yours, dtype=np.float64)
     correct = np.asarray(correct, dtype=np.float64)
     if yours.shape != correct.shape:
@@ -179,13 +186,23 @@ def compare(
         rel = rel_error(yours, correct) if np.isfinite(max_abs) else 1.0
     if not np.isfinite(rel):
         rel = 1.0
-    d = diagnose(yours, correct, sizes=sizes, **hints)
+    d = diagnose(yours, correct, sizes=sizes, atol=atol, **hints)
     if kink_note:
         if d.kind == "none":
             d = Diagnosis("kink", None, kink_note)
         else:
             d.hint += f"; also {kink_note}"
-    v = verdict(rel) if d.kind in ("none", "kink") else verdict(max(rel, OK * 10))
+    if d.kind not in ("none", "kink"):
+        v = verdict(max(rel, OK * 10))
+    elif max_abs <= atol:
+        v = "ok"
+        if rel > OK:
+            d.hint = (
+                f"near zero: the differences ({max_abs:.1e}) are within the rounding of "
+                f"central differences ({atol:.1e})"
+            )
+    else:
+        v = verdict(rel)
     return TensorRow(name, correct.shape, max_abs, rel, v, d)
 
 
@@ -265,6 +282,13 @@ def _check_layer(
 ) -> CheckReport:
     params = named_params(m)
     y = np.asarray(m.forward(x.copy()), dtype=np.float64)
+    again = np.asarray(m.forward(x.copy()), dtype=np.float64)
+    if again.shape != y.shape or not np.array_equal(again, y, equal_nan=True):
+        raise ValueError(
+            f"check: {name}'s forward pass gives a different output for the same input (a "
+            "random mask, as Dropout's in training?): central differences need one function; "
+            "fix its mask or seed, or call eval()"
+        )
     G = rng.standard_normal(y.shape) if upstream is None else np.array(upstream, np.float64)
     while upstream is None and G.shape == x.shape and np.allclose(G, x):
         G = rng.standard_normal(y.shape)  # x drawn from the same seed: G must not be x
@@ -279,6 +303,8 @@ def _check_layer(
     def loss() -> float:
         return float(np.sum(G * m.forward(xv.copy())))
 
+    # each value of L is rounded to about ε·Σ|G ⊙ y|, and the differences divide that by h
+    noise = NOISE * float(np.sum(np.abs(G * y))) / h
     tensors = [("input", xv)] + [(n, p.data) for n, p in params]
     report = CheckReport(name)
     row_hints: dict[str, dict[str, Any]] = {}
@@ -287,7 +313,7 @@ def _check_layer(
         mine = yours[tname]
         kinks = None
         if mine.shape == numeric.shape:
-            wrong = entries_wrong(mine, numeric)
+            wrong = entries_wrong(mine, numeric, noise)
             scale = float(np.max(np.abs(np.concatenate([numeric.ravel(), mine.ravel()]))))
             kinks = _kinks(loss, t, wrong, h, scale) if wrong.any() else None
         hints: dict[str, Any] = {}
@@ -298,7 +324,9 @@ def _check_layer(
         else:
             hints["per_sample"] = _per_sample(m, xv, G, t, h)
         row_hints[tname] = hints
-        report.rows.append(compare(tname, mine, numeric, sizes=sizes, kinks=kinks, **hints))
+        report.rows.append(
+            compare(tname, mine, numeric, sizes=sizes, kinks=kinks, atol=noise, **hints)
+        )
     if reference is not None:
         from .reference import against_layer_reference
 
@@ -349,16 +377,19 @@ def _check_loss(
             return float(loss_fn.forward(pv.copy(), target))
 
     numeric = numerical_gradient(loss, pv, h)
+    noise = NOISE * abs(value) / h if np.isfinite(value) else 0.0
     sizes = {"N": pred.shape[0] if pred.ndim else 1, "D": pred.shape[-1] if pred.ndim > 1 else 1}
     kinks = None
     if mine.shape == numeric.shape and np.all(np.isfinite(numeric)):
-        wrong = entries_wrong(mine, numeric)
+        wrong = entries_wrong(mine, numeric, noise)
         finite = np.isfinite(mine)
         scale = float(np.max(np.abs(np.where(finite, mine, numeric)), initial=0.0))
         scale = max(scale, float(np.max(np.abs(numeric), initial=0.0)))
         kinks = _kinks(loss, pv, wrong, h, scale) if wrong.any() else None
     report = CheckReport(name)
-    report.rows.append(compare("prediction", mine, numeric, sizes=sizes, kinks=kinks, input=pred))
+    report.rows.append(
+        compare("prediction", mine, numeric, sizes=sizes, kinks=kinks, atol=noise, input=pred)
+    )
     if reference is not None:
         from .reference import loss_reference
 
