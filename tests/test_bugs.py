@@ -113,6 +113,7 @@ def test_the_labs_batchnorm_and_dropout_are_the_librarys() -> None:
     rng = np.random.default_rng(12)
     x, g = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
     lab, ours = layers.BatchNorm1d(3, rng), BatchNorm1d(3)
+    assert ours.weight is not None and ours.bias is not None
     ours.weight.data[...], ours.bias.data[...] = lab.weight.data, lab.bias.data
     np.testing.assert_allclose(lab.forward(x), ours.forward(x), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(lab.backward(g), ours.backward(g), rtol=1e-10, atol=1e-14)

@@ -193,20 +193,23 @@ def test_a_linear_map_is_not_mistaken_for_a_kink() -> None:
         assert row.verdict == "wrong" and "non-differentiable" not in row.diagnosis.hint
 
 
-def test_a_constant_upstream_gradient_is_pointed_out() -> None:
-    class Centre:
-        """y = x − mean(x) over the batch, its backward missing the mean's term."""
+def test_all_ones_upstream_hides_a_batchnorm_bug_and_is_pointed_out() -> None:
+    from backprop.bugs.layers import BatchNorm1d as LabBatchNorm
 
-        def forward(self, x: np.ndarray) -> np.ndarray:
-            return x - x.mean(axis=0)
+    class NoVarianceTerm(LabBatchNorm):
+        def backward(self, grad_output: np.ndarray) -> np.ndarray:
+            self.weight.accumulate((grad_output * self.x_hat).sum(axis=0))
+            self.bias.accumulate(grad_output.sum(axis=0))
+            g = grad_output * self.weight.data
+            return self.inv_std * (g - g.mean(axis=0))  # − x̂·mean(g·x̂) forgotten
 
-        def backward(self, g: np.ndarray) -> np.ndarray:
-            return g - 0 * g.mean(axis=0)
-
-    x = np.random.default_rng(10).standard_normal((4, 3))
-    row = check(Centre(), x, upstream=np.ones((4, 3))).row("input")
-    assert "upstream gradient is constant" in row.diagnosis.hint
-    assert "upstream" not in check(Centre(), x).row("input").diagnosis.hint
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((6, 3))
+    blind = check(NoVarianceTerm(3, rng), x, upstream=np.ones((6, 3)))
+    assert blind.ok  # under a constant dL/dy the missing term is zero anyway
+    assert "upstream gradient is constant" in blind.row("input").diagnosis.hint
+    seen = check(NoVarianceTerm(3, rng), x)
+    assert seen.row("input").diagnosis.kind == "batch_terms"
 
 
 def test_two_steps_find_a_forgotten_zero_grad() -> None:

@@ -7,7 +7,8 @@ The subject is duck-typed: a layer is anything with ``forward(x)`` and ``backwar
 loss is anything with ``forward(pred, target)`` and ``backward()``. Nothing has to subclass ours.
 
 How a layer is checked: L = Σ (G ⊙ layer(x)) for a random upstream gradient G (never all ones,
-which hides every mistake that sums to zero over the batch, as BatchNorm's mean terms do), so
+under which a term that vanishes for a constant dL/dy, as BatchNorm's x̂·mean(g·x̂), cannot be
+missed visibly), so
 backward(G) must return dL/dx, and leave dL/dθ in every parameter's ``.grad``. All of it runs in
 float64 on copies; float32 inputs are rerun in float64 and the report says so.
 
@@ -333,8 +334,8 @@ def _check_layer(
         against_layer_reference(report, params, x, y, G, yours, reference, sizes, row_hints)
     if upstream is not None and G.size > 1 and np.ptp(G) == 0:
         note = (
-            "the upstream gradient is constant (all ones?): a mistake whose terms sum to zero "
-            "over the batch (BatchNorm's mean terms) cannot show; leave upstream=None"
+            "the upstream gradient is constant (all ones?): a missing term that vanishes for a "
+            "constant dL/dy (BatchNorm's x̂·mean(g·x̂)) cannot show; leave upstream=None"
         )
         for r in report.rows:
             r.diagnosis.hint = f"{r.diagnosis.hint}; {note}" if r.diagnosis.hint else note
