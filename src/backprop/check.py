@@ -416,12 +416,10 @@ def _note_precision(
     naive = _float32_error(module, x, target, upstream)
     for r in report.rows:
         if r.diagnosis.kind == "none":
-            r.diagnosis = Diagnosis(
-                "precision",
-                None,
-                "float32 inputs: rerun in float64, where the gradient is right; in float32, "
-                f"central differences alone show a relative error of {naive:.1e}",
-            )
+            hint = "float32 inputs: rerun in float64, where the gradient is right"
+            if np.isfinite(naive):
+                hint += f"; in float32, central differences of dL/dx show a relative error of {naive:.1e}"
+            r.diagnosis = Diagnosis("precision", None, hint)
         else:
             r.diagnosis.hint += " (float32 inputs: checked in float64)"
 
@@ -452,4 +450,6 @@ def _float32_error(module: Any, x: Array, target: Array | None, upstream: Array 
                 return float(np.float32(m.forward(xv.copy(), target)))
 
         numeric = numerical_gradient(loss, xv, 1e-3)
+    if mine.shape != numeric.shape:
+        return float("nan")
     return rel_error(mine, numeric.astype(np.float64))

@@ -54,11 +54,15 @@ def _where(path: str, exc: BaseException, fallback: int) -> str:
     """FILE:LINE of the innermost frame of ``exc`` in the user's file."""
     if isinstance(exc, SyntaxError) and exc.filename and os.path.samefile(exc.filename, path):
         return f"{path}:{exc.lineno}"
-    line = fallback
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if os.path.abspath(frame.filename) == os.path.abspath(path) and frame.lineno:
-            line = frame.lineno
-    return f"{path}:{line}"
+    # from the innermost frame out: the user's code, unless backprop's own code comes first
+    ours = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        where = os.path.abspath(frame.filename)
+        if where == os.path.abspath(path) and frame.lineno:
+            return f"{path}:{frame.lineno}"
+        if where.startswith(ours + os.sep):
+            break
+    return f"{path}:{fallback}"
 
 
 def _error(exc: BaseException) -> str:
