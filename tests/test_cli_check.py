@@ -176,7 +176,7 @@ def test_no_traceback_from_the_command_line(tmp_path: Path) -> None:
     assert result.stderr == f"backprop check: error: {path}:1: cannot import: RuntimeError: boom\n"
 
 
-def test_a_crash_inside_backprop_points_at_the_check_function(
+def test_a_wrong_shaped_float32_gradient_is_reported_not_a_crash(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # a wrong-shaped gradient is reported in the table, not as a crash of the checker
