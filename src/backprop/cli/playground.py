@@ -75,11 +75,13 @@ def cmd_playground(args: argparse.Namespace) -> int:
     app = create_app(token, hosts=(args.host,))
     config = uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="off")
     server = uvicorn.Server(config)
-    print(url, flush=True)
-    print("Ctrl-C stops the server.", file=sys.stderr, flush=True)
-    if not args.no_browser:
-        threading.Timer(0.5, webbrowser.open, (url,)).start()
+    # Ctrl-C may come as soon as the URL is out, before uvicorn has taken over SIGINT: from
+    # here on it stops the server cleanly wherever it lands.
     try:
+        print(url, flush=True)
+        print("Ctrl-C stops the server.", file=sys.stderr, flush=True)
+        if not args.no_browser:
+            threading.Timer(0.5, webbrowser.open, (url,)).start()
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
