@@ -122,3 +122,14 @@ def test_the_labs_batchnorm_and_dropout_are_the_librarys() -> None:
     drop, real = layers.Dropout(0.3, seed=5), Dropout(0.3, rng=np.random.default_rng(5))
     np.testing.assert_allclose(drop.forward(x), real.forward(x), rtol=1e-15)
     np.testing.assert_allclose(drop.backward(g), real.backward(g), rtol=1e-15)
+
+
+def test_the_notes_quote_the_labs_real_output(capsys: pytest.CaptureFixture[str]) -> None:
+    text = (Path(__file__).parent.parent / "docs" / "notes.md").read_text()
+    start = text.index("## Checking your own backward pass\n")
+    section = text[start : text.index("\n## ", start + 1)]
+    quoted = re.findall(r"`backprop (bugs [^`]+)` prints:\n\n```\n(.*?)```", section, re.S)
+    assert [args for args, _ in quoted] == ["bugs transposed-dW", "bugs zero-grad-forgotten"]
+    for args, output in quoted:
+        assert main(args.split()) == 0
+        assert capsys.readouterr().out == output, args
