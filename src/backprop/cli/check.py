@@ -79,12 +79,15 @@ def load(path: str) -> Any:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, folder)
+    # no __pycache__ left beside the user's file
+    dont_write, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     try:
         spec.loader.exec_module(module)
     except Exception as e:
         raise UsageError(f"{_where(path, e, 1)}: cannot import: {_error(e)}") from None
     finally:
         sys.path.remove(folder)
+        sys.dont_write_bytecode = dont_write
     return module
 
 
@@ -167,7 +170,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         render_rich(reports)
     else:
         print("\n\n".join(str(r) for r in reports))
-    return 0 if ok else 1
+    failed = [r.name for r in reports if not r.ok]
+    if failed:
+        raise Failure(f"{len(failed)} of {len(reports)} checks failed: {', '.join(failed)}")
+    return 0
 
 
 COLOURS = {"ok": "green", "suspicious": "yellow", "wrong": "red"}
