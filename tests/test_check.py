@@ -312,3 +312,15 @@ def test_cmp_prints_the_ninja_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert line == "dW              | exact: False | approximate: True  | maxdiff: 3.1e-10"
     assert capsys.readouterr().out == line + "\n"
     assert cmp("db", a, a).startswith("db              | exact: True  | approximate: True")
+
+
+def test_one_of_our_layers_and_losses_as_the_reference() -> None:
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((5, 3))
+    report = check(MyLinear(3, 3, "transposed"), x, reference=Linear(3, 3, rng=rng))
+    assert report.row("output vs reference").ok  # our weights were copied in, as they are
+    assert report.row("W vs reference").diagnosis.kind == "transposed"
+    assert report.row("b vs reference").ok and report.row("input vs reference").ok
+    pred, target = rng.standard_normal((6, 2)), rng.standard_normal((6, 2))
+    row = check(MyMSE(), pred, target=target, reference=MSELoss()).row("prediction vs reference")
+    assert (row.diagnosis.kind, row.diagnosis.factor_name) == ("scaled", "N")
