@@ -14,13 +14,12 @@ float64 on copies; float32 inputs are rerun in float64 and the report says so.
 
 Verdicts follow CS231n's bands on the relative error: ok ≤ 1e-7 < suspicious ≤ 1e-2 < wrong.
 The diagnosis is ``diagnose.py``'s; the subject's parameters are read by ``subject.py``; a
-reference's gradients come from ``reference.py``; two steps of a training loop are checked by
-``loopcheck.py``.
+reference's gradients come from ``reference.py``; float32 inputs are reported by
+``precision.py``; two steps of a training loop are checked by ``loopcheck.py``.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -268,7 +267,9 @@ def check(
     else:
         report = _check_loss(subject, x64, np.asarray(target), reference, name, h)
     if float32:
-        _note_precision(report, module, x_in, target, upstream, rng)
+        from .precision import note_precision
+
+        note_precision(report, module, x_in, target, upstream, rng)
     return report
 
 
@@ -402,54 +403,3 @@ def _check_loss(
             compare("loss vs reference", np.array(value), np.array(ref_value), sizes=sizes)
         )
     return report
-
-
-def _note_precision(
-    report: CheckReport,
-    module: Any,
-    x: Array,
-    target: Array | None,
-    upstream: Array | None,
-    rng: np.random.Generator,
-) -> None:
-    """float32 inputs: the check ran in float64; say so, and what float32 alone would show."""
-    naive = _float32_error(module, x, target, upstream)
-    for r in report.rows:
-        if r.diagnosis.kind == "none":
-            hint = "float32 inputs: rerun in float64, where the gradient is right"
-            if np.isfinite(naive):
-                hint += f"; in float32, central differences of dL/dx show a relative error of {naive:.1e}"
-            r.diagnosis = Diagnosis("precision", None, hint)
-        else:
-            r.diagnosis.hint += " (float32 inputs: checked in float64)"
-
-
-def _float32_error(module: Any, x: Array, target: Array | None, upstream: Array | None) -> float:
-    """The relative error of dL/dx that central differences in float32 give (h = 1e-3)."""
-    m = copy.deepcopy(module)
-    xv = np.array(x, dtype=np.float32)
-    with np.errstate(all="ignore"):
-        if target is None:
-            y = np.asarray(m.forward(xv.copy()))
-            G = (
-                np.random.default_rng(UPSTREAM_SEED).standard_normal(y.shape)
-                if upstream is None
-                else upstream
-            )
-            G = np.asarray(G, dtype=np.float32)
-            zero_grads(m, named_params(m))
-            mine = np.asarray(m.backward(G.copy()), dtype=np.float64)
-
-            def loss() -> float:
-                return float(np.sum(G * m.forward(xv.copy()), dtype=np.float32))
-        else:
-            m.forward(xv.copy(), target)
-            mine = np.asarray(m.backward(), dtype=np.float64)
-
-            def loss() -> float:
-                return float(np.float32(m.forward(xv.copy(), target)))
-
-        numeric = numerical_gradient(loss, xv, 1e-3)
-    if mine.shape != numeric.shape:
-        return float("nan")
-    return rel_error(mine, numeric.astype(np.float64))
