@@ -106,7 +106,8 @@ def diagnose(
     ``yours`` was accumulated over. input: the layer's input, when the gradient is dL/dx (to say
     "where the input is negative"). per_sample(n): the correct gradient of sample n's term alone
     (to recognise a bias gradient that kept one row). wrong_point(): the gradient an elementwise
-    layer would give with f′ taken at its output, or None.
+    layer would give with f′ taken at its output, or None. atol: the absolute error that
+    ``correct`` may carry (the rounding of central differences).
     """
     sizes = sizes or {}
     yours = np.asarray(yours, dtype=np.float64)
@@ -197,7 +198,7 @@ def _scaled(c: float, sizes: dict[str, int], calls: int) -> Diagnosis:
         return Diagnosis(
             "sign",
             -1.0,
-            "yours is −correct: the gradient of (O − T)² is 2(O − T), not 2(T − O)",
+            "yours is −correct: a sign is flipped (the post's 2(T − O) for 2(O − T)?)",
             "-1",
         )
     name = factor_name(c, sizes)
