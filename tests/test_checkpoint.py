@@ -410,6 +410,43 @@ def test_mse_model_round_trips_with_its_target_scaler(tmp_path: Path) -> None:
     assert isinstance(ckpt.optimizer, SGD) and ckpt.optimizer.lr == 0.1
 
 
+def test_resume_with_batchnorm_and_dropout_equals_an_unbroken_run(tmp_path: Path) -> None:
+    """Running statistics, num_batches_tracked and the dropout generator travel in the file, so
+    a resumed run draws the same masks and normalises with the same statistics; evaluation on
+    a test split (running statistics, no dropout) between epochs changes none of them."""
+    from backprop import SGD, BatchNorm1d, Dropout, Linear, ReLU, Sequential
+
+    X, y = problem()
+
+    def start() -> tuple[Any, Optimizer, np.random.Generator]:
+        rng = np.random.default_rng(0)
+        model = Sequential(
+            Linear(6, 10, rng=rng), BatchNorm1d(10), ReLU(), Dropout(0.3, rng=np.random.default_rng(4)),
+            Linear(10, 3, rng=rng),
+        )  # fmt: skip
+        return model, SGD(model.parameters(), lr=0.1, momentum=0.9), np.random.default_rng(2)
+
+    common: dict[str, Any] = {"batch_size": 16, "X_test": X[:20], "y_test": y[:20]}
+    model, opt, rng = start()
+    unbroken = fit(model, CrossEntropyLoss(), opt, X, y, epochs=4, rng=rng, **common)
+    first, opt1, rng1 = start()
+    part = fit(first, CrossEntropyLoss(), opt1, X, y, epochs=2, rng=rng1, **common)
+    save(first, tmp_path / "half.npz", optimizer=opt1, rng=rng1, epoch=2)
+    ckpt = load_checkpoint(tmp_path / "half.npz")
+    assert ckpt.optimizer is not None and ckpt.rng is not None
+    resumed = fit(
+        ckpt.model, CrossEntropyLoss(), ckpt.optimizer, X, y, epochs=4, rng=ckpt.rng,
+        history=part, **common,
+    )  # fmt: skip
+    assert resumed.batch_losses == unbroken.batch_losses
+    assert resumed.test_loss == unbroken.test_loss
+    for (k, a), (_, b) in zip(
+        ckpt.model.state_dict().items(), model.state_dict().items(), strict=True
+    ):
+        np.testing.assert_array_equal(a, b, err_msg=k)
+    assert ckpt.model.state_dict()["1.num_batches_tracked"] > 0 and ckpt.model.training
+
+
 def test_save_names_the_path_never_a_temporary_file(tmp_path: Path) -> None:
     model = mlp([2, 2], rng=np.random.default_rng(0))
     with pytest.raises(IsADirectoryError, match=r"^cannot write '.*': it is a directory$"):

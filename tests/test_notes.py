@@ -927,3 +927,50 @@ def test_each_common_bug_is_caught_by_its_check() -> None:
     kink = np.array([[1e-8, 0.5, -0.7], [0.3, -0.2, 0.9]])
     assert not gradcheck(ReLU(), kink).passed
     assert gradcheck(ReLU(), kink + np.array([[0.5, 0, 0], [0, 0, 0]])).passed
+
+
+def test_fit_takes_minibatch_steps_and_their_sum_is_not_one_full_step() -> None:
+    from backprop import fit
+
+    rng = np.random.default_rng(12)
+    X, T = rng.normal(size=(12, 3)), rng.normal(size=(12, 2))
+    layer = Linear(3, 2, rng=rng)
+    W0, b0 = layer.weight.data.copy(), layer.bias.data.copy()  # type: ignore[union-attr]
+    fit(layer, MSELoss(), SGD(layer.parameters(), lr=0.1), X, T, epochs=1, batch_size=4, rng=0)
+    # PyTorch, the same three minibatches in fit's order, each its own step
+    Wt, bt = torch.tensor(W0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+    order = np.random.default_rng(0).permutation(12)
+    for i in range(0, 12, 4):
+        rows = order[i : i + 4]
+        loss = ((torch.tensor(X[rows]) @ Wt + bt - torch.tensor(T[rows])) ** 2).sum() / 4
+        loss.backward()
+        with torch.no_grad():
+            Wt -= 0.1 * Wt.grad  # type: ignore[operator]
+            bt -= 0.1 * bt.grad  # type: ignore[operator]
+        Wt.grad, bt.grad = None, None
+    np.testing.assert_allclose(layer.weight.data, Wt.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(layer.bias.data, bt.detach().numpy(), rtol=1e-12)  # type: ignore[union-attr]
+    # one step of 3η along the full gradient at the start lands elsewhere
+    full_W = W0 - 3 * 0.1 * torch_linear_grads(X, W0, b0, T)[1]
+    assert rel_error(layer.weight.data - W0, full_W - W0) > 1e-3
+
+
+def test_what_explain_prints_is_what_the_notes_say() -> None:
+    from backprop.cli import main
+
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        assert main(["explain"]) == 0
+    titles = re.findall(r"^\d+\. ([^:]+):", out.getvalue(), re.M)
+    assert titles == [
+        "Forward",
+        "Loss",
+        "Gradient of the loss",
+        "Backward through the layer",
+        "Gradient-descent update",
+        "After the step",
+        "Convergence",
+    ]
+    assert "the post's dL_dO" in out.getvalue()
+    text = " ".join(notes().split())
+    assert "the post's first update in seven steps" in text
+    assert "beside the post's own `dL_dO`" in text

@@ -68,6 +68,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_output(args.history, "--history", (".csv",))
     check_output(args.plot, "--plot", (".png",))
     check_output(args.gif, "--gif", (".gif",))
+    from ..words import is_words
+
+    if is_words(args.data):
+        from .train_words import cmd_train_words
+
+        return cmd_train_words(args)
+    for option in ("context", "samples"):
+        if getattr(args, option) is not None:
+            raise UsageError(f"--{option} applies to word lists (--data words or words:PATH.txt)")
     if args.gif and args.resume:
         raise UsageError("--gif draws a run from its first step; it cannot follow --resume")
     if args.resume is None and args.data is None:
@@ -218,7 +227,11 @@ def add_train_parser(sub: Any) -> None:
         "split after every epoch. The defaults (--hidden 128,64 --activation relu --optimizer "
         f"adam --lr 0.001 --batch-size 32 --epochs {DEFAULT_EPOCHS} --dtype float32 --seed 0 "
         "--test-size 0.2) reach 0.978 test accuracy on digits. A --save checkpoint "
-        "continues with --resume exactly as if the run had not stopped.",
+        "continues with --resume exactly as if the run had not stopped. On a word list "
+        "(--data words or words:PATH.txt) it trains Embedding(27, 10) → Flatten → "
+        "Linear(30, 200, bias=False) → BatchNorm1d(200) → Tanh → Linear(200, 27) to predict "
+        "each next character (defaults: --context 3 --hidden 200 --optimizer sgd --lr 0.1 "
+        "--epochs 10 --test-size 0.1), then prints words sampled from it.",
     )
     p.add_argument(
         "--model",
@@ -230,7 +243,20 @@ def add_train_parser(sub: Any) -> None:
     p.add_argument(
         "--data",
         metavar="NAME|PATH.csv",
-        help="digits, iris, wine, breast_cancer, diabetes, or a CSV file with a header row",
+        help="digits, iris, wine, breast_cancer, diabetes, or a CSV file with a header row; "
+        "or a word list: words (U.S. Census first names) or words:PATH.txt (one word of "
+        "letters a-z per line), on which the network of 'Becoming a backprop ninja' learns "
+        "to spell new words",
+    )
+    p.add_argument(
+        "--context",
+        type=positive_int,
+        help="word lists: the characters the network sees before the next one (default: 3)",
+    )
+    p.add_argument(
+        "--samples",
+        type=non_negative_int,
+        help="word lists: words to sample from the trained network (default: 10)",
     )
     p.add_argument(
         "--target", metavar="COLUMN", help="the CSV column to predict (default: the last one)"
