@@ -89,6 +89,12 @@ ROWS = [
     Row("train-csv-missing", ["train", "--data", "missing.csv"], 1, "missing.csv: no such file"),
     Row("train-csv-empty", ["train", "--data", "empty.csv"], 1, "the file is empty"),
     Row("train-diverges-keeps-save", ["train", "--data", "iris", "--optimizer", "sgd", "--lr", "1e10", "--save", "existing.npz"], 1, "existing.npz was left as it was"),
+    Row("train-words-hidden-huge", ["train", "--data", "words", "--hidden", "10000000000"], 2, "--hidden 10000000000 --context 3 on census first names would need about"),
+    Row("train-words-context-huge", ["train", "--data", "words", "--context", "1000000000"], 2, "--context 1000000000 on census first names would need about"),
+    Row("train-words-no-names", ["train", "--data", "words"], 1, "pip install 'backprop-by-hand[words]'", ("names",)),
+    Row("train-words-plot-no-matplotlib", ["train", "--data", "words", "--plot", "existing.png"], 1, f"--plot needs matplotlib: {VIZ}", ("matplotlib",)),
+    Row("train-words-table-option", ["train", "--data", "words", "--task", "regression"], 2, "--task applies to tables"),
+    Row("train-words-missing-file", ["train", "--data", "words:nothing.txt"], 1, "nothing.txt"),
     # --- predict
     Row("predict-overflow", ["predict", "--model", "model.npz", "--data", "overflow.csv"], 1, "overflow.csv: line 2, column 1 ('a'): 1e308 overflows float32"),
     Row("predict-not-a-number", ["predict", "--model", "model.npz", "--data", "text_cell.csv"], 1, "'x' is not a number"),

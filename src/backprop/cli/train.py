@@ -18,6 +18,7 @@ from .common import (
     hidden_sizes,
     momentum,
     non_negative_float,
+    non_negative_int,
     positive_float,
     positive_int,
     seed,
@@ -68,6 +69,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_output(args.history, "--history", (".csv",))
     check_output(args.plot, "--plot", (".png",))
     check_output(args.gif, "--gif", (".gif",))
+    if args.plot:
+        require("--plot", "matplotlib")
     from ..words import is_words
 
     if is_words(args.data):
@@ -83,8 +86,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("--data is required (a bundled dataset or a .csv file), or --resume")
     # then the packages: a missing one costs no reading, splitting or training
     require("--data" if args.data is not None else "--resume", "sklearn")
-    if args.plot:
-        require("--plot", "matplotlib")
     if args.gif:
         require("--gif", "matplotlib", "PIL")
     given = {key: getattr(args, key) for key in DEFAULTS if getattr(args, key) is not None}

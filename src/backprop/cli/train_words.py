@@ -66,9 +66,11 @@ def word_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_train_words(args: argparse.Namespace) -> int:
+    from ..arrays import MemoryLimitError, check_memory
     from ..checkpoint import save
     from ..data import DataError
     from ..losses import CrossEntropyLoss
+    from ..run import mlp_memory
     from ..train import Diverged, FitHistory, fit, make_optimizer, write_history_csv
     from ..words import examples, load_words, network, sample, split_words
 
@@ -79,6 +81,14 @@ def cmd_train_words(args: argparse.Namespace) -> int:
         train_words, test_words = split_words(words, settings["test_size"], seed)
     except DataError as e:
         raise Failure(str(e)) from None
+    # one example per letter and one per word's end; checked before any is made
+    rows = [sum(len(w) + 1 for w in part) for part in (train_words, test_words)]
+    sizes = [10 * context, settings["hidden"][0], 27]
+    estimate = mlp_memory(sizes, settings["dtype"], settings["batch_size"], *rows)
+    try:
+        check_memory(f"--hidden {sizes[1]} --context {context} on {name}", estimate)
+    except MemoryLimitError as e:
+        raise UsageError(str(e)) from None
     X_train, y_train = examples(train_words, context)
     X_test, y_test = examples(test_words, context)
     rng = np.random.default_rng(seed)
