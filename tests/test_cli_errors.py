@@ -11,8 +11,9 @@ matplotlib, PIL, sklearn, rich, torch, starlette, uvicorn, names). Arguments may
 made by ``workdir`` (see FILES): a good model ``model.npz``, CSV files, bad checkpoints,
 ``existing.png``/``existing.npz`` (output files that must stay unchanged), ``adir.npz`` (a
 directory) and ``/proc/x.*`` (a place where nothing can be written, even by root).
-Rows run in-process through ``backprop.cli.main`` (fast); SUBPROCESS_ROWS also run as real
-processes, where a traceback and the exit code are seen exactly as a user sees them.
+Rows run in-process through ``backprop.cli.main`` (fast; a warning fails the row, as it would
+print a second line); SUBPROCESS_ROWS also run as real processes, where a traceback, a warning
+and the exit code are seen exactly as a user sees them.
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ SUBPROCESS_ROWS = [
     "slp-gif-no-matplotlib",
     "train-csv-no-sklearn",
     "predict-pickled.npz",
+    "predict-overflow",
     "slp-dim-huge",
 ]
 
@@ -215,6 +217,8 @@ def test_the_table_covers_every_subcommand() -> None:
     assert len({r.id for r in ROWS}) == len(ROWS)
 
 
+# a warning would be a second line on stderr: here it fails the row
+@pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
 def test_bad_input_ends_in_one_line(
     row: Row, workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
