@@ -96,6 +96,8 @@ ROWS = [
     Row("train-words-plot-no-matplotlib", ["train", "--data", "words", "--plot", "existing.png"], 1, f"--plot needs matplotlib: {VIZ}", ("matplotlib",)),
     Row("train-words-table-option", ["train", "--data", "words", "--task", "regression"], 2, "--task applies to tables"),
     Row("train-words-missing-file", ["train", "--data", "words:nothing.txt"], 1, "nothing.txt"),
+    Row("train-cnn-not-images", ["train", "--data", "iris", "--model", "cnn"], 2, "--model cnn needs square images"),
+    Row("train-cnn-gif-unwritable", ["train", "--data", "digits", "--model", "cnn", "--gif", "/proc/x.gif"], 1, "--gif: cannot write '/proc/x.gif'"),
     # --- predict
     Row("predict-overflow", ["predict", "--model", "model.npz", "--data", "overflow.csv"], 1, "overflow.csv: line 2, column 1 ('a'): 1e308 overflows float32"),
     Row("predict-not-a-number", ["predict", "--model", "model.npz", "--data", "text_cell.csv"], 1, "'x' is not a number"),
