@@ -36,6 +36,8 @@ CASES: list[tuple[str, Callable[..., Optimizer], Callable[..., Any], dict[str, A
     ("adam", Adam, torch.optim.Adam, {"lr": 0.01}),
     ("adam+wd", Adam, torch.optim.Adam, {"lr": 0.01, "weight_decay": 0.05}),
     ("adam+betas+eps", Adam, torch.optim.Adam, {"lr": 0.02, "betas": (0.8, 0.99), "eps": 1e-6}),
+    ("adam+amsgrad", Adam, torch.optim.Adam, {"lr": 0.01, "weight_decay": 0.05, "amsgrad": True}),
+    ("adamw+amsgrad", AdamW, torch.optim.AdamW, {"lr": 0.01, "amsgrad": True}),
     ("sgd+nesterov", SGD, torch.optim.SGD, {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
     ("sgd+dampening", SGD, torch.optim.SGD, {"lr": 0.05, "momentum": 0.9, "dampening": 0.3}),
     ("adamw", AdamW, torch.optim.AdamW, {"lr": 0.01}),
@@ -258,7 +260,8 @@ def test_clip_grad_norm_returns_the_norm_and_clips_to_max_norm() -> None:
 
 
 # One case per optimizer, each with most of its options set.
-FULL = ("sgd+momentum+wd", "sgd+nesterov", "adam+wd", "adamw+wd", "rmsprop+all", "adagrad+all")
+FULL = ("sgd+momentum+wd", "sgd+nesterov", "adam+wd", "adam+amsgrad", "adamw+wd", "rmsprop+all",
+        "adagrad+all")  # fmt: skip
 ALL = [(c[1], c[3]) for name in FULL for c in CASES if c[0] == name]
 
 
