@@ -13,6 +13,9 @@ import numpy as np
 from .arrays import Array
 from .nn import Module
 
+# Frames in an animation: enough for smooth motion, few enough that a GIF stays under 3 MiB.
+GIF_FRAMES = 90
+
 
 @dataclass
 class Frame:
@@ -22,12 +25,14 @@ class Frame:
     loss: the loss at that state.
     params: copies of ``model.parameters()``' data, in that order.
     outputs: optionally, the network's output for the example being shown.
+    grads: optionally, the gradients of ``params`` that the update from this state used.
     """
 
     step: int
     loss: float
     params: list[Array]
     outputs: Array | None = None
+    grads: list[Array] | None = None
 
 
 @dataclass

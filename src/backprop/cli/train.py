@@ -16,10 +16,11 @@ from .common import (
     check_output,
     fraction,
     hidden_sizes,
+    momentum,
     non_negative_float,
-    non_negative_int,
     positive_float,
     positive_int,
+    seed,
 )
 
 
@@ -58,6 +59,7 @@ class TrainProgress:
 def cmd_train(args: argparse.Namespace) -> int:
     from ..checkpoint import CheckpointError
     from ..data import DataError
+    from ..extras import available, require
     from ..run import DEFAULTS, ResumeError, SettingsError, start_run
     from ..train import Diverged, FitHistory, write_history_csv
     from ..viz import plot_history
@@ -79,6 +81,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("--gif draws a run from its first step; it cannot follow --resume")
     if args.resume is None and args.data is None:
         raise UsageError("--data is required (a bundled dataset or a .csv file), or --resume")
+    # then the packages: a missing one costs no reading, splitting or training
+    require("--data" if args.data is not None else "--resume", "sklearn")
+    if args.plot:
+        require("--plot", "matplotlib")
+    if args.gif:
+        require("--gif", "matplotlib", "PIL")
     given = {key: getattr(args, key) for key in DEFAULTS if getattr(args, key) is not None}
     try:
         run = start_run(given, data=args.data, epochs=args.epochs, resume=args.resume)
@@ -100,7 +108,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UsageError(f"--gif: {e}; try a smaller --hidden") from None
         # the last step's loss is that of the last batch, so the frames end there
         frame_steps = log_spaced_steps(epochs * steps - 1, GIF_FRAMES)
-    progress = TrainProgress(epochs, run.done, steps) if sys.stderr.isatty() else None
+    # the progress bar is drawn by rich (the [cli] extra); without it, none is drawn
+    bar = sys.stderr.isatty() and available("rich")
+    progress = TrainProgress(epochs, run.done, steps) if bar else None
     metric_name = "accuracy" if run.task == "classification" else "R²"
 
     def emit(line: str) -> None:
@@ -133,7 +143,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     except Diverged as e:
         kept = ""
         if args.save:
-            last = e.history.epochs
+            last = e.history.epochs if e.history is not None else run.done
             if last > run.done:
                 kept = (
                     f"; {args.save} keeps epoch {last}, the last with a finite loss "
@@ -186,6 +196,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def train_gif(path: str, model: Any, history: Any, x: Any, target: Any, title: str) -> None:
     """The network learning, drawn by ``backprop.viz`` from the frames ``fit`` recorded, with
     the first test row on its input neurons (a row it never trains on)."""
+    from ..extras import available
     from ..viz import animate
 
     terminal = sys.stderr.isatty()
@@ -198,7 +209,7 @@ def train_gif(path: str, model: Any, history: Any, x: Any, target: Any, title: s
         inputs=x,
         targets=shown,
         title=title,
-        progress=terminal,
+        progress=terminal and available("rich"),
     )
     if terminal:
         print(f"wrote {path} ({size / 2**20:.1f} MiB)", file=sys.stderr)
@@ -253,7 +264,8 @@ def add_train_parser(sub: Any) -> None:
     p.add_argument(
         "--task",
         choices=["classification", "regression"],
-        help="default: classification if the target holds at most 20 distinct whole numbers",
+        help="default: classification if the target holds 2 to 20 distinct whole numbers, "
+        "else regression",
     )
     p.add_argument(
         "--hidden",
@@ -281,7 +293,7 @@ def add_train_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--momentum",
-        type=non_negative_float,
+        type=momentum,
         help="momentum of sgd (default: 0.9) or rmsprop (default: 0)",
     )
     p.add_argument("--weight-decay", type=non_negative_float, help="L2 weight decay (default: 0)")
@@ -293,7 +305,7 @@ def add_train_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--seed",
-        type=non_negative_int,
+        type=seed,
         help="seed of the split, the initial weights and the shuffles (default: 0)",
     )
     p.add_argument(
