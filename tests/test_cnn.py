@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,3 +86,15 @@ def test_digits_cnn_reaches_0985_with_its_defaults() -> None:
     result = run("train", "--data", "digits", "--model", "cnn", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["test_accuracy"] >= 0.985
+
+
+def test_a_cnn_checkpoint_resumes_as_the_unbroken_run(tmp_path: Path) -> None:
+    ckpt = str(tmp_path / "c.npz")
+    common = ("train", "--data", "digits", "--model", "cnn", "--json")
+    first = run(*common, "--epochs", "1", "--save", ckpt)
+    assert first.returncode == 0, first.stderr
+    resumed = run("train", "--resume", ckpt, "--epochs", "2", "--json")
+    unbroken = run(*common, "--epochs", "2")
+    assert resumed.returncode == 0 and unbroken.returncode == 0, resumed.stderr
+    a, b = json.loads(resumed.stdout), json.loads(unbroken.stdout)
+    assert (a["test_loss"], a["test_accuracy"]) == (b["test_loss"], b["test_accuracy"])

@@ -278,3 +278,111 @@ def test_pool_gradcheck(layer: Any) -> None:
     x = rng.permutation(2 * 2 * 6 * 7).reshape(2, 2, 6, 7) / 10.0
     report = gradcheck(layer, x, rng=rng)
     assert report, str(report)
+
+
+# ---------------------------------------------------------------- the shared three checks, and a CNN
+
+from layer_checks import check_layer  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda: torch.nn.Conv2d(2, 4, (3, 2), stride=(2, 1), padding=1), (2, 2, 6, 5)),
+        (
+            lambda: torch.nn.Conv2d(4, 2, 3, padding="same", dilation=2, groups=2, bias=False),
+            (1, 4, 5, 5),
+        ),
+        (lambda: torch.nn.Conv2d(3, 2, 1), (2, 3, 3, 4)),
+        (lambda: torch.nn.MaxPool2d(3, stride=2, padding=1), (2, 2, 6, 7)),
+        (lambda: torch.nn.AvgPool2d(2, padding=1, count_include_pad=False), (2, 2, 5, 4)),
+        (lambda: torch.nn.AdaptiveAvgPool2d(1), (2, 3, 4, 5)),
+        (lambda: torch.nn.AdaptiveAvgPool2d((2, 3)), (2, 1, 5, 7)),
+        (lambda: torch.nn.BatchNorm2d(3), (4, 3, 3, 2)),
+        (lambda: torch.nn.BatchNorm2d(2, momentum=None, affine=False), (3, 2, 2, 3)),
+    ],
+    ids=lambda v: "" if callable(v) else str(v),
+)
+def test_layer_three_checks(make: Any, shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(7)
+    label = type(make()).__name__
+    # distinct values: a max pool's differences are taken away from ties
+    x = rng.permutation(int(np.prod(shape))).reshape(shape) / 10.0 + rng.uniform(0, 0.01, shape)
+    check_layer(label, make, x, rng)
+
+
+def _grad(p: torch.Tensor) -> np.ndarray:
+    assert p.grad is not None
+    return p.grad.numpy().copy()
+
+
+def test_a_torch_cnn_crosses_with_the_same_loss_gradients_and_update() -> None:
+    from backprop import SGD, CrossEntropyLoss
+    from backprop.interop import from_torch, to_torch
+
+    torch.manual_seed(0)
+    tmodel = torch.nn.Sequential(
+        torch.nn.Unflatten(1, (1, 8, 8)),
+        torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(4, 6, 3, padding="same", groups=2), torch.nn.ReLU(),
+        torch.nn.AvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(24, 10),
+    ).double()  # fmt: skip
+    model = from_torch(tmodel)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((6, 64)), rng.integers(0, 10, 6)
+    loss_fn = CrossEntropyLoss()
+    loss = loss_fn(model(x), y)
+    model.zero_grad()
+    model.backward(loss_fn.backward())
+    SGD(model.parameters(), lr=0.1, momentum=0.0).step()
+
+    tloss = F.cross_entropy(tmodel(torch.tensor(x)), torch.tensor(y))
+    tloss.backward()
+    assert_close("cnn loss", loss, tloss.item())
+    torch_grads = {k: _grad(p) for k, p in tmodel.named_parameters()}
+    with torch.no_grad():
+        for k, p in tmodel.named_parameters():
+            p.sub_(0.1 * torch.from_numpy(torch_grads[k]))
+    ours = dict(model.named_parameters())
+    # The first convolution's bias feeds a BatchNorm, which subtracts it again: its gradient is
+    # 0 up to rounding, so each gradient is measured against the gradients' common scale.
+    scale = max(float(np.abs(g).max()) for g in torch_grads.values())
+    for key, g in torch_grads.items():
+        is_linear_weight = key == "9.weight"
+        assert_close(
+            f"cnn gradient {key}", ours[key].grad, g.T if is_linear_weight else g, floor=scale
+        )
+    back = to_torch(model)
+    for (key, theirs), (key2, ref) in zip(
+        back.state_dict().items(), tmodel.state_dict().items(), strict=True
+    ):
+        assert key == key2
+        assert_close(f"cnn after SGD {key}", theirs.numpy(), ref.numpy())
+
+
+def test_explain_conv2d_and_maxpool2d_print_pytorchs_numbers() -> None:
+    from backprop.explain_layer import explain_layer
+
+    def steps(name: str) -> dict[str, np.ndarray]:
+        w = explain_layer(name)
+        return {s.name: s.value for s in [*w.forward, *w.backward]}
+
+    c = steps("conv2d")
+    x = torch.tensor(c["x"][None, None], requires_grad=True)
+    W = torch.tensor(c["W"][None, None], requires_grad=True)
+    b = torch.tensor(np.atleast_1d(c["b"]), requires_grad=True)
+    y = F.conv2d(x, W, b)
+    y.backward(torch.tensor(c["dL/dy"][None, None]))
+    assert_close("explain conv2d y", c["y"], y.detach()[0, 0])
+    assert_close("explain conv2d dL/dx", c["dL/dx"], _grad(x)[0, 0])
+    assert_close("explain conv2d dL/dW", c["dL/dW"], _grad(W)[0, 0])
+    assert_close("explain conv2d dL/db", np.atleast_1d(c["dL/db"]), _grad(b))
+
+    m = steps("maxpool2d")
+    x = torch.tensor(m["x"][None, None], requires_grad=True)
+    y = F.max_pool2d(x, 2, stride=1)
+    y.backward(torch.tensor(m["dL/dy"][None, None]))
+    assert_close("explain maxpool2d y", m["y"], y.detach()[0, 0])
+    assert_close("explain maxpool2d dL/dx", m["dL/dx"], _grad(x)[0, 0])
+    assert m["dL/dx"][0, 1] == m["dL/dy"][0, 1]  # the tie went to x[0,0]; x[0,1] won alone

@@ -440,3 +440,7 @@ def to_json(w: Walkthrough) -> dict[str, Any]:
         "notes": w.notes,
         "max_difference_from_layer": w.agreement,
     }
+
+
+# Conv2d and MaxPool2d walk through in their own module, which registers them here.
+from . import explain_conv  # noqa: E402, F401

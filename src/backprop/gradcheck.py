@@ -190,7 +190,11 @@ def builtin_reports(seed: int = 0) -> list[GradCheckReport]:
     from .losses import REDUCTIONS, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
     from .nn import (
         GELU,
+        AdaptiveAvgPool2d,
+        AvgPool2d,
         BatchNorm1d,
+        BatchNorm2d,
+        Conv2d,
         Dropout,
         Embedding,
         Flatten,
@@ -199,6 +203,7 @@ def builtin_reports(seed: int = 0) -> list[GradCheckReport]:
         LeakyReLU,
         Linear,
         LogSoftmax,
+        MaxPool2d,
         ReLU,
         Sequential,
         Sigmoid,
@@ -249,6 +254,24 @@ def builtin_reports(seed: int = 0) -> list[GradCheckReport]:
         ("Softmax", Softmax(dim=-1), x),
         ("LogSoftmax", LogSoftmax(dim=-1), x),
     ]
+    # images: small, so that the differences over every pixel and weight stay quick
+    img = rng.standard_normal((2, 2, 5, 6))
+    # distinct values spaced 0.1 apart: a max pool is differentiable away from ties
+    distinct = rng.permutation(img.size).reshape(img.shape) / 10.0
+    batchnorm2d = BatchNorm2d(2)
+    for p in batchnorm2d.parameters():
+        p.data[...] = rng.standard_normal(p.shape)
+    inputs += [
+        ("Conv2d(2, 4, (3, 2), stride=(2, 1), padding=1)",
+         Conv2d(2, 4, (3, 2), stride=(2, 1), padding=1, rng=rng), img),
+        ("Conv2d(2, 2, 3, padding='same', dilation=2, groups=2)",
+         Conv2d(2, 2, 3, padding="same", dilation=2, groups=2, rng=rng), img),
+        ("MaxPool2d(3, stride=2, padding=1)", MaxPool2d(3, stride=2, padding=1), distinct),
+        ("AvgPool2d(2, padding=1, count_include_pad=False)",
+         AvgPool2d(2, padding=1, count_include_pad=False), img),
+        ("AdaptiveAvgPool2d(1)", AdaptiveAvgPool2d(1), img),
+        ("BatchNorm2d(2) train", batchnorm2d, img),
+    ]  # fmt: skip
     reports = []
     for label, module, inp in inputs:
         report = gradcheck(module, inp, rng=rng)

@@ -222,7 +222,7 @@ def fit(
         optimizer and rng restored from a checkpoint, the result is bit for bit that of an
         unbroken run.
     frame_steps: the steps (updates made so far, counted over the whole run) at which a
-        ``Frame`` of the parameters is recorded, with that step's batch loss.
+        ``Frame`` of the parameters is recorded, with that step's batch loss and gradients.
     on_batch(step, loss), on_epoch(epoch, history): called after each batch and each epoch
         (epochs numbered from 1), e.g. for a progress bar or a checkpoint.
 
@@ -300,6 +300,8 @@ def fit(
                 losses.append(loss)
                 optimizer.zero_grad()
                 model.backward_params(loss_fn.backward())
+                if step in frame_set:
+                    history.frames[-1].grads = [p.grad.copy() for p in params]
                 optimizer.step()
                 step += 1
                 if on_batch is not None:

@@ -98,17 +98,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     epochs, steps = run.epochs, run.steps_per_epoch
     X_train, X_test, y_test = run.prepared.X_train, run.prepared.X_test, run.prepared.y_test
 
+    is_cnn = run.settings.get("model") == "cnn"
+    check_output(args.kernels, "--kernels", (".png",))
+    if args.kernels and not is_cnn:
+        raise UsageError("--kernels draws a CNN's kernels; it needs --model cnn")
     frame_steps: list[int] = []
     if args.gif:
         from ..history import log_spaced_steps
         from ..viz import GIF_FRAMES, check_drawable
+        from ..viz.cnn import CNN_GIF_FRAMES
 
-        try:
-            check_drawable(run.layer_sizes())
-        except ValueError as e:
-            raise UsageError(f"--gif: {e}; try a smaller --hidden") from None
+        if not is_cnn:
+            try:
+                check_drawable(run.layer_sizes())
+            except ValueError as e:
+                raise UsageError(f"--gif: {e}; try a smaller --hidden") from None
         # the last step's loss is that of the last batch, so the frames end there
-        frame_steps = log_spaced_steps(epochs * steps - 1, GIF_FRAMES)
+        frame_steps = log_spaced_steps(epochs * steps - 1, CNN_GIF_FRAMES if is_cnn else GIF_FRAMES)
     # the progress bar is drawn by rich (the [cli] extra); without it, none is drawn
     bar = sys.stderr.isatty() and available("rich")
     progress = TrainProgress(epochs, run.done, steps) if bar else None
@@ -163,8 +169,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         write_history_csv(history, args.history)
     if args.plot:
         plot_history(history, args.plot, title=run.describe(), test_rows=len(X_test))
-    if args.gif:
+    if args.gif and is_cnn:
+        from ..viz.cnn import animate_cnn
+
+        animate_cnn(run.model, history.frames, history.batch_losses, args.gif,
+                    title=run.describe())  # fmt: skip
+    elif args.gif:
         train_gif(args.gif, run.model, history, X_test[0], y_test[0], run.describe())
+    if args.kernels:
+        from ..viz.cnn import plot_cnn
+
+        rows = slice(0, run.settings["batch_size"])
+        grads = batch_kernel_gradients(run, run.prepared.X_train[rows], run.prepared.y_train[rows])
+        label = run.info["classes"][int(y_test[0])] if run.task == "classification" else ""
+        plot_cnn(run.model, grads, args.kernels, image=X_test[0], label=str(label),
+                 title=f"{run.describe()}: kernels, their gradients for the first training "
+                 "batch, and the feature maps of the first test image")  # fmt: skip
     seconds = history.seconds[-1]
     metric_key = f"test_{history.metric}"
     if args.json:
@@ -192,6 +212,20 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{history.epochs} epochs ({seconds:.1f} s){saved}"
         )
     return 0
+
+
+def batch_kernel_gradients(run: Any, X: Any, y: Any) -> list[Any]:
+    """dL/dW of every Conv2d of the trained model for one batch (the gradients are then
+    cleared: the model is left as trained)."""
+    from ..nn import Conv2d
+
+    model, loss_fn = run.model, run.loss_fn
+    loss_fn(model(X.astype(model.parameters()[0].dtype)), y)
+    model.zero_grad()
+    model.backward_params(loss_fn.backward())
+    grads = [layer.weight.grad.copy() for layer in model if isinstance(layer, Conv2d)]
+    model.zero_grad()
+    return grads
 
 
 def train_gif(path: str, model: Any, history: Any, x: Any, target: Any, title: str) -> None:
@@ -330,6 +364,13 @@ def add_train_parser(sub: Any) -> None:
         "--gif",
         metavar="PATH.gif",
         help="draw the network learning, as an animated GIF (layers of at most 64 units)",
+    )
+    p.add_argument(
+        "--kernels",
+        metavar="PATH.png",
+        help="with --model cnn: draw the trained kernels with their gradients for one batch "
+        "beside them, and the feature maps of the first test image (--gif: kernels and "
+        "gradients over training)",
     )
     p.add_argument(
         "--json",

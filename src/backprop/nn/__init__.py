@@ -2,7 +2,7 @@
 
 module.py (Parameter, Module: modes, buffers, state_dict) · container.py (Sequential) ·
 linear.py (Linear, Identity) · activation.py (ReLU, Sigmoid, Tanh, GELU, LeakyReLU, Softmax,
-LogSoftmax) · normalization.py (BatchNorm1d, LayerNorm) · dropout.py (Dropout) · sparse.py
+LogSoftmax) · normalization.py (BatchNorm1d, BatchNorm2d, LayerNorm) · dropout.py (Dropout) · sparse.py
 (Embedding) · flatten.py (Flatten, Unflatten) · conv.py (Conv2d) · pooling.py (MaxPool2d,
 AvgPool2d, AdaptiveAvgPool2d) · registry.py (the table interop and checkpoints read)
 """
@@ -14,7 +14,7 @@ from .dropout import Dropout
 from .flatten import Flatten, Unflatten
 from .linear import Identity, Linear
 from .module import Module, Parameter
-from .normalization import BatchNorm1d, LayerNorm
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .sparse import Embedding
 
@@ -23,6 +23,7 @@ __all__ = [
     "AdaptiveAvgPool2d",
     "AvgPool2d",
     "BatchNorm1d",
+    "BatchNorm2d",
     "Conv2d",
     "Dropout",
     "Embedding",

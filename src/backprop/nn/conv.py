@@ -9,6 +9,7 @@ X̂[(n,h′,w′), (c,i,j)] = x_pad[n, c, s·h′ + d·i, s·w′ + d·j].
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..arrays import Array
 from .module import Module, Parameter
+from .registry import LayerType, register
 
 IntOrPair = int | tuple[int, int]
 
@@ -287,3 +289,45 @@ class Conv2d(Module):
             f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
             f"{extra}, dtype={self.weight.dtype})"
         )
+
+
+def _conv_config(layer: Any) -> dict[str, Any]:
+    """The constructor arguments of a backprop or a PyTorch Conv2d (the same names)."""
+    padding = layer.padding
+    return {
+        "in_channels": int(layer.in_channels),
+        "out_channels": int(layer.out_channels),
+        "kernel_size": list(layer.kernel_size),
+        "stride": list(layer.stride),
+        "padding": padding if isinstance(padding, str) else list(padding),
+        "dilation": list(layer.dilation),
+        "groups": int(layer.groups),
+        "bias": layer.bias is not None,
+    }
+
+
+def _conv_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    cin, cout, groups = config.get("in_channels"), config.get("out_channels"), config.get("groups")
+    kernel, bias = config.get("kernel_size"), config.get("bias")
+    kernel = [kernel, kernel] if type(kernel) is int else kernel
+    ints = (cin, cout, groups, *(kernel if isinstance(kernel, list | tuple) else [None]))
+    if not (all(type(v) is int and v > 0 for v in ints) and isinstance(bias, bool)):
+        raise ValueError("Conv2d lacks in_channels, out_channels, kernel_size, groups or bias")
+    assert isinstance(kernel, list | tuple) and isinstance(cin, int) and isinstance(cout, int)
+    assert isinstance(groups, int)
+    if len(kernel) != 2 or cin % groups or cout % groups:
+        raise ValueError("Conv2d: kernel_size is not a pair, or channels not divisible by groups")
+    weight = (cout, cin // groups, kernel[0], kernel[1])
+    return {"weight": weight, "bias": (cout,)} if bias else {"weight": weight}
+
+
+register(
+    LayerType(
+        Conv2d,
+        ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
+         "groups", "bias"),
+        state_shapes=_conv_shapes,
+        get=_conv_config,
+        torch_get=_conv_config,
+    )
+)  # fmt: skip

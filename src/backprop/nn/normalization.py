@@ -1,4 +1,4 @@
-"""Normalisation: BatchNorm1d (over the batch, per channel) and LayerNorm (over the features,
+"""Normalisation: BatchNorm1d and BatchNorm2d (over the batch, per channel) and LayerNorm (over the features,
 per sample). The backward passes are derived step by step in docs/layers.md."""
 
 from __future__ import annotations
@@ -192,6 +192,18 @@ class BatchNorm1d(_BatchNorm):
             raise ValueError(f"{self!r} expects 2-D or 3-D input (N, C[, L]), got {x.shape}")
 
 
+class BatchNorm2d(_BatchNorm):
+    __doc__ = """Batch normalisation of (N, C, H, W) input, per channel C, over the batch and
+    every pixel: m = N·H·W values per channel (PyTorch's ``nn.BatchNorm2d``). Everything else
+    is the shared core:
+
+    """ + (_BatchNorm.__doc__ or "")
+
+    def _check_input(self, x: Array) -> None:
+        if x.ndim != 4:
+            raise ValueError(f"{self!r} expects 4-D input (N, C, H, W), got {x.shape}")
+
+
 class LayerNorm(Module):
     """Layer normalisation over the last D = len(normalized_shape) axes, per sample:
 
@@ -337,14 +349,15 @@ def batchnorm_torch_config(module: Any) -> dict[str, Any]:
 
 
 BATCHNORM_ARGS = ("num_features", "eps", "momentum", "affine", "track_running_stats")
-register(
-    LayerType(
-        BatchNorm1d,
-        BATCHNORM_ARGS,
-        state_shapes=_batchnorm_shapes,
-        torch_get=batchnorm_torch_config,
+for batchnorm in (BatchNorm1d, BatchNorm2d):
+    register(
+        LayerType(
+            batchnorm,
+            BATCHNORM_ARGS,
+            state_shapes=_batchnorm_shapes,
+            torch_get=batchnorm_torch_config,
+        )
     )
-)
 register(
     LayerType(
         LayerNorm,

@@ -7,11 +7,14 @@ the kH·kW window offsets (i, j), the same fold as Conv2d's dL/dx.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..arrays import Array
 from .conv import IntOrPair, fold_slices, out_size, pair, windows
 from .module import Module
+from .registry import LayerType, register
 
 
 class _Pool2d(Module):
@@ -270,4 +273,56 @@ class AdaptiveAvgPool2d(Module):
         return f"AdaptiveAvgPool2d(output_size={size[0] if size[0] == size[1] else size})"
 
 
-__all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "MaxPool2d"]
+def _pair_list(value: Any) -> Any:
+    return [value, value] if isinstance(value, int) else list(value)
+
+
+def _max_config(layer: Any) -> dict[str, Any]:
+    if getattr(layer, "ceil_mode", False) or getattr(layer, "return_indices", False):
+        raise ValueError("MaxPool2d: ceil_mode and return_indices are not supported")
+    stride = layer.stride if layer.stride is not None else layer.kernel_size
+    return {
+        "kernel_size": _pair_list(layer.kernel_size),
+        "stride": _pair_list(stride),
+        "padding": _pair_list(layer.padding),
+        "dilation": _pair_list(layer.dilation),
+    }
+
+
+def _avg_config(layer: Any) -> dict[str, Any]:
+    if getattr(layer, "ceil_mode", False):
+        raise ValueError("AvgPool2d: ceil_mode is not supported")
+    stride = layer.stride if layer.stride is not None else layer.kernel_size
+    return {
+        "kernel_size": _pair_list(layer.kernel_size),
+        "stride": _pair_list(stride),
+        "padding": _pair_list(layer.padding),
+        "count_include_pad": bool(layer.count_include_pad),
+        "divisor_override": layer.divisor_override,
+    }
+
+
+def _adaptive_config(layer: Any) -> dict[str, Any]:
+    size = layer.output_size
+    return {"output_size": size if isinstance(size, int) else list(size)}
+
+
+register(
+    LayerType(
+        MaxPool2d,
+        ("kernel_size", "stride", "padding", "dilation"),
+        get=_max_config,
+        torch_get=_max_config,
+    )
+)
+register(
+    LayerType(
+        AvgPool2d,
+        ("kernel_size", "stride", "padding", "count_include_pad", "divisor_override"),
+        get=_avg_config,
+        torch_get=_avg_config,
+    )
+)
+register(
+    LayerType(AdaptiveAvgPool2d, ("output_size",), get=_adaptive_config, torch_get=_adaptive_config)
+)
