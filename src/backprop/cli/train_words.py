@@ -75,6 +75,8 @@ def cmd_train_words(args: argparse.Namespace) -> int:
     from ..words import examples, load_words, network, sample, split_words
 
     settings = word_settings(args)
+    if args.data.startswith("words:") and not args.data[len("words:") :]:
+        raise UsageError("--data words: needs a path after the colon (words:PATH.txt)")
     context, seed = settings["context"], settings["seed"]
     try:
         name, words = load_words(args.data)
@@ -178,7 +180,8 @@ def cmd_train_words(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print(f"samples (seed {seed}): {' '.join(samples)}")
+        if samples:
+            print(f"samples (seed {seed}): {' '.join(samples)}")
         saved = f"; saved {args.save}" if args.save else ""
         print(
             f"test loss {history.test_loss[-1]:.4f} on {len(X_test)} examples from "

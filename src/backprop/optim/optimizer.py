@@ -82,6 +82,8 @@ class Optimizer:
             seen[id(p)] = i
         check(self, "lr", lr, lr > 0, "> 0")
         self.lr = lr
+        # the lr when a learning-rate schedule first took this optimizer (set by the scheduler)
+        self.initial_lr: float | None = None
         self.steps = 0
         self.state: list[dict[str, Array]] = [{} for _ in self.params]
 
