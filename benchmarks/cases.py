@@ -34,6 +34,7 @@ class Case:
     libs: tuple[str, ...]
     samples: int = 0  # size of the data set the batches cycle through (0: one fixed batch)
     epochs: int = 0  # > 0: the unit of work is a whole training run of this many epochs
+    model: str = "mlp"  # "mlp": Linear and ReLU layers of ``sizes``; "ninja": see ninja_weights
 
     def gemm_flops(self) -> int:
         """GEMM FLOPs of one training step: forward x @ W and dL/dW = xᵀ·g for every layer, and
@@ -57,6 +58,9 @@ CASES = {
         Case("digits", "digits, 64-128-64-10 ReLU, Adam, batch 32, 10 epochs, float32",
              (64, 128, 64, 10), 32, "float32", "ce", "adam", 1e-3,
              ("backprop", "torch", "sklearn"), epochs=10),
+        Case("ninja", "the ninja's network: Embedding(27, 10), Linear(30, 200), BatchNorm1d, "
+             "Tanh, Linear(200, 27), batch 32, float32, SGD", (30, 200, 27), 32, "float32",
+             "ce", "sgd", 0.1, ("backprop", "torch"), samples=4096, model="ninja"),
     ]
 }  # fmt: skip
 
@@ -74,7 +78,11 @@ def initial_weights(case: Case, seed: int = 0) -> list[tuple[np.ndarray, np.ndar
 
 
 def make_data(case: Case, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs and targets: the digits for a training run, else standard-normal inputs."""
+    """Inputs and targets: the digits for a training run, contexts of 3 random characters
+    for the ninja's network, else standard-normal inputs."""
+    if case.model == "ninja":
+        rng = np.random.default_rng(seed)
+        return rng.integers(0, 27, (case.samples, 3)), rng.integers(0, 27, case.samples)
     if case.epochs:
         from sklearn.datasets import load_digits
 
@@ -105,7 +113,90 @@ def batches(n: int, batch: int) -> list[slice]:
 # ------------------------------------------------------------------------------------ backprop
 
 
+def cycling(step: Callable[[Any, Any], float], x: Any, y: Any, batch: int) -> Work:
+    """One training step on the next batch of x, y each call, cycling through them."""
+    cycle = batches(len(x), batch)
+    state = {"i": 0}
+
+    def one_step() -> float:
+        s = cycle[state["i"] % len(cycle)]
+        state["i"] += 1
+        return step(x[s], y[s])
+
+    return one_step
+
+
+def ninja_weights(case: Case, seed: int = 0) -> dict[str, np.ndarray]:
+    """Embedding(27, 10) → Flatten → Linear(30, 200, bias=False) → BatchNorm1d(200) → Tanh →
+    Linear(200, 27): the embedding table standard normal, the Linear weights (in, out) uniform
+    in ±1/√in as both libraries draw them; BatchNorm starts at γ = 1, β = 0 in both."""
+    rng = np.random.default_rng(seed)
+    b1, b2 = 1 / np.sqrt(30), 1 / np.sqrt(200)
+    return {
+        "C": rng.normal(size=(27, 10)).astype(case.dtype),
+        "W1": rng.uniform(-b1, b1, (30, 200)).astype(case.dtype),
+        "W2": rng.uniform(-b2, b2, (200, 27)).astype(case.dtype),
+        "b2": rng.uniform(-b2, b2, 27).astype(case.dtype),
+    }
+
+
+def build_backprop_ninja(case: Case) -> tuple[Work, int]:
+    import backprop as bp
+    from backprop.words import network
+
+    w = ninja_weights(case)
+    model = network(3, rng=np.random.default_rng(0), dtype=case.dtype)
+    layers = model.layers
+    layers[0].weight.data[...] = w["C"]  # type: ignore[attr-defined]
+    layers[2].weight.data[...] = w["W1"]  # type: ignore[attr-defined]
+    layers[5].weight.data[...] = w["W2"]  # type: ignore[attr-defined]
+    layers[5].bias.data[...] = w["b2"]  # type: ignore[attr-defined]
+    loss_fn, opt = bp.CrossEntropyLoss(), bp.SGD(model.parameters(), lr=case.lr)
+
+    def step(xb: np.ndarray, yb: np.ndarray) -> float:
+        loss = loss_fn(model(xb), yb)
+        opt.zero_grad()
+        model.backward_params(loss_fn.backward())
+        opt.step()
+        return float(loss)
+
+    x, y = make_data(case)
+    return cycling(step, x, y, case.batch), case.batch
+
+
+def build_torch_ninja(case: Case) -> tuple[Work, int]:
+    import torch
+
+    tdtype = getattr(torch, case.dtype)
+    w = ninja_weights(case)
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Embedding(27, 10, dtype=tdtype), nn.Flatten(), nn.Linear(30, 200, bias=False, dtype=tdtype),
+        nn.BatchNorm1d(200, dtype=tdtype), nn.Tanh(), nn.Linear(200, 27, dtype=tdtype),
+    )  # fmt: skip
+    layers: list[Any] = list(model)
+    with torch.no_grad():
+        layers[0].weight.copy_(torch.from_numpy(w["C"]))
+        layers[2].weight.copy_(torch.from_numpy(w["W1"].T.copy()))
+        layers[5].weight.copy_(torch.from_numpy(w["W2"].T.copy()))
+        layers[5].bias.copy_(torch.from_numpy(w["b2"]))
+    opt = torch.optim.SGD(model.parameters(), lr=case.lr)
+    F = torch.nn.functional
+
+    def step(xb: torch.Tensor, yb: torch.Tensor) -> float:
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    xn, yn = make_data(case)
+    return cycling(step, torch.from_numpy(xn), torch.from_numpy(yn), case.batch), case.batch
+
+
 def build_backprop(case: Case) -> tuple[Work, int]:
+    if case.model == "ninja":
+        return build_backprop_ninja(case)
     import backprop as bp
 
     def make() -> tuple[Any, Any, Any]:
@@ -163,6 +254,8 @@ def build_backprop(case: Case) -> tuple[Work, int]:
 
 
 def build_torch(case: Case) -> tuple[Work, int]:
+    if case.model == "ninja":
+        return build_torch_ninja(case)
     import torch
 
     tdtype = getattr(torch, case.dtype)

@@ -467,8 +467,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "slp-records-grad-alias",
         "src/backprop/slp.py",
-        "run.weight_grads.append(W.grad.copy())",
-        "run.weight_grads.append(W.grad)",
+        "[W.grad.copy(), b.grad.copy()]",
+        "[W.grad, b.grad.copy()]",
         SLP,
         "every recorded dL/dW is the same buffer (the last step's)",
     ),

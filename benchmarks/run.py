@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .bn_cases import BN_CASES
 from .cases import CASES, Case
 from .conv_cases import CONV_CASES, ConvCase
 
@@ -32,7 +33,7 @@ MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
 # number noisier, PyTorch's OpenMP threads most of all, so the results say what it was.
 LOAD_BEFORE = os.getloadavg()
 STARTED = datetime.datetime.now(datetime.UTC)
-TARGETS = {"slp": 10.0, "mlp32": 3.0, "mlp256": 1.3, "large": 1.0}
+TARGETS = {"slp": 10.0, "mlp32": 3.0, "mlp256": 1.3, "large": 1.0, "ninja": 3.0}
 PEAK_TARGET = 0.85
 NAMES = {"backprop": "backprop", "torch": "PyTorch", "sklearn": "scikit-learn",
          "post": "the post's NumPy loop", "gemm": "NumPy GEMM"}  # fmt: skip
@@ -207,7 +208,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--rounds", type=int, default=5, help="alternations per case (default 5)")
     parser.add_argument("--seconds", type=float, default=1.0, help="timed seconds per process")
-    every = list(CASES) + list(CONV_CASES)
+    every = list(CASES) + list(CONV_CASES) + list(BN_CASES)
     parser.add_argument("--cases", nargs="+", choices=sorted(every), default=every)
     parser.add_argument(
         "--no-write", action="store_true", help="print only; write neither results.md nor README"
@@ -217,7 +218,7 @@ def main() -> int:
     raw: dict[str, dict[str, list[dict[str, Any]]]] = {}
     started = time.perf_counter()
     for name in args.cases:
-        case = CASES[name] if name in CASES else CONV_CASES[name]
+        case = CASES[name] if name in CASES else CONV_CASES.get(name) or BN_CASES[name]
         raw[name] = {lib: [] for lib in case.libs}
         for r in range(args.rounds):
             for lib in case.libs if r % 2 == 0 else case.libs[::-1]:
@@ -226,7 +227,8 @@ def main() -> int:
     start_rows = startup(args.rounds)
     mem_rows = memory()
     conv_mem = conv_memory() if "mnist_cnn" in raw else None
-    text = report(raw, start_rows, mem_rows, args, time.perf_counter() - started, conv_mem)
+    bn_mem = bn_memory() if "mlp_bn" in raw else None
+    text = report(raw, start_rows, mem_rows, args, time.perf_counter() - started, conv_mem, bn_mem)
     print(text)
     if args.no_write or set(args.cases) != set(every):
         print("benchmarks: not written (--no-write, or only some cases run)", file=sys.stderr)
@@ -302,6 +304,7 @@ def report(
     args: Any,
     elapsed: float,
     conv_mem: dict[str, Any] | None = None,
+    bn_mem: dict[str, Any] | None = None,
 ) -> str:
     m = machine()
     pools: dict[str, list[dict[str, Any]]] = {}
@@ -333,6 +336,11 @@ def report(
         *conv_table(raw),
         "",
         *conv_memory_lines(conv_mem),
+        "## BatchNorm (one SGD step, cross-entropy, standard-normal inputs, training mode)",
+        "",
+        *bn_table(raw),
+        "",
+        *bn_memory_lines(bn_mem),
         "## Start-up (median wall time of a fresh process, and its peak RSS)",
         "",
         "| command | time | peak RSS |",
@@ -359,6 +367,48 @@ def report(
         *METHOD,
     ]
     return "\n".join(lines) + "\n"
+
+
+def bn_memory() -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bn_memory"], capture_output=True, text=True,
+        env=worker_env("backprop"), cwd=ROOT, check=True,
+    )  # fmt: skip
+    return dict(json.loads(result.stdout))
+
+
+def bn_table(raw: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
+    """The BatchNorm cases: steps/s of both libraries and their ratio against the target."""
+    rows = [
+        "| case | backprop | PyTorch | backprop / PyTorch | target |",
+        "|---|---|---|---|---|",
+    ]
+    for name, case in BN_CASES.items():
+        if name not in raw:
+            continue
+        ours = statistics.median(r["rate"] for r in raw[name]["backprop"])
+        theirs = statistics.median(r["rate"] for r in raw[name]["torch"])
+        ratio = ours / theirs
+        verdict = "met" if ratio >= case.target else "NOT met"
+        rows.append(
+            f"| {case.title} | {ours:.1f} steps/s | {theirs:.1f} steps/s | **{ratio:.2f}×** "
+            f"| ≥ {case.target:.1f}× ({verdict}) |"
+        )
+    return rows
+
+
+def bn_memory_lines(m: dict[str, Any] | None) -> list[str]:
+    if m is None:
+        return []
+    ratio = m["peak_bytes"] / m["need_bytes"]
+    return [
+        f"Memory of the BatchNorm MLP's step in backprop (batch 256, float32; "
+        f"`python -m benchmarks.bn_memory`): peak {m['peak_bytes'] / 2**20:.1f} MiB during the "
+        f"steps (tracemalloc), against {m['need_bytes'] / 2**20:.1f} MiB needed (parameters, "
+        f"gradients, every layer's output, each BatchNorm's x̂, the softmax probabilities): "
+        f"**{ratio:.2f}×** (target ≤ 1.3×, {'met' if ratio <= 1.3 else 'NOT met'}).",
+        "",
+    ]
 
 
 def conv_memory_lines(m: dict[str, Any] | None) -> list[str]:

@@ -14,7 +14,7 @@ import statistics
 import sys
 import time
 
-from . import conv_cases
+from . import bn_cases, conv_cases
 from .cases import CASES, Work, build_backprop, build_post, build_sklearn, build_torch, gemm_buffers
 
 
@@ -53,13 +53,17 @@ def threadpools() -> list[dict[str, object]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.worker")
-    parser.add_argument("case", choices=sorted(CASES) + sorted(conv_cases.CONV_CASES))
+    parser.add_argument(
+        "case", choices=sorted(CASES) + sorted(conv_cases.CONV_CASES) + sorted(bn_cases.BN_CASES)
+    )
     parser.add_argument("lib", choices=["backprop", "torch", "sklearn", "post", "gemm"])
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     if args.case in conv_cases.CONV_CASES:
         return conv_main(args)
+    if args.case in bn_cases.BN_CASES:
+        return bn_main(args)
     case = CASES[args.case]
     out: dict[str, object] = {"case": case.name, "lib": args.lib}
     if args.lib == "gemm":
@@ -105,6 +109,25 @@ def conv_main(args: argparse.Namespace) -> int:
             out["torch_threads"] = torch.get_num_threads()
     else:
         raise SystemExit(f"benchmarks: {case.name} is measured for backprop, torch and gemm")
+    out["threadpools"] = threadpools()
+    print(json.dumps(out))
+    return 0
+
+
+def bn_main(args: argparse.Namespace) -> int:
+    """The BatchNorm case: a training step's rate, for backprop or torch."""
+    case = bn_cases.BN_CASES[args.case]
+    if args.lib not in ("backprop", "torch"):
+        raise SystemExit(f"benchmarks: {case.name} is measured for backprop and torch")
+    build = bn_cases.build_backprop if args.lib == "backprop" else bn_cases.build_torch
+    work, samples = build(case)
+    per_second, result = rate(work, args.seconds, args.repeats)
+    out: dict[str, object] = {"case": case.name, "lib": args.lib, "rate": per_second,
+                              "samples_per_unit": samples, "result": result}  # fmt: skip
+    if args.lib == "torch":
+        import torch
+
+        out["torch_threads"] = torch.get_num_threads()
     out["threadpools"] = threadpools()
     print(json.dumps(out))
     return 0

@@ -166,6 +166,9 @@ def bad_files(tmp_path: Path) -> dict[str, Path]:
     put("truncated-half", data[: len(data) // 2])
     put("truncated-last-byte", data[:-1])
     put("text", b"epoch,loss\n1,0.5\n")
+    put("random", bytes(np.random.default_rng(7).integers(1, 128, 300, dtype=np.uint8)))
+    (tmp_path / "folder.npz").mkdir()
+    files["directory"] = tmp_path / "folder.npz"
     marker = tmp_path / "MARKER"
     put("pickle", pickle.dumps(Trap(marker)))
     np.save(tmp_path / "array.npy", np.arange(3))
@@ -189,6 +192,10 @@ def bad_files(tmp_path: Path) -> dict[str, Path]:
             tmp_path / f"{name}.npz", **{**arrays, "meta": np.array(json.dumps({**meta, **change}))}
         )
         files[name] = tmp_path / f"{name}.npz"
+    nan = arrays["param.2.bias"].copy()
+    nan[1] = np.nan  # a valid archive (its CRC matches) holding a NaN weight
+    np.savez(tmp_path / "nan-weight.npz", **{**arrays, "param.2.bias": nan})
+    files["nan-weight"] = tmp_path / "nan-weight.npz"
     wrong = {**arrays, "param.0.weight": np.zeros((3, 3), np.float32)}
     np.savez(tmp_path / "wrong-shape.npz", **wrong)
     files["wrong-shape"] = tmp_path / "wrong-shape.npz"
@@ -203,14 +210,17 @@ def bad_files(tmp_path: Path) -> dict[str, Path]:
 
 
 EXPECTED = {
-    "empty": "is not a backprop checkpoint",
-    "truncated-half": "is not a backprop checkpoint",
-    "truncated-last-byte": "is not a backprop checkpoint",
-    "text": "is not a backprop checkpoint",
-    "pickle": "is not a backprop checkpoint",
-    "npy": "is not a backprop checkpoint (a bare array, not an .npz)",
+    "empty": "is empty, not a checkpoint",
+    "truncated-half": "is damaged: BadZipFile",
+    "truncated-last-byte": "is damaged: BadZipFile",
+    "text": "is not an .npz (zip) file, so not a backprop checkpoint",
+    "random": "is not an .npz (zip) file, so not a backprop checkpoint",
+    "directory": "is a directory, not a checkpoint",
+    "pickle": "holds a pickled object; backprop checkpoints never do, so nothing was loaded",
+    "npy": "is a bare .npy array, not an .npz checkpoint",
     "foreign": "is not a backprop checkpoint (it has no 'meta' entry)",
-    "object-array": "is damaged",
+    "object-array": "holds a pickled object; backprop checkpoints never do, so nothing was loaded",
+    "nan-weight": ": parameter '2.bias' holds nan at [1]; a model with NaN or inf weights was not loaded",
     "other-format": "is not a backprop checkpoint (no format 'backprop-checkpoint')",
     "newer-version": "is a checkpoint of format version 2; this backprop reads version 1",
     "unknown-layer": "layer 0 has unknown type 'Conv9d'",
@@ -232,6 +242,8 @@ def test_every_bad_file_is_refused_and_nothing_in_it_runs(tmp_path: Path) -> Non
         assert message.startswith(str(path)), name
         assert EXPECTED[name] in message, f"{name}: {message}"
         assert "\n" not in message
+        # never NumPy's advice to load a pickle unsafely
+        assert "allow_pickle" not in message and "pickle.load" not in message, message
     with pytest.raises(CheckpointError, match="no such file"):
         load_checkpoint(tmp_path / "missing.npz")
     assert not (tmp_path / "MARKER").exists()
@@ -396,3 +408,52 @@ def test_mse_model_round_trips_with_its_target_scaler(tmp_path: Path) -> None:
     assert ckpt.target_scaler is not None
     np.testing.assert_array_equal(ckpt.target_scaler.inverse(np.array([[1.0]])), [[7.0]])
     assert isinstance(ckpt.optimizer, SGD) and ckpt.optimizer.lr == 0.1
+
+
+def test_resume_with_batchnorm_and_dropout_equals_an_unbroken_run(tmp_path: Path) -> None:
+    """Running statistics, num_batches_tracked and the dropout generator travel in the file, so
+    a resumed run draws the same masks and normalises with the same statistics; evaluation on
+    a test split (running statistics, no dropout) between epochs changes none of them."""
+    from backprop import SGD, BatchNorm1d, Dropout, Linear, ReLU, Sequential
+
+    X, y = problem()
+
+    def start() -> tuple[Any, Optimizer, np.random.Generator]:
+        rng = np.random.default_rng(0)
+        model = Sequential(
+            Linear(6, 10, rng=rng), BatchNorm1d(10), ReLU(), Dropout(0.3, rng=np.random.default_rng(4)),
+            Linear(10, 3, rng=rng),
+        )  # fmt: skip
+        return model, SGD(model.parameters(), lr=0.1, momentum=0.9), np.random.default_rng(2)
+
+    common: dict[str, Any] = {"batch_size": 16, "X_test": X[:20], "y_test": y[:20]}
+    model, opt, rng = start()
+    unbroken = fit(model, CrossEntropyLoss(), opt, X, y, epochs=4, rng=rng, **common)
+    first, opt1, rng1 = start()
+    part = fit(first, CrossEntropyLoss(), opt1, X, y, epochs=2, rng=rng1, **common)
+    save(first, tmp_path / "half.npz", optimizer=opt1, rng=rng1, epoch=2)
+    ckpt = load_checkpoint(tmp_path / "half.npz")
+    assert ckpt.optimizer is not None and ckpt.rng is not None
+    resumed = fit(
+        ckpt.model, CrossEntropyLoss(), ckpt.optimizer, X, y, epochs=4, rng=ckpt.rng,
+        history=part, **common,
+    )  # fmt: skip
+    assert resumed.batch_losses == unbroken.batch_losses
+    assert resumed.test_loss == unbroken.test_loss
+    for (k, a), (_, b) in zip(
+        ckpt.model.state_dict().items(), model.state_dict().items(), strict=True
+    ):
+        np.testing.assert_array_equal(a, b, err_msg=k)
+    assert ckpt.model.state_dict()["1.num_batches_tracked"] > 0 and ckpt.model.training
+
+
+def test_save_names_the_path_never_a_temporary_file(tmp_path: Path) -> None:
+    model = mlp([2, 2], rng=np.random.default_rng(0))
+    with pytest.raises(IsADirectoryError, match=r"^cannot write '.*': it is a directory$"):
+        save(model, tmp_path)
+    target = "/proc/model.npz"  # a place where no file can be made, even by root
+    with pytest.raises(OSError) as e:
+        save(model, target)
+    assert str(e.value).startswith(f"cannot write {target!r}: ")
+    assert ".tmp" not in str(e.value)
+    assert list(tmp_path.iterdir()) == []

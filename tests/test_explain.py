@@ -201,9 +201,11 @@ def test_step_k_is_the_kth_update_of_the_run(step: int, capsys: pytest.CaptureFi
     np.testing.assert_allclose(data["bias_grad"], expected["∂L/∂b"], rtol=1e-9)
     assert data["loss"] == pytest.approx(expected["L"], rel=1e-12)
     # the same update as run_slp's update K, bit for bit (same library calls, same order)
-    run = run_slp(epochs=step + 1, record=True)
-    assert data["weight"] == run.weights[step].tolist()
-    assert data["weight_grad"] == run.weight_grads[step].tolist()
+    run = run_slp(epochs=step + 1, frame_steps=[step])
+    (frame,) = run.frames
+    assert frame.grads is not None
+    assert data["weight"] == frame.params[0].tolist()
+    assert data["weight_grad"] == frame.grads[0].tolist()
     assert data["new_loss"] == run.losses[step]
     assert data["step"] == step
 

@@ -13,8 +13,7 @@ import pytest
 import torch
 
 from backprop.cli import main
-from backprop.explain import format_array
-from backprop.explain_layer import EXAMPLES, explain_layer, render, to_json
+from backprop.explain_layer import EXAMPLES, explain_layer, format_value, render, to_json
 
 NAMES = sorted(EXAMPLES)
 
@@ -42,8 +41,7 @@ def test_every_walkthrough_prints_its_numbers_and_agrees_with_the_layer(
     w = explain_layer(name)
     assert out == render(w)
     for step in [*w.forward, *w.backward]:
-        value = step.value.reshape(1) if step.value.ndim == 0 else step.value
-        assert format_array(value)[0] in out, step.name
+        assert format_value(step.value)[0] in out, step.name
     assert w.agreement < 1e-12
     assert "max |difference|" in out
 

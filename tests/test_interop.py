@@ -141,7 +141,8 @@ def test_without_torch_a_clear_message(monkeypatch: Any) -> None:
     model = mlp([2, 2], rng=np.random.default_rng(0))
     for call in (lambda: to_torch(model), lambda: from_torch(object())):
         with pytest.raises(
-            ImportError, match=r"needs PyTorch, which is not installed .*: pip install torch"
+            ImportError,
+            match=r"needs PyTorch, which is not installed .*: pip install 'backprop-by-hand\[torch\]'",
         ):
             call()
     # and the rest of backprop does not mind

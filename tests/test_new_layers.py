@@ -380,3 +380,51 @@ def test_backprop_gradcheck_covers_every_registered_layer() -> None:
     assert not missing, f"backprop gradcheck does not check {missing}"
     # the eval-mode BatchNorm and Dropout in training are among them
     assert "BatchNorm1d(" in subjects and ") eval" in subjects and "Dropout(0.3) train" in subjects
+
+
+def test_unflatten_crosses_and_round_trips() -> None:
+    rng = np.random.default_rng(18)
+    check_layer(
+        "Unflatten", lambda: torch.nn.Unflatten(1, (2, 3)), rng.standard_normal((4, 6)), rng
+    )
+
+
+def test_the_batchnorm_core_serves_a_2d_subclass() -> None:
+    """A BatchNorm2d needs only _check_input: the core normalises over every axis but 1."""
+    from backprop.nn.normalization import _BatchNorm
+
+    class BatchNorm2d(_BatchNorm):
+        def _check_input(self, x: np.ndarray) -> None:
+            if x.ndim != 4:
+                raise ValueError("4-D input expected")
+
+    rng = np.random.default_rng(19)
+    x, g = rng.standard_normal((3, 2, 4, 5)), rng.standard_normal((3, 2, 4, 5))
+    tlayer = torch.nn.BatchNorm2d(2).double()
+    randomize(tlayer, rng)
+    layer = BatchNorm2d(2)
+    layer.load_state_dict({k: v.numpy().copy() for k, v in tlayer.state_dict().items()})
+    for training in (True, False):
+        layer.train(training)
+        tlayer.train(training)
+        xt = torch.tensor(x, requires_grad=True)
+        out_t = tlayer(xt)
+        out_t.backward(torch.from_numpy(g))
+        out = layer(x)
+        layer.zero_grad()
+        dx = layer.backward(g)
+        np.testing.assert_allclose(out, out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+        assert xt.grad is not None
+        np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+        for name, p in layer.named_parameters():
+            tp = dict(tlayer.named_parameters())[name].grad
+            assert tp is not None
+            np.testing.assert_allclose(p.grad, tp.numpy(), rtol=1e-10, atol=1e-12)
+            tp.zero_()
+        for k, v in tlayer.state_dict().items():
+            np.testing.assert_allclose(layer.state_dict()[k], v.numpy(), rtol=1e-12)
+
+
+def test_batchnorm_without_its_bias_is_refused_by_name() -> None:
+    with pytest.raises(TypeError, match=r"layer 0 \(BatchNorm1d\): bias=False .* not supported"):
+        from_torch(torch.nn.BatchNorm1d(3, bias=False))

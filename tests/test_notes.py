@@ -331,8 +331,8 @@ def test_the_posts_sign_is_still_gradient_descent_bit_for_bit() -> None:
         W += 0.001 * (x.T @ dL_dO)
         b += 0.001 * dL_dO.sum(0)
     run = run_slp(epochs=10, record=True)
-    np.testing.assert_array_equal(run.weights[-1], W)
-    np.testing.assert_array_equal(run.biases[-1], b)
+    np.testing.assert_array_equal(run.frames[-1].params[0], W)
+    np.testing.assert_array_equal(run.frames[-1].params[1], b)
     # and the post's dL_dO is minus the gradient
     W0, b0, x0 = posts_draws()
     np.testing.assert_allclose(
@@ -425,17 +425,19 @@ def test_one_step_lands_on_the_target_at_half_the_threshold() -> None:
 def test_between_half_and_the_threshold_the_error_flips_sign() -> None:
     _, _, x = posts_draws()
     run = run_slp(lr=0.08, epochs=3, record=True)
-    errors = [p - x for p in run.predictions]
+    errors = [f.outputs - x for f in run.frames if f.outputs is not None]
+    assert len(errors) == 4
     assert all(np.all(np.sign(a) == -np.sign(b)) for a, b in itertools.pairwise(errors))
 
 
 def test_more_samples_follow_the_error_map() -> None:
     n, d, lr = 3, 4, 0.01
     _, _, X = posts_draws(d, n)
-    run = run_slp(dim=d, samples=n, lr=lr, epochs=50, record=True)
+    run = run_slp(dim=d, samples=n, lr=lr, epochs=50, frame_steps=range(51))
+    predictions = [f.outputs for f in run.frames]
     M = np.eye(n) - 2 * lr / n * (X @ X.T + np.ones((n, n)))
     for k in range(50):
-        E, E_next = run.predictions[k] - X, run.predictions[k + 1] - X
+        E, E_next = predictions[k] - X, predictions[k + 1] - X
         np.testing.assert_allclose(E_next, M @ E, rtol=1e-9, atol=1e-12)
     lam_max = np.linalg.eigvalsh(X @ X.T + np.ones((n, n))).max()
     below = run_slp(dim=d, samples=n, lr=0.99 * n / lam_max, epochs=3000)
@@ -446,8 +448,8 @@ def test_more_samples_follow_the_error_map() -> None:
     eig, vecs = np.linalg.eigh(X @ X.T + np.ones((5, 5)))
     null = vecs[:, eig < 1e-10 * eig.max()]
     assert null.shape[1] == 2
-    run = run_slp(dim=2, samples=5, lr=0.05, epochs=3000, record=True)
-    E0 = run.predictions[0] - X
+    run = run_slp(dim=2, samples=5, lr=0.05, epochs=3000, frame_steps=[0])
+    E0 = run.frames[0].outputs - X
     assert np.abs(null.T @ E0).max() < 1e-12 * np.abs(E0).max()
     assert run.final_loss < 1e-12 * run.initial_loss
 
@@ -687,8 +689,8 @@ def test_the_run_ends_at_the_minimum_nearest_the_start() -> None:
     W_inf, b_inf = W0 - x.T @ E0 / (sq + 1), b0 - E0[0] / (sq + 1)
     for lr, epochs in [(0.001, 3000), (0.05, 300)]:  # whatever the learning rate
         run = run_slp(lr=lr, epochs=epochs, record=True)
-        np.testing.assert_allclose(run.weights[-1], W_inf, rtol=0, atol=1e-12)
-        np.testing.assert_allclose(run.biases[-1], b_inf, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(run.frames[-1].params[0], W_inf, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(run.frames[-1].params[1], b_inf, rtol=0, atol=1e-12)
     # 20 parameters, 4 equations x W + b = x: a 16-dimensional valley of minima ...
     M = np.hstack([np.kron(x, np.eye(4)), np.eye(4)])  # ∂(xW + b)/∂(vec W, b), 4 × 20
     assert M.shape == (4, 20) and np.linalg.matrix_rank(M) == 4
@@ -712,8 +714,8 @@ def test_the_run_ends_at_the_minimum_nearest_the_start() -> None:
     assert f"${trained.final_loss / 1e-15:.1f} \\times 10^{{-15}}$; on a fresh input" in text
     # with d + 1 = 5 spanning inputs the only minimum is the copy, W = I, b = 0
     five = run_slp(dim=4, samples=5, lr=0.02, epochs=20000, record=True)
-    np.testing.assert_allclose(five.weights[-1], np.eye(4), atol=1e-12)
-    np.testing.assert_allclose(five.biases[-1], 0, atol=1e-12)
+    np.testing.assert_allclose(five.frames[-1].params[0], np.eye(4), atol=1e-12)
+    np.testing.assert_allclose(five.frames[-1].params[1], 0, atol=1e-12)
 
 
 def gradient_flow() -> Any:
@@ -925,3 +927,50 @@ def test_each_common_bug_is_caught_by_its_check() -> None:
     kink = np.array([[1e-8, 0.5, -0.7], [0.3, -0.2, 0.9]])
     assert not gradcheck(ReLU(), kink).passed
     assert gradcheck(ReLU(), kink + np.array([[0.5, 0, 0], [0, 0, 0]])).passed
+
+
+def test_fit_takes_minibatch_steps_and_their_sum_is_not_one_full_step() -> None:
+    from backprop import fit
+
+    rng = np.random.default_rng(12)
+    X, T = rng.normal(size=(12, 3)), rng.normal(size=(12, 2))
+    layer = Linear(3, 2, rng=rng)
+    W0, b0 = layer.weight.data.copy(), layer.bias.data.copy()  # type: ignore[union-attr]
+    fit(layer, MSELoss(), SGD(layer.parameters(), lr=0.1), X, T, epochs=1, batch_size=4, rng=0)
+    # PyTorch, the same three minibatches in fit's order, each its own step
+    Wt, bt = torch.tensor(W0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+    order = np.random.default_rng(0).permutation(12)
+    for i in range(0, 12, 4):
+        rows = order[i : i + 4]
+        loss = ((torch.tensor(X[rows]) @ Wt + bt - torch.tensor(T[rows])) ** 2).sum() / 4
+        loss.backward()
+        with torch.no_grad():
+            Wt -= 0.1 * Wt.grad  # type: ignore[operator]
+            bt -= 0.1 * bt.grad  # type: ignore[operator]
+        Wt.grad, bt.grad = None, None
+    np.testing.assert_allclose(layer.weight.data, Wt.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(layer.bias.data, bt.detach().numpy(), rtol=1e-12)  # type: ignore[union-attr]
+    # one step of 3η along the full gradient at the start lands elsewhere
+    full_W = W0 - 3 * 0.1 * torch_linear_grads(X, W0, b0, T)[1]
+    assert rel_error(layer.weight.data - W0, full_W - W0) > 1e-3
+
+
+def test_what_explain_prints_is_what_the_notes_say() -> None:
+    from backprop.cli import main
+
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        assert main(["explain"]) == 0
+    titles = re.findall(r"^\d+\. ([^:]+):", out.getvalue(), re.M)
+    assert titles == [
+        "Forward",
+        "Loss",
+        "Gradient of the loss",
+        "Backward through the layer",
+        "Gradient-descent update",
+        "After the step",
+        "Convergence",
+    ]
+    assert "the post's dL_dO" in out.getvalue()
+    text = " ".join(notes().split())
+    assert "the post's first update in seven steps" in text
+    assert "beside the post's own `dL_dO`" in text

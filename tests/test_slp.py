@@ -149,17 +149,30 @@ def test_recorded_run_is_consistent() -> None:
     """The recorded weights and gradients are those of an autograd run, step by step."""
     run = run_slp(dim=3, samples=2, lr=0.05, epochs=5, seed=3, record=True)
     ref = torch_slp(dim=3, samples=2, lr=0.05, epochs=5, seed=3)
-    assert len(run.weights) == len(run.biases) == len(run.predictions) == 6
-    assert len(run.weight_grads) == len(run.bias_grads) == 5
+    assert [f.step for f in run.frames] == [0, 1, 2, 3, 4, 5]
+    assert [f.loss for f in run.frames] == [run.initial_loss, *run.losses]
+    assert run.frames[-1].grads is None
     for k in range(5):
-        assert_close(f"slp weights before update {k}", run.weights[k], ref["weights"][k])
-        assert_close(f"slp dL/dW at update {k}", run.weight_grads[k], ref["weight_grads"][k])
-        assert_close(f"slp dL/db at update {k}", run.bias_grads[k], ref["bias_grads"][k])
+        f, after = run.frames[k], run.frames[k + 1]
+        assert f.grads is not None
+        assert_close(f"slp weights before update {k}", f.params[0], ref["weights"][k])
+        assert_close(f"slp dL/dW at update {k}", f.grads[0], ref["weight_grads"][k])
+        assert_close(f"slp dL/db at update {k}", f.grads[1], ref["bias_grads"][k])
         # each update is θ ← θ − lr · (the autograd gradient at θ)
         assert_close(
             f"slp weights after update {k}",
-            run.weights[k + 1],
-            run.weights[k] - 0.05 * ref["weight_grads"][k],
+            after.params[0],
+            f.params[0] - 0.05 * ref["weight_grads"][k],
         )
-    assert_close("slp final weights", run.weights[5], ref["weights"][5])
-    np.testing.assert_array_equal(run.predictions[5], run.outputs)
+    assert_close("slp final weights", run.frames[5].params[0], ref["weights"][5])
+    np.testing.assert_array_equal(run.frames[5].outputs, run.outputs)
+
+
+def test_record_keeps_only_the_frames_it_draws() -> None:
+    from backprop.history import GIF_FRAMES, log_spaced_steps
+
+    run = run_slp(epochs=1000, record=True)
+    assert [f.step for f in run.frames] == log_spaced_steps(1000, GIF_FRAMES)
+    assert len(run.frames) == GIF_FRAMES
+    assert [f.step for f in run_slp(epochs=9, frame_steps=[2, 9]).frames] == [2, 9]
+    assert run_slp(epochs=9).frames == []

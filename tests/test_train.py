@@ -172,6 +172,7 @@ def test_a_diverging_run_stops_at_its_epoch() -> None:
 
     with pytest.raises(Diverged, match=r"epoch 3, batch 1: lr=0.01 .* smaller --lr") as e:
         fit(model, MSELoss(), optimizer, X, y, epochs=5, batch_size=16, on_epoch=sabotage)
+    assert e.value.history is not None
     assert e.value.history.epochs == 2 and e.value.epoch == 3
 
 

@@ -13,9 +13,9 @@ from PIL import Image
 
 from backprop import SGD, Linear, MSELoss, ReLU, Sequential, Tanh
 from backprop.cli import main
+from backprop.files import atomic_write
 from backprop.history import Frame, log_spaced_steps, snapshot
 from backprop.viz import animate, plot_losses
-from backprop.viz.files import atomic_write
 
 MiB = 2**20
 
@@ -215,7 +215,11 @@ def test_loss_plot_formats_and_determinism(tmp_path: Path) -> None:
         (["--plot", "missing/out.png"], 1, "cannot write 'missing/out.png': No such file"),
         (["--gif", "taken.gif"], 1, "cannot write 'taken.gif': it is a directory"),
         (["--dim", "65", "--gif", "out.gif"], 2, "a layer of 65 units is too large to draw"),
-        (["--epochs", "10000000", "--gif", "out.gif"], 2, "--gif records every iteration"),
+        (
+            ["--epochs", "200000000", "--gif", "out.gif"],
+            2,
+            "--dim 4 --samples 1 --epochs 200000000 would need about 6.0 GiB",
+        ),
     ],
 )
 def test_bad_picture_paths(tmp_path: Path, args: list[str], code: int, message: str) -> None:

@@ -22,3 +22,33 @@ def check_finite(name: str, a: Array) -> None:
     if where is not None:
         value = a[where]
         raise ValueError(f"{name} has {value} at {list(where)}")
+
+
+# The most memory a run started from settings (a command's options) may need: 4 GiB. Settings
+# that would need more are refused before anything is allocated, with the estimate, rather
+# than failing after minutes of work or ending in NumPy's _ArrayMemoryError.
+MEMORY_LIMIT = 4 * 2**30
+
+
+def format_bytes(n: float) -> str:
+    """1536 -> "1.5 KiB"; 3 * 2**40 -> "3.0 TiB"."""
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # unreachable
+
+
+class MemoryLimitError(ValueError):
+    """Settings whose run would need more than ``MEMORY_LIMIT`` bytes."""
+
+
+def check_memory(what: str, estimate: int, limit: int | None = None) -> None:
+    """MemoryLimitError, e.g. "--dim 100000 would need about 298.0 GiB of memory, above the
+    limit of 4.0 GiB", if ``estimate`` (bytes) is above ``limit`` (default ``MEMORY_LIMIT``)."""
+    limit = MEMORY_LIMIT if limit is None else limit
+    if estimate > limit:
+        raise MemoryLimitError(
+            f"{what} would need about {format_bytes(estimate)} of memory, above the limit "
+            f"of {format_bytes(limit)}"
+        )

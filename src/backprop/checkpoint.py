@@ -26,16 +26,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
-from .arrays import Array
+from .arrays import Array, first_nonfinite
 from .data import Scaler
+from .files import atomic_write
 from .nn import Linear, Module, Sequential
 from .nn.registry import LAYERS, layer_type
 from .optim import Optimizer, from_spec, to_spec
@@ -66,39 +64,6 @@ class Checkpoint:
 
 
 # ------------------------------------------------------------------------------------ writing
-
-
-def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, rename it to ``path``.
-
-    Any failure (an exception, a full disk, the process killed) leaves ``path`` as it was.
-    """
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes the file private (0600); give it the permissions of any new file
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    # The rename is durable only once the directory entry is on disk too.
-    try:
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 def model_spec(model: Module) -> list[dict[str, Any]]:
@@ -180,21 +145,57 @@ def save(
 # ------------------------------------------------------------------------------------ reading
 
 
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first entry, or an empty zip
+NPY_MAGIC = b"\x93NUMPY"
+PICKLED = "holds a pickled object; backprop checkpoints never do, so nothing was loaded"
+
+
 def _read_arrays(name: str) -> dict[str, Array]:
-    """Every entry of the archive, read in full (so a damaged entry fails here, not later)."""
+    """Every entry of the archive, read in full (so a damaged entry fails here, not later).
+
+    What the file is is decided from its first bytes, so that each refusal says what is wrong
+    in backprop's words (NumPy's own message for a pickle advises loading it unsafely).
+    """
     if not os.path.exists(name):
         raise CheckpointError(f"{name}: no such file")
+    if os.path.isdir(name):
+        raise CheckpointError(f"{name} is a directory, not a checkpoint")
+    try:
+        with open(name, "rb") as f:
+            head = f.read(8)
+    except OSError as e:
+        raise CheckpointError(f"{name}: cannot read: {e.strerror or e}") from None
+    if not head:
+        raise CheckpointError(f"{name} is empty, not a checkpoint")
+    if head.startswith(NPY_MAGIC):
+        raise CheckpointError(f"{name} is a bare .npy array, not an .npz checkpoint")
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        raise CheckpointError(f"{name} {PICKLED}")
+    if not head.startswith(ZIP_MAGIC):
+        raise CheckpointError(f"{name} is not an .npz (zip) file, so not a backprop checkpoint")
     try:
         loaded = np.load(name, allow_pickle=False)
     except Exception as e:
-        raise CheckpointError(f"{name} is not a backprop checkpoint ({_reason(e)})") from None
-    if not isinstance(loaded, np.lib.npyio.NpzFile):
-        raise CheckpointError(f"{name} is not a backprop checkpoint (a bare array, not an .npz)")
+        raise CheckpointError(f"{name} is damaged: {_reason(e)}") from None
+    arrays: dict[str, Array] = {}
     try:
         with loaded:
-            return {key: loaded[key] for key in loaded.files}
+            for key in loaded.files:
+                value = loaded[key]
+                if not isinstance(value, np.ndarray):
+                    raise CheckpointError(
+                        f"{name} is not a backprop checkpoint (entry {key!r} is not a .npy array)"
+                    )
+                arrays[key] = value
+    except CheckpointError:
+        raise
+    except ValueError as e:
+        if "allow_pickle" in str(e):  # an object array: its data is a pickle
+            raise CheckpointError(f"{name} {PICKLED}") from None
+        raise CheckpointError(f"{name} is damaged: {_reason(e)}") from None
     except Exception as e:
         raise CheckpointError(f"{name} is damaged: {_reason(e)}") from None
+    return arrays
 
 
 def _reason(e: BaseException) -> str:
@@ -297,9 +298,17 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             f"this backprop reads version {VERSION}"
         )
     try:
-        return _rebuild(meta, arrays)
+        ckpt = _rebuild(meta, arrays)
     except Exception as e:
         raise CheckpointError(f"{name} is damaged or inconsistent: {_reason(e)}") from None
+    for pname, p in ckpt.model.named_parameters():
+        where = first_nonfinite(p.data)
+        if where is not None:
+            raise CheckpointError(
+                f"{name}: parameter {pname!r} holds {p.data[where]} at {list(where)}; "
+                "a model with NaN or inf weights was not loaded"
+            )
+    return ckpt
 
 
 def _rebuild(meta: dict[str, Any], arrays: dict[str, Array]) -> Checkpoint:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +56,7 @@ def load_bundled(name: str) -> Dataset:
     except ImportError:
         raise DataError(
             f"the bundled dataset {name!r} comes with scikit-learn, which is not installed: "
-            "pip install scikit-learn"
+            "pip install 'backprop-by-hand[data]'"
         ) from None
     bunch: Any = getattr(datasets, f"load_{name}")()
     names = getattr(bunch, "target_names", None)
@@ -69,7 +70,9 @@ def load_bundled(name: str) -> Dataset:
     )
 
 
-def _number(path: str, line: int, column: int, name: str, cell: str) -> float:
+def _number(
+    path: str, line: int, column: int, name: str, cell: str, dtype: np.dtype[Any] | None = None
+) -> float:
     where = f"{path}: line {line}, column {column} ({name!r})"
     text = cell.strip()
     if not text:
@@ -80,11 +83,20 @@ def _number(path: str, line: int, column: int, name: str, cell: str) -> float:
         raise DataError(f"{where}: {cell!r} is not a number") from None
     if not math.isfinite(value):
         raise DataError(f"{where}: {cell!r} is not a finite number")
+    if dtype is not None and abs(value) > np.finfo(dtype).max:
+        raise DataError(
+            f"{where}: {cell.strip()} overflows {dtype.name} (largest {np.finfo(dtype).max:g})"
+        )
     return value
 
 
-def read_table(path: str | os.PathLike[str]) -> tuple[list[str], Array]:
+def read_table(
+    path: str | os.PathLike[str], skip: Collection[str] = (), dtype: Any = None
+) -> tuple[list[str], Array]:
     """A CSV file with a header row and numeric cells: (column names, values (N, columns)).
+
+    skip: columns whose cells are not read (their values are NaN). dtype: a float type every
+    cell must fit in (a cell that would overflow it to inf is refused, naming its place).
 
     Every row must have as many cells as the header; every cell must be a finite number. The
     first cell that is not is named by its line (the header is line 1) and column. Blank lines
@@ -110,6 +122,8 @@ def read_table(path: str | os.PathLike[str]) -> tuple[list[str], Array]:
                 if h in header[:j]:
                     raise DataError(f"{name}: line 1: column name {h!r} appears twice")
             width = len(header)
+            skipped = [h in skip for h in header]
+            fit = None if dtype is None else np.dtype(dtype)
             rows: list[list[float]] = []
             for row in reader:
                 if not row:
@@ -120,7 +134,10 @@ def read_table(path: str | os.PathLike[str]) -> tuple[list[str], Array]:
                         f"{name}: line {line} has {len(row)} columns, the header has {width}"
                     )
                 rows.append(
-                    [_number(name, line, j + 1, header[j], cell) for j, cell in enumerate(row)]
+                    [
+                        math.nan if skipped[j] else _number(name, line, j + 1, header[j], cell, fit)
+                        for j, cell in enumerate(row)
+                    ]
                 )
         except UnicodeDecodeError:
             raise DataError(f"{name}: not a text file (not UTF-8)") from None
@@ -155,15 +172,20 @@ def read_csv(path: str | os.PathLike[str], target: str | None = None) -> Dataset
 
 
 def read_features(
-    path: str | os.PathLike[str], feature_names: list[str], target_name: str | None = None
+    path: str | os.PathLike[str],
+    feature_names: list[str],
+    target_name: str | None = None,
+    dtype: Any = None,
 ) -> Array:
     """The feature columns of a CSV file (N, D), in the order of ``feature_names``.
 
     Columns are matched by their header names, so their order in the file does not matter;
-    the target column, if present, is ignored; any other column is refused.
+    the target column, if present, is ignored (its cells are not read: they may be empty);
+    any other column is refused. dtype: the model's, which every feature must fit in.
     """
     name = os.fspath(path)
-    header, values = read_table(name)
+    skip = [] if target_name is None or target_name in feature_names else [target_name]
+    header, values = read_table(name, skip, dtype)
     for j, h in enumerate(header):
         if h not in feature_names and h != target_name:
             raise DataError(
@@ -197,8 +219,13 @@ def split(
     """X_train, X_test, y_train, y_test: scikit-learn's ``train_test_split(X, y,
     test_size=test_size, random_state=seed, stratify=y if stratify else None)``, so the same
     seed gives the same split as scikit-learn."""
-    from sklearn.model_selection import train_test_split
-
+    try:
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        raise DataError(
+            "the train/test split comes from scikit-learn, which is not installed: "
+            "pip install 'backprop-by-hand[data]'"
+        ) from None
     try:
         parts = train_test_split(
             X, y, test_size=test_size, random_state=seed, stratify=y if stratify else None
@@ -245,6 +272,19 @@ def prepare(
     and R² is the same in either scale. pooled: one mean and std for all features (see
     ``Scaler.fit``), for images.
     """
+    values = np.unique(data.y)
+    if len(values) < 2:
+        raise DataError(
+            f"{data.name}: the target column {data.target_name!r} holds one value only "
+            f"({values[0]:g}); there is nothing to learn"
+        )
+    rows = len(data.y)
+    n_test = math.ceil(test_size * rows)  # scikit-learn's rule for a fractional test size
+    if n_test < 2 or rows - n_test < 2:
+        raise DataError(
+            f"{data.name}: {rows} rows are too few to split with test size {test_size:g} "
+            f"({rows - n_test} to train on, {n_test} to test on); need at least 2 of each"
+        )
     task = task or infer_task(data.y)
     if task == "classification":
         classes, y = encode_labels(data.y)

@@ -23,10 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from .arrays import Array
+from .arrays import Array, check_memory
 from .losses import MSELoss
 from .optim import SGD
-from .slp import POST, Diverged, post_setup
+from .slp import POST, post_setup
+from .train import Diverged
 
 # --step is capped so that a typo cannot start a long run; the post's loss reaches the floor of
 # float64 rounding after about 1800 steps, so later steps have nothing new to show.
@@ -89,6 +90,14 @@ class ExplainedStep:
         )  # fmt: skip
 
 
+def explain_memory(dim: int, samples: int, epochs: int = 0) -> int:
+    """Bytes ``explain_step`` needs, about: W drawn twice, its gradient, a temporary and the
+    four copies kept for the explanation (D, D); the kernel X Xᵀ (N, N); inputs, outputs and
+    their gradients and predictions (N, D). ``epochs`` is not used (the loop keeps nothing
+    per step); it is there so that the same check serves ``backprop slp``."""
+    return 8 * (8 * dim * dim + 2 * samples * samples + 10 * samples * dim + 12 * dim)
+
+
 def explain_step(
     dim: int = 4, samples: int = 1, lr: float = 0.001, seed: int = 0, step: int = 0
 ) -> ExplainedStep:
@@ -101,6 +110,7 @@ def explain_step(
         raise ValueError(f"step must lie in 0 … {MAX_STEP}, got {step}")
     if not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive number, got {lr}")
+    check_memory(f"explain_step(dim={dim}, samples={samples})", explain_memory(dim, samples))
     layer, x = post_setup(dim, samples, seed)
     W, b = layer.weight, layer.bias
     assert b is not None
@@ -118,7 +128,7 @@ def explain_step(
             out = layer(x)
             loss = loss_fn(out, x)
             if not math.isfinite(loss):
-                raise Diverged(k, loss, lr)
+                raise Diverged.at_iteration(k, loss, lr)
         weight, bias = W.data.copy(), b.data.copy()
         optimizer.zero_grad()
         grad_output = loss_fn.backward()
@@ -128,7 +138,7 @@ def explain_step(
         new_outputs = layer(x)
         new_loss = loss_fn(new_outputs, x)
         if not math.isfinite(new_loss):
-            raise Diverged(step, new_loss, lr)
+            raise Diverged.at_iteration(step, new_loss, lr)
         kernel = x @ x.T + 1  # X Xᵀ + 1 1ᵀ, (N, N)
         predicted = out - (2 * lr / samples) * (kernel @ (out - x))
     return ExplainedStep(

@@ -391,10 +391,24 @@ def _flatten(rng: np.random.Generator) -> Walkthrough:
 # ------------------------------------------------------------------------------ printing
 
 
+def format_value(value: Array) -> list[str]:
+    """Rows of the array as ``explain`` prints them; indices and masks as whole numbers."""
+    value = value.reshape(1) if value.ndim == 0 else value
+    if value.size and np.all(value == np.round(value)) and np.max(np.abs(value)) < 1e6:
+        cells = value.astype(np.int64).reshape(-1, value.shape[-1])
+        width = max(len(str(v)) for v in cells.flat)
+        rows = ["[" + "  ".join(str(v).rjust(width) for v in row) + "]" for row in cells]
+        if value.ndim == 1:
+            return rows
+        rows = [("[" if i == 0 else " ") + r for i, r in enumerate(rows)]
+        rows[-1] += "]"
+        return rows
+    return format_array(value)
+
+
 def _lines(step: Step) -> list[str]:
     head = f"{step.name} = "
-    value = step.value
-    rows = format_array(value.reshape(1) if value.ndim == 0 else value)
+    rows = format_value(step.value)
     pad = " " * len(head)
     return [f"  {step.formula}", f"  {head}{rows[0]}", *(f"  {pad}{r}" for r in rows[1:])]
 

@@ -13,6 +13,9 @@ import numpy as np
 from .arrays import Array
 from .nn import Module
 
+# Frames in an animation: enough for smooth motion, few enough that a GIF stays under 3 MiB.
+GIF_FRAMES = 90
+
 
 @dataclass
 class Frame:
@@ -22,8 +25,7 @@ class Frame:
     loss: the loss at that state.
     params: copies of ``model.parameters()``' data, in that order.
     outputs: optionally, the network's output for the example being shown.
-    grads: optionally, copies of the parameters' gradients for that step's batch (``fit``
-        records them after the backward pass).
+    grads: optionally, the gradients of ``params`` that the update from this state used.
     """
 
     step: int

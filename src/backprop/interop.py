@@ -31,7 +31,7 @@ def _torch() -> Any:
     except ImportError:
         raise ImportError(
             "backprop.interop needs PyTorch, which is not installed (backprop itself does "
-            "not): pip install torch"
+            "not): pip install 'backprop-by-hand[torch]'"
         ) from None
     return torch
 

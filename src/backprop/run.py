@@ -12,6 +12,7 @@ gave the settings.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .arrays import check_memory
 from .checkpoint import HISTORY_KEYS, Checkpoint, load_checkpoint, save
 from .data import BUNDLED, Dataset, Prepared, load_bundled, prepare, read_csv
 from .losses import CrossEntropyLoss, Loss, MSELoss
@@ -256,6 +258,22 @@ def image_shape(features: int) -> tuple[int, int, int]:
     return (1, side, side)
 
 
+def mlp_memory(
+    sizes: list[int], dtype: str, batch_size: int, train_rows: int, test_rows: int
+) -> int:
+    """Bytes a run of ``mlp(sizes)`` needs, about, before any is allocated: each parameter,
+    its gradient and two optimizer moments (Adam's, the most any optimizer keeps); each
+    layer's output, cache and gradient for a batch, and its output and cache for the whole
+    test split (evaluated in one pass); the data, as float64, in four copies (read, split,
+    standardised, each epoch's shuffle)."""
+    item = np.dtype(dtype).itemsize
+    params = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+    units = sum(sizes[1:])
+    batch = min(batch_size, train_rows)
+    data = 4 * (train_rows + test_rows) * sizes[0] * 8
+    return 4 * params * item + (4 * batch + 3 * test_rows) * units * item + data
+
+
 def start_run(
     given: dict[str, Any],
     *,
@@ -325,6 +343,15 @@ def start_run(
         model = cnn(outputs, settings["activation"], image=image, rng=rng, dtype=settings["dtype"])
     else:
         sizes = [dataset.X.shape[1], *settings["hidden"], outputs]
+        hidden = ",".join(map(str, settings["hidden"])) or "none"
+        estimate = mlp_memory(
+            sizes,
+            settings["dtype"],
+            settings["batch_size"],
+            len(prepared.X_train),
+            len(prepared.X_test),
+        )
+        check_memory(f"--hidden {hidden} on {dataset.name}", estimate)
         model = mlp(sizes, settings["activation"], rng=rng, dtype=settings["dtype"])
     optimizer = make_optimizer(
         settings["optimizer"],

@@ -10,27 +10,30 @@ iterations, printing the loss after every update. Here the same run is built fro
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arrays import Array
+from .arrays import Array, check_memory
+from .history import GIF_FRAMES, Frame, log_spaced_steps
 from .losses import MSELoss
 from .nn import Linear
 from .optim import SGD
+from .train import Diverged
+
+__all__ = ["POST", "Diverged", "SLPRun", "post_setup", "report_lines", "run_slp", "slp_memory"]
 
 POST = {"dim": 4, "samples": 1, "lr": 0.001, "epochs": 1000, "seed": 0}
 
 
-class Diverged(ArithmeticError):
-    """The loss stopped being a finite number."""
-
-    def __init__(self, step: int, loss: float, lr: float) -> None:
-        self.step, self.loss, self.lr = step, loss, lr
-        super().__init__(
-            f"the loss became {loss} at iteration {step}: lr={lr:g} is too large "
-            f"for this problem; try a smaller --lr"
-        )
+def slp_memory(dim: int, samples: int, epochs: int, frames: int = 0) -> int:
+    """Bytes a run of the post's perceptron needs, about: W drawn twice (the post's normal
+    draw and Linear's own), its gradient and a temporary; inputs, outputs and their gradient;
+    the loss of every iteration as a Python float (8 + 24 bytes); ``frames`` recorded frames."""
+    floats = 4 * dim * dim + 6 * samples * dim + 8 * dim
+    recorded = frames * (2 * dim * dim + samples * dim + 2 * dim)
+    return 8 * (floats + recorded) + 32 * epochs
 
 
 @dataclass
@@ -43,13 +46,10 @@ class SLPRun:
     outputs: Array
     losses: list[float]
     lr: float
-    # With record=True: weights[k], biases[k], predictions[k] before update k, plus the final
-    # state at index epochs; weight_grads[k], bias_grads[k] are the gradients used by update k.
-    weights: list[Array] = field(default_factory=list)
-    biases: list[Array] = field(default_factory=list)
-    predictions: list[Array] = field(default_factory=list)
-    weight_grads: list[Array] = field(default_factory=list)
-    bias_grads: list[Array] = field(default_factory=list)
+    # With record=True or frame_steps: a Frame after each of those numbers of updates, in
+    # step order: params [W, b], outputs (the predictions), loss, and (but for the last
+    # state) grads [dL/dW, dL/db], the gradients that the next update used.
+    frames: list[Frame] = field(default_factory=list)
 
     @property
     def final_loss(self) -> float:
@@ -81,13 +81,28 @@ def run_slp(
     seed: int = 0,
     *,
     record: bool = False,
+    frame_steps: Collection[int] | None = None,
 ) -> SLPRun:
-    """Train the post's perceptron; raises ``Diverged`` if the loss stops being finite."""
+    """Train the post's perceptron; raises ``Diverged`` if the loss stops being finite.
+
+    record: keep the frames that ``backprop.viz.animate_slp`` draws (``GIF_FRAMES`` of them, at
+        log-spaced steps), and only those. frame_steps: keep a frame at each of these numbers
+        of updates instead (0 to ``epochs``), as ``fit(frame_steps=...)`` does.
+    Raises ValueError for settings out of range, or a run that would need more memory than
+    ``backprop.arrays.MEMORY_LIMIT``.
+    """
     for name, value in (("dim", dim), ("samples", samples), ("epochs", epochs)):
         if value < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
     if not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive number, got {lr}")
+    if frame_steps is None:
+        frame_steps = log_spaced_steps(epochs, GIF_FRAMES) if record else ()
+    keep = set(frame_steps)
+    check_memory(
+        f"run_slp(dim={dim}, samples={samples}, epochs={epochs})",
+        slp_memory(dim, samples, epochs, len(keep)),
+    )
     layer, x = post_setup(dim, samples, seed)
     target = x
     loss_fn = MSELoss(reduction="batchmean")
@@ -103,23 +118,19 @@ def run_slp(
             # loss after the previous update), so one forward pass per iteration suffices.
             optimizer.zero_grad()
             layer.backward(loss_fn.backward())
-            if record:
-                run.weights.append(W.data.copy())
-                run.biases.append(b.data.copy())
-                run.predictions.append(out.copy())
-                run.weight_grads.append(W.grad.copy())
-                run.bias_grads.append(b.grad.copy())
+            if step in keep:
+                loss = run.losses[-1] if run.losses else run.initial_loss
+                params, grads = [W.data.copy(), b.data.copy()], [W.grad.copy(), b.grad.copy()]
+                run.frames.append(Frame(step, loss, params, out.copy(), grads))
             optimizer.step()
             out = layer(x)
             loss = loss_fn(out, target)
             if not math.isfinite(loss):
-                raise Diverged(step, loss, lr)
+                raise Diverged.at_iteration(step, loss, lr)
             run.losses.append(loss)
     run.outputs = out
-    if record:
-        run.weights.append(W.data.copy())
-        run.biases.append(b.data.copy())
-        run.predictions.append(out.copy())
+    if epochs in keep:
+        run.frames.append(Frame(epochs, run.final_loss, [W.data.copy(), b.data.copy()], out.copy()))
     return run
 
 

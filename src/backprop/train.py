@@ -112,15 +112,35 @@ class FitHistory:
 
 
 class Diverged(ArithmeticError):
-    """The loss became NaN or infinite; ``history`` holds the epochs completed before."""
+    """The loss became NaN or infinite: raised by ``fit`` and by the post's run (``run_slp``).
 
-    def __init__(self, epoch: int, batch: int | None, loss: float, lr: float, history: FitHistory):
-        self.epoch, self.batch, self.loss, self.history = epoch, batch, loss, history
-        where = f"epoch {epoch}, batch {batch}" if batch is not None else f"epoch {epoch} (test)"
+    where: the place, counted as the user counts it: "epoch 3, batch 7" or "epoch 3 (test)"
+        in ``fit``, "iteration 12" in the post's run; loss: its value; lr: the learning rate.
+    step: the post's iteration; epoch, batch: fit's (batch None for the test pass).
+    history: fit's ``FitHistory`` of the epochs completed before (None in the post's run).
+    """
+
+    def __init__(
+        self,
+        where: str,
+        loss: float,
+        lr: float,
+        *,
+        step: int | None = None,
+        epoch: int | None = None,
+        batch: int | None = None,
+        history: FitHistory | None = None,
+    ) -> None:
+        self.where, self.loss, self.lr = where, loss, lr
+        self.step, self.epoch, self.batch, self.history = step, epoch, batch, history
         super().__init__(
             f"the loss became {loss} at {where}: lr={lr:g} is too large for this problem; "
             "try a smaller --lr"
         )
+
+    @classmethod
+    def at_iteration(cls, step: int, loss: float, lr: float) -> Diverged:
+        return cls(f"iteration {step}", loss, lr, step=step)
 
 
 def accuracy(logits: Array, labels: Array) -> float:
@@ -267,7 +287,14 @@ def fit(
                         raise
                     loss = math.nan
                 if not math.isfinite(loss):
-                    raise Diverged(epoch, b + 1, loss, optimizer.lr, history)
+                    raise Diverged(
+                        f"epoch {epoch}, batch {b + 1}",
+                        loss,
+                        optimizer.lr,
+                        epoch=epoch,
+                        batch=b + 1,
+                        history=history,
+                    )
                 if step in frame_set:
                     history.frames.append(snapshot(model, step, loss))
                 losses.append(loss)
@@ -286,7 +313,13 @@ def fit(
             if X_test is not None and y_test is not None:
                 test_loss, metric = evaluate(model, loss_fn, X_test, y_test, task)
                 if not math.isfinite(test_loss):
-                    raise Diverged(epoch, None, test_loss, optimizer.lr, history)
+                    raise Diverged(
+                        f"epoch {epoch} (test)",
+                        test_loss,
+                        optimizer.lr,
+                        epoch=epoch,
+                        history=history,
+                    )
             history.train_loss.append(train_loss)
             if X_test is not None and y_test is not None:
                 history.test_loss.append(test_loss)
@@ -300,7 +333,7 @@ def fit(
 def write_history_csv(history: FitHistory, path: str) -> None:
     """One row per epoch: epoch, train_loss, test_loss, test_accuracy or test_r2 (written to a
     temporary file, then renamed, so ``path`` is never half-written)."""
-    from .checkpoint import atomic_write
+    from .files import atomic_write
 
     rows = history.rows()
     columns = list(rows[0]) if rows else ["epoch", "train_loss"]

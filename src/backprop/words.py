@@ -1,5 +1,6 @@
 """Words for a character-level language model: read a word list, turn it into (context, next
-character) examples, and sample new words from a trained model.
+character) examples, build the network of "Becoming a backprop ninja", and sample new words
+from a trained model.
 
 The vocabulary is the 26 letters and ``.``, which marks both ends of a word: 27 tokens, with
 ``.`` as token 0. With a context of 3 characters, "emma" gives five examples::
@@ -21,11 +22,15 @@ import os
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 
 from .arrays import Array
 from .data import DataError
+from .nn import BatchNorm1d, Embedding, Flatten, Linear, Sequential, Tanh
 
 VOCAB = ".abcdefghijklmnopqrstuvwxyz"
+EMBEDDING_DIM = 10
+HIDDEN = 200
 END = 0  # the index of "."
 CENSUS = "words"  # --data words: the default list
 
@@ -158,3 +163,33 @@ def sample(
             window = [*window[1:], token]
         out.append("".join(chars))
     return out
+
+
+def network(
+    context: int,
+    *,
+    embedding_dim: int = EMBEDDING_DIM,
+    hidden: int = HIDDEN,
+    rng: np.random.Generator | None = None,
+    dtype: npt.DTypeLike = np.float64,
+) -> Sequential:
+    """The network of "Becoming a backprop ninja" (makemore part 4)::
+
+        Embedding(27, 10) → Flatten → Linear(30, 200, bias=False) → BatchNorm1d(200) → Tanh
+        → Linear(200, 27)
+
+    for ``context`` = 3, ``embedding_dim`` = 10, ``hidden`` = 200: each of the context tokens
+    becomes a vector of ``embedding_dim`` numbers, the vectors are laid side by side, and a
+    hidden layer normalised by BatchNorm (hence no bias before it: BatchNorm's β does its job)
+    gives the 27 logits of the next character. Weights are drawn from ``rng`` in layer order,
+    with PyTorch's default initialisation.
+    """
+    rng = np.random.default_rng() if rng is None else rng
+    return Sequential(
+        Embedding(len(VOCAB), embedding_dim, rng=rng, dtype=dtype),
+        Flatten(),
+        Linear(context * embedding_dim, hidden, bias=False, rng=rng, dtype=dtype),
+        BatchNorm1d(hidden, dtype=dtype),
+        Tanh(),
+        Linear(hidden, len(VOCAB), rng=rng, dtype=dtype),
+    )

@@ -1,7 +1,7 @@
 """The ``backprop`` command: parse the arguments, call the library, print. No logic of its own.
 
 Exit codes: 0 success, 1 a failure (the loss diverged, a gradient check failed, a file could not
-be written), 2 bad usage (an unknown option, a value out of range). Errors are one line on stderr.
+be written, an option needs a package that is not installed), 2 bad usage (an unknown option, a value out of range). Errors are one line on stderr.
 
 One module per subcommand (``slp``, ``gradcheck``, ``train``, ``predict``, ``explain``,
 ``check``, ``bugs``, ``playground``), each with its ``add_<name>_parser(sub)`` and ``cmd_<name>(args)``; ``common``
@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
 
+from ..extras import MissingExtra
 from .common import Failure, Parser, UsageError
 
 __all__ = ["COMMANDS", "Failure", "Parser", "UsageError", "build_parser", "main"]
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ValueError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
-    except (Failure, OSError) as e:
+    except (Failure, MissingExtra, OSError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from .common import UsageError, non_negative_int
+from .common import UsageError, seed
 
 
 def add_bugs_parser(sub: Any) -> None:
@@ -27,7 +27,7 @@ def add_bugs_parser(sub: Any) -> None:
     p.add_argument("--table", action="store_true", help="print the Markdown table of every bug")
     p.add_argument(
         "--seed",
-        type=non_negative_int,
+        type=seed,
         default=0,
         help="seed of the shapes and values (default: 0)",
     )

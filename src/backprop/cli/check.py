@@ -141,6 +141,7 @@ def collect(spec: str) -> tuple[str, list[Job]]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from ..check import CheckReport, check
+    from ..extras import available
 
     path, jobs = collect(args.target)
     reports: list[CheckReport] = []
@@ -158,7 +159,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 {"ok": ok, "checks": [r.to_dict() for r in reports]}, indent=2, ensure_ascii=False
             )
         )
-    elif sys.stdout.isatty():
+    elif sys.stdout.isatty() and available("rich"):  # the table needs the [cli] extra
         render_rich(reports)
     else:
         print("\n\n".join(str(r) for r in reports))

@@ -53,6 +53,11 @@ non_negative_float = _number(
     float, "a number", lambda v: v >= 0 and math.isfinite(v), "be a number >= 0"
 )
 fraction = _number(float, "a number", lambda v: 0 < v < 1, "lie strictly between 0 and 1")
+# a momentum of 1 or more never forgets a gradient: the steps grow without bound
+momentum = _number(float, "a number", lambda v: 0 <= v < 1, "lie in [0, 1)")
+# np.random.seed and scikit-learn's random_state take 0 … 2**32 - 1
+SEED_MAX = 2**32 - 1
+seed = _number(int, "a whole number", lambda v: 0 <= v <= SEED_MAX, f"lie in 0 … {SEED_MAX}")
 
 
 def hidden_sizes(text: str) -> list[int]:
@@ -70,7 +75,8 @@ def hidden_sizes(text: str) -> list[int]:
 
 
 def check_output(path: str | None, option: str, suffixes: tuple[str, ...]) -> None:
-    """Before any training: a wrong suffix is bad usage, a missing directory a failure."""
+    """Before any training: a wrong suffix is bad usage; a missing directory, a directory at
+    the path, or a place where no file can be written, a failure."""
     if path is None:
         return
     if not path.lower().endswith(suffixes):
@@ -80,3 +86,9 @@ def check_output(path: str | None, option: str, suffixes: tuple[str, ...]) -> No
         raise Failure(f"{option} {path!r}: no directory {directory!r}")
     if os.path.isdir(path):
         raise Failure(f"{option} {path!r} is a directory")
+    from ..files import check_writable
+
+    try:
+        check_writable(path)
+    except OSError as e:
+        raise Failure(f"{option}: {e}") from None

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from .common import Failure, UsageError, non_negative_int
-from .slp import add_slp_options
+from .slp import add_slp_options, check_run_memory
 
 
 def step_number(text: str) -> int:
@@ -61,7 +61,8 @@ def add_explain_parser(sub: Any) -> None:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from ..explain import explain_step, render_plain, render_rich, to_json
+    from ..explain import explain_memory, explain_step, render_plain, render_rich, to_json
+    from ..extras import available, require
     from ..slp import Diverged
 
     if args.layer is not None:
@@ -71,7 +72,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.graph is not None and args.json:
         raise UsageError("--graph and --json: choose one")
     if args.graph not in (None, "-"):
-        from ..viz.files import check_writable
+        require("--graph", "matplotlib")
+    check_run_memory(args.dim, args.samples, 0, explain_memory)
+    if args.graph not in (None, "-"):
+        from ..files import check_writable
 
         try:
             check_writable(args.graph)
@@ -95,7 +99,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(f"wrote {args.graph}", file=sys.stderr)
     elif args.json:
         print(json.dumps(to_json(step)))
-    elif sys.stdout.isatty():
+    elif sys.stdout.isatty() and available("rich"):  # panels need the [cli] extra
         render_rich(step)
     else:
         sys.stdout.write(render_plain(step))

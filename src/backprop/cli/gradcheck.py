@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from .common import Failure, non_negative_int
+from .common import Failure, seed
 
 
 def add_gradcheck_parser(sub: Any) -> None:
@@ -18,7 +18,7 @@ def add_gradcheck_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--seed",
-        type=non_negative_int,
+        type=seed,
         default=0,
         help="seed of the random shapes and values (default: %(default)s)",
     )

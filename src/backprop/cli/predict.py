@@ -6,8 +6,6 @@ import argparse
 import json
 from typing import Any
 
-import numpy as np
-
 from .common import Failure
 
 
@@ -30,13 +28,10 @@ def add_predict_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_predict)
 
 
-def format_label(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
     from ..checkpoint import CheckpointError, load_checkpoint
     from ..data import DataError, read_features
+    from ..predict import predict
 
     try:
         ckpt = load_checkpoint(args.model)
@@ -46,39 +41,32 @@ def cmd_predict(args: argparse.Namespace) -> int:
     features, target, task = info.get("feature_names"), info.get("target_name"), info.get("task")
     if not (isinstance(features, list) and task in ("classification", "regression")):
         raise Failure(f"{args.model} holds no column names; save it with backprop train --save")
+    model = ckpt.model
+    dtype = model.parameters()[0].dtype
     try:
-        X = read_features(args.data, features, target)
+        X = read_features(args.data, features, target, dtype=dtype)
     except DataError as e:
         raise Failure(str(e)) from None
-    if ckpt.scaler is not None:
-        X = ckpt.scaler.transform(X)
-    model = ckpt.model
-    out = model(X.astype(model.parameters()[0].dtype)).astype(np.float64)
-    result: dict[str, Any] = {"model": args.model, "data": args.data, "task": task}
-    result["target"] = target
-    if task == "classification":
-        try:
-            classes = np.asarray(info.get("classes", []), dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            raise Failure(f"{args.model}: its class labels are not numbers") from None
-        if classes.size != out.shape[1]:
-            raise Failure(f"{args.model}: {classes.size} classes for {out.shape[1]} outputs")
-        index = np.argmax(out, axis=1)
-        labels = [format_label(v) for v in classes[index]]
-        result["predictions"] = [int(v) if v.is_integer() else v for v in classes[index].tolist()]
-        names = info.get("class_names") or []
-        if len(names) == classes.size:
-            result["class_names"] = [names[i] for i in index]
-        if info.get("train", {}).get("loss") == "cross_entropy":
-            shifted = np.exp(out - out.max(axis=1, keepdims=True))
-            result["probabilities"] = (shifted / shifted.sum(axis=1, keepdims=True)).tolist()
-        lines = labels
-    else:
-        values = out if ckpt.target_scaler is None else ckpt.target_scaler.inverse(out)
-        result["predictions"] = values[:, 0].tolist() if values.shape[1] == 1 else values.tolist()
-        lines = [" ".join(repr(float(v)) for v in row) for row in values]
+    try:
+        p = predict(ckpt, X)
+    except ValueError as e:
+        raise Failure(f"{args.model}: {e}") from None
     if args.json:
+        result: dict[str, Any] = {"model": args.model, "data": args.data, "task": p.task}
+        result["target"] = target
+        if p.task == "classification":
+            result["classes"] = p.classes
+            if p.class_names:
+                result["class_names"] = p.class_names
+        result["predictions"] = p.predictions
+        if p.predicted_names:
+            result["predicted_names"] = p.predicted_names
+        if p.probabilities is not None:
+            result["probabilities"] = p.probabilities
         print(json.dumps(result))
+    elif p.task == "classification":
+        print("\n".join(str(v) for v in p.predictions))
     else:
-        print("\n".join(lines))
+        rows = [v if isinstance(v, list) else [v] for v in p.predictions]
+        print("\n".join(" ".join(repr(float(x)) for x in row) for row in rows))
     return 0

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .common import Failure, UsageError, non_negative_int, positive_float, positive_int
+from .common import Failure, UsageError, positive_float, positive_int, seed
 
 if TYPE_CHECKING:
     from ..slp import SLPRun
@@ -34,7 +34,7 @@ def add_slp_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--seed",
-        type=non_negative_int,
+        type=seed,
         default=POST["seed"],
         help="seed of np.random.seed (default: %(default)s)",
     )
@@ -77,31 +77,33 @@ def add_slp_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_slp)
 
 
-RECORD_LIMIT = 2**30  # bytes of recorded training that `slp --gif` may hold
-
-
 def cmd_slp(args: argparse.Namespace) -> int:
-    from ..slp import Diverged, report_lines, run_slp
+    from ..extras import require
+
+    # Every check before the run: the pictures' paths, the packages they need, the memory.
+    from ..files import check_suffix, check_writable
+    from ..history import GIF_FRAMES
+    from ..slp import Diverged, report_lines, run_slp, slp_memory
 
     if args.gif or args.plot:
-        # the pictures' checks come first, so a bad path costs no training
         from ..viz import SUFFIXES, check_drawable
-        from ..viz.files import check_suffix, check_writable
 
         if args.gif:
             check_suffix(args.gif, [".gif"])
             check_drawable([args.dim, args.dim])
-            # the GIF is drawn from a record of every iteration (weights, bias, outputs, grads)
-            floats = (args.epochs + 1) * (2 * args.dim**2 + (2 + args.samples) * args.dim)
-            if 8 * floats > RECORD_LIMIT:
-                raise UsageError(
-                    f"--gif records every iteration: {args.epochs} iterations at --dim "
-                    f"{args.dim} would need {8 * floats / 2**30:.1f} GiB; use fewer --epochs"
-                )
-            check_writable(args.gif)
         if args.plot:
             check_suffix(args.plot, SUFFIXES)
-            check_writable(args.plot)
+        if args.gif:
+            require("--gif", "matplotlib", "PIL")
+        if args.plot:
+            require("--plot", "matplotlib")
+    frames = GIF_FRAMES if args.gif else 0
+    check_run_memory(
+        args.dim, args.samples, args.epochs, lambda d, n, e: slp_memory(d, n, e, frames)
+    )
+    for path in (args.gif, args.plot):
+        if path:
+            check_writable(path)
     try:
         run = run_slp(
             args.dim, args.samples, args.lr, args.epochs, args.seed, record=bool(args.gif)
@@ -133,12 +135,25 @@ def cmd_slp(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_run_memory(dim: int, samples: int, epochs: int, estimate: Any) -> None:
+    """Bad usage, naming the options and the estimate, if the run would need more memory than
+    ``backprop.arrays.MEMORY_LIMIT``."""
+    from ..arrays import MemoryLimitError, check_memory
+
+    given = f"--dim {dim} --samples {samples}" + (f" --epochs {epochs}" if epochs else "")
+    try:
+        check_memory(given, estimate(dim, samples, epochs))
+    except MemoryLimitError as e:
+        raise UsageError(str(e)) from None
+
+
 def slp_pictures(run: SLPRun, args: argparse.Namespace) -> None:
+    from ..extras import available
     from ..viz import animate_slp, plot_losses
 
     terminal = sys.stderr.isatty()
     if args.gif:
-        size = animate_slp(run, args.gif, progress=terminal)
+        size = animate_slp(run, args.gif, progress=terminal and available("rich"))
         if terminal:
             print(f"wrote {args.gif} ({size / 2**20:.1f} MiB)", file=sys.stderr)
     if args.plot:

@@ -16,10 +16,12 @@ from .common import (
     check_output,
     fraction,
     hidden_sizes,
+    momentum,
     non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
+    seed,
 )
 
 
@@ -58,6 +60,7 @@ class TrainProgress:
 def cmd_train(args: argparse.Namespace) -> int:
     from ..checkpoint import CheckpointError
     from ..data import DataError
+    from ..extras import available, require
     from ..run import DEFAULTS, ResumeError, SettingsError, start_run
     from ..train import Diverged, FitHistory, write_history_csv
     from ..viz import plot_history
@@ -66,10 +69,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_output(args.history, "--history", (".csv",))
     check_output(args.plot, "--plot", (".png",))
     check_output(args.gif, "--gif", (".gif",))
+    from ..words import is_words
+
+    if is_words(args.data):
+        from .train_words import cmd_train_words
+
+        return cmd_train_words(args)
+    for option in ("context", "samples"):
+        if getattr(args, option) is not None:
+            raise UsageError(f"--{option} applies to word lists (--data words or words:PATH.txt)")
     if args.gif and args.resume:
         raise UsageError("--gif draws a run from its first step; it cannot follow --resume")
     if args.resume is None and args.data is None:
         raise UsageError("--data is required (a bundled dataset or a .csv file), or --resume")
+    # then the packages: a missing one costs no reading, splitting or training
+    require("--data" if args.data is not None else "--resume", "sklearn")
+    if args.plot:
+        require("--plot", "matplotlib")
+    if args.gif:
+        require("--gif", "matplotlib", "PIL")
     given = {key: getattr(args, key) for key in DEFAULTS if getattr(args, key) is not None}
     try:
         run = start_run(given, data=args.data, epochs=args.epochs, resume=args.resume)
@@ -97,7 +115,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                 raise UsageError(f"--gif: {e}; try a smaller --hidden") from None
         # the last step's loss is that of the last batch, so the frames end there
         frame_steps = log_spaced_steps(epochs * steps - 1, CNN_GIF_FRAMES if is_cnn else GIF_FRAMES)
-    progress = TrainProgress(epochs, run.done, steps) if sys.stderr.isatty() else None
+    # the progress bar is drawn by rich (the [cli] extra); without it, none is drawn
+    bar = sys.stderr.isatty() and available("rich")
+    progress = TrainProgress(epochs, run.done, steps) if bar else None
     metric_name = "accuracy" if run.task == "classification" else "R²"
 
     def emit(line: str) -> None:
@@ -130,7 +150,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     except Diverged as e:
         kept = ""
         if args.save:
-            last = e.history.epochs
+            last = e.history.epochs if e.history is not None else run.done
             if last > run.done:
                 kept = (
                     f"; {args.save} keeps epoch {last}, the last with a finite loss "
@@ -211,6 +231,7 @@ def batch_kernel_gradients(run: Any, X: Any, y: Any) -> list[Any]:
 def train_gif(path: str, model: Any, history: Any, x: Any, target: Any, title: str) -> None:
     """The network learning, drawn by ``backprop.viz`` from the frames ``fit`` recorded, with
     the first test row on its input neurons (a row it never trains on)."""
+    from ..extras import available
     from ..viz import animate
 
     terminal = sys.stderr.isatty()
@@ -223,7 +244,7 @@ def train_gif(path: str, model: Any, history: Any, x: Any, target: Any, title: s
         inputs=x,
         targets=shown,
         title=title,
-        progress=terminal,
+        progress=terminal and available("rich"),
     )
     if terminal:
         print(f"wrote {path} ({size / 2**20:.1f} MiB)", file=sys.stderr)
@@ -241,7 +262,11 @@ def add_train_parser(sub: Any) -> None:
         "split after every epoch. The defaults (--hidden 128,64 --activation relu --optimizer "
         f"adam --lr 0.001 --batch-size 32 --epochs {DEFAULT_EPOCHS} --dtype float32 --seed 0 "
         "--test-size 0.2) reach 0.978 test accuracy on digits. A --save checkpoint "
-        "continues with --resume exactly as if the run had not stopped.",
+        "continues with --resume exactly as if the run had not stopped. On a word list "
+        "(--data words or words:PATH.txt) it trains Embedding(27, 10) → Flatten → "
+        "Linear(30, 200, bias=False) → BatchNorm1d(200) → Tanh → Linear(200, 27) to predict "
+        "each next character (defaults: --context 3 --hidden 200 --optimizer sgd --lr 0.1 "
+        "--epochs 10 --test-size 0.1), then prints words sampled from it.",
     )
     p.add_argument(
         "--model",
@@ -253,7 +278,20 @@ def add_train_parser(sub: Any) -> None:
     p.add_argument(
         "--data",
         metavar="NAME|PATH.csv",
-        help="digits, iris, wine, breast_cancer, diabetes, or a CSV file with a header row",
+        help="digits, iris, wine, breast_cancer, diabetes, or a CSV file with a header row; "
+        "or a word list: words (U.S. Census first names) or words:PATH.txt (one word of "
+        "letters a-z per line), on which the network of 'Becoming a backprop ninja' learns "
+        "to spell new words",
+    )
+    p.add_argument(
+        "--context",
+        type=positive_int,
+        help="word lists: the characters the network sees before the next one (default: 3)",
+    )
+    p.add_argument(
+        "--samples",
+        type=non_negative_int,
+        help="word lists: words to sample from the trained network (default: 10)",
     )
     p.add_argument(
         "--target", metavar="COLUMN", help="the CSV column to predict (default: the last one)"
@@ -261,7 +299,8 @@ def add_train_parser(sub: Any) -> None:
     p.add_argument(
         "--task",
         choices=["classification", "regression"],
-        help="default: classification if the target holds at most 20 distinct whole numbers",
+        help="default: classification if the target holds 2 to 20 distinct whole numbers, "
+        "else regression",
     )
     p.add_argument(
         "--hidden",
@@ -289,7 +328,7 @@ def add_train_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--momentum",
-        type=non_negative_float,
+        type=momentum,
         help="momentum of sgd (default: 0.9) or rmsprop (default: 0)",
     )
     p.add_argument("--weight-decay", type=non_negative_float, help="L2 weight decay (default: 0)")
@@ -301,7 +340,7 @@ def add_train_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--seed",
-        type=non_negative_int,
+        type=seed,
         help="seed of the split, the initial weights and the shuffles (default: 0)",
     )
     p.add_argument(

@@ -103,7 +103,7 @@ class _BatchNorm(Module):
                 )
             mean = x.mean(axis=axes)
             xc = x - mean.reshape(shape)
-            var = np.mean(xc * xc, axis=axes)
+            var = _sum_of_products(xc, xc, axes) / m
             if self.training and self.running_mean is not None:
                 self._update_running_stats(mean, var, m)
         else:
@@ -111,11 +111,14 @@ class _BatchNorm(Module):
             mean, var = self.running_mean, self.running_var
             xc = x - mean.reshape(shape)
         inv_std = 1.0 / np.sqrt(var + self.eps)
-        x_hat = xc * inv_std.reshape(shape)
+        x_hat = xc
+        x_hat *= inv_std.reshape(shape)  # in place: x − μ is not needed any more
         self._cache = (x_hat, inv_std, use_batch)
         if self.weight is None or self.bias is None:
             return x_hat
-        return x_hat * self.weight.data.reshape(shape) + self.bias.data.reshape(shape)
+        y = x_hat * self.weight.data.reshape(shape)
+        y += self.bias.data.reshape(shape)
+        return y
 
     def _update_running_stats(self, mean: Array, var: Array, m: int) -> None:
         running_mean, running_var = self.running_mean, self.running_var
@@ -140,18 +143,28 @@ class _BatchNorm(Module):
             )
         axes = (0, *range(2, x_hat.ndim))
         shape = (1, -1) + (1,) * (x_hat.ndim - 2)
+        # Σ dL/dy and Σ dL/dy ⊙ x̂ are dL/dβ and dL/dγ; the same sums of dL/dx̂ = γ ⊙ dL/dy
+        # are γ times them, so each reduction runs once.
+        sum_g = np.sum(grad_output, axis=axes)
+        sum_gx = _sum_of_products(grad_output, x_hat, axes)
         if self.weight is not None and self.bias is not None:
-            self.weight.accumulate(np.sum(grad_output * x_hat, axis=axes))
-            self.bias.accumulate(np.sum(grad_output, axis=axes))
-            g = grad_output * self.weight.data.reshape(shape)  # dL/dx̂
+            self.weight.accumulate(sum_gx)
+            self.bias.accumulate(sum_g)
+            gamma = self.weight.data
+            g = grad_output * gamma.reshape(shape)  # dL/dx̂
+            sum_g, sum_gx = sum_g * gamma, sum_gx * gamma
         else:
             g = grad_output
         if not use_batch:
             return g * inv_std.reshape(shape)
         m = x_hat.size // self.num_features
-        sum_g = np.sum(g, axis=axes).reshape(shape)
-        sum_gx = np.sum(g * x_hat, axis=axes).reshape(shape)
-        return (inv_std / m).reshape(shape) * (m * g - sum_g - x_hat * sum_gx)
+        # dL/dx = (1/√(σ²+ε)) ⊙ (dL/dx̂ − Σ dL/dx̂ / m − x̂ ⊙ Σ (dL/dx̂ ⊙ x̂) / m): the one-line
+        # form of the class docstring with the 1/m taken inside, in one array
+        dx = x_hat * (sum_gx / m).reshape(shape)
+        np.subtract(g, dx, out=dx)
+        dx -= (sum_g / m).reshape(shape)
+        dx *= inv_std.reshape(shape)
+        return dx
 
     def __repr__(self) -> str:
         return (
@@ -159,6 +172,13 @@ class _BatchNorm(Module):
             f"momentum={self.momentum}, affine={self.affine}, "
             f"track_running_stats={self.track_running_stats})"
         )
+
+
+def _sum_of_products(a: Array, b: Array, axes: tuple[int, ...]) -> Array:
+    """Σ a ⊙ b over ``axes``, without the temporary a ⊙ b for 2-D input (one BLAS-free pass)."""
+    if a.ndim == 2:
+        return np.einsum("nc,nc->c", a, b)
+    return np.sum(a * b, axis=axes)
 
 
 class BatchNorm1d(_BatchNorm):
@@ -320,9 +340,31 @@ def _layernorm_config(layer: Any) -> dict[str, Any]:
     }
 
 
+def batchnorm_torch_config(module: Any) -> dict[str, Any]:
+    """The arguments of a torch BatchNorm*d; PyTorch ≥ 2.12's ``bias=False`` (γ without β)
+    has no counterpart here and is refused by name."""
+    if module.affine and module.bias is None:
+        raise ValueError("bias=False (a weight without a bias) is not supported")
+    return {a: getattr(module, a) for a in BATCHNORM_ARGS}
+
+
 BATCHNORM_ARGS = ("num_features", "eps", "momentum", "affine", "track_running_stats")
-register(LayerType(BatchNorm1d, BATCHNORM_ARGS, state_shapes=_batchnorm_shapes))
-register(LayerType(BatchNorm2d, BATCHNORM_ARGS, state_shapes=_batchnorm_shapes))
+register(
+    LayerType(
+        BatchNorm1d,
+        BATCHNORM_ARGS,
+        state_shapes=_batchnorm_shapes,
+        torch_get=batchnorm_torch_config,
+    )
+)
+register(
+    LayerType(
+        BatchNorm2d,
+        BATCHNORM_ARGS,
+        state_shapes=_batchnorm_shapes,
+        torch_get=batchnorm_torch_config,
+    )
+)
 register(
     LayerType(
         LayerNorm,

@@ -4,7 +4,8 @@ Everything here reads a recorded run (``backprop.history``); matplotlib and Pill
 only when a picture is drawn, so ``import backprop.viz`` stays light.
 """
 
-from .animate import GIF_FRAMES, animate, animate_slp, slp_frames
+from ..history import GIF_FRAMES
+from .animate import animate, animate_slp, slp_frames
 from .curves import SUFFIXES, plot_history, plot_losses
 from .diagram import check_drawable
 

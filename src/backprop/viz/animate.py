@@ -10,13 +10,11 @@ from typing import Any
 import numpy as np
 
 from ..arrays import Array
-from ..history import Frame, log_spaced_steps
+from ..files import atomic_write, check_suffix
+from ..history import Frame
 from ..nn import Linear, Module
 from ..slp import SLPRun
 from .diagram import check_drawable, describe
-from .files import atomic_write, check_suffix
-
-GIF_FRAMES = 90  # the issue asks for 60–120: enough for smooth motion, small enough to stay < 3 MiB
 
 
 def animate(
@@ -125,24 +123,19 @@ def _render_all(scene: Any, count: int, progress: bool) -> list[Any]:
     return images
 
 
-def slp_frames(run: SLPRun, count: int = GIF_FRAMES) -> tuple[list[Frame], list[float]]:
-    """Frames of a run of ``backprop.slp.run_slp(..., record=True)`` at log-spaced steps, and
-    its loss curve (losses[s] = the loss after s updates)."""
-    if not run.weights:
+def slp_frames(run: SLPRun) -> tuple[list[Frame], list[float]]:
+    """The frames of a run of ``backprop.slp.run_slp(..., record=True)`` (taken at log-spaced
+    steps), and its loss curve (losses[s] = the loss after s updates)."""
+    if not run.frames:
         raise ValueError("the run was not recorded: call run_slp(..., record=True)")
-    losses = [run.initial_loss, *run.losses]
-    frames = [
-        Frame(s, losses[s], [run.weights[s], run.biases[s]], run.predictions[s])
-        for s in log_spaced_steps(len(run.losses), count)
-    ]
-    return frames, losses
+    frames = [Frame(f.step, f.loss, f.params, f.outputs) for f in run.frames]
+    return frames, [run.initial_loss, *run.losses]
 
 
 def animate_slp(
     run: SLPRun,
     path: str | os.PathLike[str],
     *,
-    count: int = GIF_FRAMES,
     progress: bool = False,
 ) -> int:
     """The post's picture: its perceptron o = x @ W + b learning to reproduce its training input
@@ -153,7 +146,7 @@ def animate_slp(
     check_suffix(path, [".gif"])
     dim = run.inputs.shape[1]
     check_drawable([dim, dim])
-    frames, losses = slp_frames(run, count)
+    frames, losses = slp_frames(run)
     samples = run.inputs.shape[0]
     which = f", sample 1 of {samples}" if samples > 1 else ""
     return animate(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..arrays import Array
-from .files import atomic_write, check_suffix
+from ..files import atomic_write, check_suffix
 
 if TYPE_CHECKING:
     from ..train import FitHistory
@@ -104,9 +104,6 @@ def plot_history(
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    # the writer of the run's other files (checkpoint, history CSV): fsync'd before the rename
-    from ..checkpoint import atomic_write as durable_write
-
     epochs = np.arange(1, history.epochs + 1)
     fig = Figure(figsize=(9.5, 4.0), dpi=110)
     FigureCanvasAgg(fig)
@@ -156,4 +153,4 @@ def plot_history(
     def write(f: Any) -> None:
         fig.savefig(f, format="png", metadata={"Software": None})
 
-    durable_write(path, write)
+    atomic_write(path, write)

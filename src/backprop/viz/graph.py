@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..explain import ExplainedStep, GraphNode, graph_nodes
-from .files import atomic_write, check_suffix
+from ..files import atomic_write, check_suffix
 
 BLUE, RED, GREY = "#1f4e9c", "#b3261e", "#555555"
 

@@ -1,4 +1,7 @@
-"""Writing a picture safely: the right suffix, and never a half-written file at the path."""
+"""Writing a file safely: the right suffix, a check that the path can be written made before
+any work, and never a half-written file at the path (checkpoints, pictures, CSV histories).
+
+Every error names the path asked for, never the temporary file written beside it."""
 
 from __future__ import annotations
 
@@ -32,21 +35,27 @@ def check_writable(path: str | os.PathLike[str]) -> None:
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> int:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``.
+    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, rename it to ``path``.
 
-    A failure at any point leaves ``path`` as it was (absent, or the old file). Returns the
-    number of bytes written.
+    Any failure (an exception, a full disk, the process killed) leaves ``path`` as it was
+    (absent, or the old file) and no temporary file behind. Returns the number of bytes
+    written. OSError names ``path`` ("cannot write 'x.npz': it is a directory").
     """
     target = Path(path)
+    name = os.fspath(path)
+    if target.is_dir():
+        raise IsADirectoryError(f"cannot write {name!r}: it is a directory")
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as e:
-        raise OSError(f"cannot write {os.fspath(path)!r}: {e.strerror or e}") from None
+        raise OSError(f"cannot write {name!r}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+            f.flush()
+            os.fsync(f.fileno())
         size = os.path.getsize(tmp)
-        # mkstemp makes the file private (0600); a picture should have the usual permissions
+        # mkstemp makes the file private (0600); give it the permissions of any new file
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
@@ -54,6 +63,17 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError):
-            raise OSError(f"cannot write {os.fspath(path)!r}: {e.strerror or e}") from None
+            raise OSError(f"cannot write {name!r}: {e.strerror or e}") from None
         raise
+    # The rename is durable only once the directory entry is on disk too.
+    try:
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+    except OSError:
+        return size
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
     return size
