@@ -21,7 +21,7 @@ from ..arrays import Array
 from ..history import Frame
 from ..nn import Conv2d, Module, Sequential
 from .curves import LossPanel
-from .files import atomic_write, check_suffix
+from ..files import atomic_write, check_suffix
 
 KERNEL_CMAP, GRAD_CMAP, MAP_CMAP = "RdBu_r", "PRGn", "magma"
 CNN_GIF_FRAMES = 60
