@@ -97,10 +97,39 @@ def test_bugs_lists_and_shows(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "-    optimizer.zero_grad()" in out
     assert "caught by: two steps, training curve; missed by: central differences, PyTorch" in out
-    assert "accumulated (c = 2)" in out
+    assert "accumulated (k = 2)" in out
 
 
 def test_unknown_bug_is_bad_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bugs", "nope"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("backprop bugs: error: unknown bug 'nope'; the lab's bugs: missing-1/N")
+
+
+def test_the_labs_batchnorm_and_dropout_are_the_librarys() -> None:
+    from backprop.bugs import layers
+    from backprop.nn import BatchNorm1d, Dropout
+
+    rng = np.random.default_rng(12)
+    x, g = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
+    lab, ours = layers.BatchNorm1d(3, rng), BatchNorm1d(3)
+    assert ours.weight is not None and ours.bias is not None
+    ours.weight.data[...], ours.bias.data[...] = lab.weight.data, lab.bias.data
+    np.testing.assert_allclose(lab.forward(x), ours.forward(x), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(lab.backward(g), ours.backward(g), rtol=1e-10, atol=1e-14)
+    for a, b in zip(lab.parameters(), ours.parameters(), strict=True):
+        np.testing.assert_allclose(a.grad, b.grad, rtol=1e-12, atol=1e-14)
+    drop, real = layers.Dropout(0.3, seed=5), Dropout(0.3, rng=np.random.default_rng(5))
+    np.testing.assert_allclose(drop.forward(x), real.forward(x), rtol=1e-15)
+    np.testing.assert_allclose(drop.backward(g), real.backward(g), rtol=1e-15)
+
+
+def test_the_notes_quote_the_labs_real_output(capsys: pytest.CaptureFixture[str]) -> None:
+    text = (Path(__file__).parent.parent / "docs" / "notes.md").read_text()
+    start = text.index("## Checking your own backward pass\n")
+    section = text[start : text.index("\n## ", start + 1)]
+    quoted = re.findall(r"`backprop (bugs [^`]+)` prints:\n\n```\n(.*?)```", section, re.S)
+    assert [args for args, _ in quoted] == ["bugs transposed-dW", "bugs zero-grad-forgotten"]
+    for args, output in quoted:
+        assert main(args.split()) == 0
+        assert capsys.readouterr().out == output, args

@@ -14,6 +14,7 @@ from backprop import CrossEntropyLoss, Identity, Linear, MSELoss, ReLU, Sequenti
 from backprop.check import check, cmp
 from backprop.diagnose import diagnose
 from backprop.loopcheck import two_step
+from backprop.nn import GELU, BatchNorm1d, Dropout, LayerNorm, LeakyReLU, LogSoftmax, Softmax
 
 
 class P:
@@ -192,20 +193,23 @@ def test_a_linear_map_is_not_mistaken_for_a_kink() -> None:
         assert row.verdict == "wrong" and "non-differentiable" not in row.diagnosis.hint
 
 
-def test_a_constant_upstream_gradient_is_pointed_out() -> None:
-    class Centre:
-        """y = x − mean(x) over the batch, its backward missing the mean's term."""
+def test_all_ones_upstream_hides_a_batchnorm_bug_and_is_pointed_out() -> None:
+    from backprop.bugs.layers import BatchNorm1d as LabBatchNorm
 
-        def forward(self, x: np.ndarray) -> np.ndarray:
-            return x - x.mean(axis=0)
+    class NoVarianceTerm(LabBatchNorm):
+        def backward(self, grad_output: np.ndarray) -> np.ndarray:
+            self.weight.accumulate((grad_output * self.x_hat).sum(axis=0))
+            self.bias.accumulate(grad_output.sum(axis=0))
+            g = grad_output * self.weight.data
+            return self.inv_std * (g - g.mean(axis=0))  # − x̂·mean(g·x̂) forgotten
 
-        def backward(self, g: np.ndarray) -> np.ndarray:
-            return g - 0 * g.mean(axis=0)
-
-    x = np.random.default_rng(10).standard_normal((4, 3))
-    row = check(Centre(), x, upstream=np.ones((4, 3))).row("input")
-    assert "upstream gradient is constant" in row.diagnosis.hint
-    assert "upstream" not in check(Centre(), x).row("input").diagnosis.hint
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((6, 3))
+    blind = check(NoVarianceTerm(3, rng), x, upstream=np.ones((6, 3)))
+    assert blind.ok  # under a constant dL/dy the missing term is zero anyway
+    assert "upstream gradient is constant" in blind.row("input").diagnosis.hint
+    seen = check(NoVarianceTerm(3, rng), x)
+    assert seen.row("input").diagnosis.kind == "batch_terms"
 
 
 def test_two_steps_find_a_forgotten_zero_grad() -> None:
@@ -237,6 +241,13 @@ def builtin(rng: np.random.Generator, n: int, d: int, k: int) -> list[tuple[Any,
         (Tanh(), torch.tanh),
         (Identity(), lambda t: t),
         (Sequential(Linear(d, 5, rng=rng), Tanh(), Linear(5, k, rng=rng)), None),
+        (BatchNorm1d(d), torch.nn.BatchNorm1d(d)),
+        (LayerNorm(d), torch.nn.LayerNorm(d)),
+        (GELU(), torch.nn.GELU()),
+        (LeakyReLU(0.1), torch.nn.LeakyReLU(0.1)),
+        (Softmax(dim=1), torch.nn.Softmax(dim=1)),
+        (LogSoftmax(dim=1), torch.nn.LogSoftmax(dim=1)),
+        (Dropout(0.3, rng=rng).eval(), torch.nn.Dropout(0.3).eval()),
     ]
 
 
@@ -263,6 +274,12 @@ def test_builtin_layers_raise_no_false_alarm(seed: int) -> None:
         assert check(MSELoss(reduction), pred, target=target, reference=ref).ok
     labels = rng.integers(0, k, size=n)
     assert check(CrossEntropyLoss(), pred, target=labels, reference=F.cross_entropy).ok
+
+
+def test_a_random_forward_pass_is_refused() -> None:
+    x = np.random.default_rng(11).standard_normal((4, 3))
+    with pytest.raises(ValueError, match="Dropout's forward pass gives a different output"):
+        check(Dropout(0.5, rng=np.random.default_rng(0)), x)
 
 
 def test_the_subject_is_left_unchanged() -> None:
@@ -295,3 +312,15 @@ def test_cmp_prints_the_ninja_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert line == "dW              | exact: False | approximate: True  | maxdiff: 3.1e-10"
     assert capsys.readouterr().out == line + "\n"
     assert cmp("db", a, a).startswith("db              | exact: True  | approximate: True")
+
+
+def test_one_of_our_layers_and_losses_as_the_reference() -> None:
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((5, 3))
+    report = check(MyLinear(3, 3, "transposed"), x, reference=Linear(3, 3, rng=rng))
+    assert report.row("output vs reference").ok  # our weights were copied in, as they are
+    assert report.row("W vs reference").diagnosis.kind == "transposed"
+    assert report.row("b vs reference").ok and report.row("input vs reference").ok
+    pred, target = rng.standard_normal((6, 2)), rng.standard_normal((6, 2))
+    row = check(MyMSE(), pred, target=target, reference=MSELoss()).row("prediction vs reference")
+    assert (row.diagnosis.kind, row.diagnosis.factor_name) == ("scaled", "N")

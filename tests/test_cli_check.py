@@ -174,3 +174,22 @@ def test_no_traceback_from_the_command_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr == f"backprop check: error: {path}:1: cannot import: RuntimeError: boom\n"
+
+
+def test_a_wrong_shaped_float32_gradient_is_reported_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a wrong-shaped gradient is reported in the table, not as a crash of the checker
+    text = (
+        "import numpy as np\n"
+        "class Cut:\n"
+        "    def forward(self, x):\n"
+        "        return 2 * x\n"
+        "    def backward(self, g):\n"
+        "        return 2 * g[:, :2]\n"
+        "def check_cut():\n"
+        "    return Cut(), np.ones((3, 3), dtype=np.float32)\n"
+    )
+    assert main(["check", write(tmp_path, text)]) == 1
+    out = capsys.readouterr().out
+    assert "yours has shape (3, 2), expected (3, 3) (float32 inputs: checked in float64)" in out

@@ -95,10 +95,19 @@ ROWS = [
     Row("predict-missing-model", ["predict", "--model", "nothing.npz", "--data", "good.csv"], 1, "nothing.npz: no such file"),
     Row("predict-wrong-column", ["predict", "--model", "model.npz", "--data", "wrong_column.csv"], 1, "('z') is not one of the model's 2 features"),
     # --- check
-    Row("check-missing-file", ["check", "nothing.py"], 2, "nothing.py"),
-    Row("check-not-python", ["check", "good.csv"], 2, "good.csv"),
+    Row("check-missing-file", ["check", "nothing.py"], 2, "no such file: 'nothing.py'"),
+    Row("check-not-python", ["check", "good.csv"], 2, "'good.csv' is not a Python file (FILE.py)"),
+    Row("check-syntax-error", ["check", "syntax_error.py"], 2, "syntax_error.py:2: cannot import: SyntaxError"),
+    Row("check-import-raises", ["check", "raises.py"], 2, "raises.py:3: cannot import: RuntimeError: boom"),
+    Row("check-bad-return", ["check", "bad_return.py"], 2, "bad_return.py:1: check_a returned int; expected (module, x)"),
+    Row("check-no-checks", ["check", "no_checks.py"], 2, "no_checks.py: no function whose name begins with check_"),
+    Row("check-unknown-name", ["check", "bad_return.py::check_zz"], 2, "no function 'check_zz' (check_ functions: check_a)"),
+    Row("check-crashes", ["check", "crashes.py"], 1, "crashes.py:4: while checking check_crash: ValueError"),
+    Row("check-fails", ["check", "fails.py"], 1, "1 of 1 checks failed: check_missing_n"),
+    Row("check-fails-json", ["check", "fails.py", "--json"], 1, "1 of 1 checks failed: check_missing_n"),
     # --- bugs
-    Row("bugs-unknown", ["bugs", "nope"], 2, "nope"),
+    Row("bugs-unknown", ["bugs", "nope"], 2, "unknown bug 'nope'; the lab's bugs: missing-1/N"),
+    Row("bugs-table-and-name", ["bugs", "missing-2", "--table"], 2, "--table takes no NAME"),
     Row("bugs-seed-range", ["bugs", "nope", "--seed", "4294967296"], 2, "--seed: must lie in 0 … 4294967295"),
     # --- playground
     Row("playground-no-starlette", ["playground", "--no-browser", "--port", "0"], 1, "pip install 'backprop-by-hand[web]'", ("starlette",)),
@@ -125,6 +134,7 @@ for _name, _message in BAD_CHECKPOINTS.items():
 # Also run as real processes: a missing extra hidden by a sitecustomize, a bad file, a size.
 SUBPROCESS_ROWS = [
     "slp-gif-no-matplotlib",
+    "check-import-raises",
     "train-csv-no-sklearn",
     "predict-pickled.npz",
     "slp-dim-huge",
@@ -183,6 +193,23 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     arrays["param.0.weight"] = arrays["param.0.weight"].copy()
     arrays["param.0.weight"][0, 0] = np.nan
     np.savez(d / "nan.npz", **arrays)
+    # user files for backprop check
+    (d / "syntax_error.py").write_text("import numpy as np\nx = 1 +\n")
+    (d / "raises.py").write_text("import numpy\n\nraise RuntimeError('boom')\n")
+    (d / "bad_return.py").write_text("def check_a():\n    return 3\n")
+    (d / "no_checks.py").write_text("def helper():\n    pass\n")
+    (d / "crashes.py").write_text(
+        "import numpy as np\nclass Bad:\n    forward = staticmethod(lambda x: x)\n"
+        "    backward = staticmethod(lambda g: g @ np.ones((7, 7)))\n"
+        "def check_crash():\n    return Bad(), np.ones((2, 3))\n"
+    )
+    (d / "fails.py").write_text(
+        "import numpy as np\nclass MSE:\n"
+        "    def forward(self, p, t):\n        self.d = p - t\n"
+        "        return float((self.d**2).sum() / len(p))\n"
+        "    def backward(self):\n        return 2 * self.d\n"
+        "def check_missing_n():\n    return MSE(), np.ones((4, 2)), np.zeros((4, 2))\n"
+    )
     (d / "existing.png").write_bytes(b"an existing picture")
     (d / "existing.npz").write_bytes(good)
     return d

@@ -7,19 +7,19 @@ The subject is duck-typed: a layer is anything with ``forward(x)`` and ``backwar
 loss is anything with ``forward(pred, target)`` and ``backward()``. Nothing has to subclass ours.
 
 How a layer is checked: L = Σ (G ⊙ layer(x)) for a random upstream gradient G (never all ones,
-which hides every mistake that sums to zero over the batch, as BatchNorm's mean terms do), so
+under which a term that vanishes for a constant dL/dy, as BatchNorm's x̂·mean(g·x̂), cannot be
+missed visibly), so
 backward(G) must return dL/dx, and leave dL/dθ in every parameter's ``.grad``. All of it runs in
 float64 on copies; float32 inputs are rerun in float64 and the report says so.
 
 Verdicts follow CS231n's bands on the relative error: ok ≤ 1e-7 < suspicious ≤ 1e-2 < wrong.
 The diagnosis is ``diagnose.py``'s; the subject's parameters are read by ``subject.py``; a
-reference's gradients come from ``reference.py``; two steps of a training loop are checked by
-``loopcheck.py``.
+reference's gradients come from ``reference.py``; float32 inputs are reported by
+``precision.py``; two steps of a training loop are checked by ``loopcheck.py``.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +33,8 @@ from .subject import as_float64, grad_of, is_float32, named_params, zero_grads
 
 OK, SUSPICIOUS = 1e-7, 1e-2
 H = 1e-6
+# Central differences of L carry a rounding error of about ε|L|/h; NOISE is ε with a margin of 8.
+NOISE = 8 * float(np.finfo(np.float64).eps)
 # The default upstream gradient's seed. Not 0: a learner's x drawn from default_rng(0) would then
 # equal G, and xᵀG = xᵀx is symmetric, which hides a transposed dL/dW.
 UPSTREAM_SEED = 0xC4EC
@@ -100,6 +102,7 @@ class CheckReport:
         head = f"{self.name}: {'ok' if self.ok else 'FAILED'}"
         lines = [head]
         width = max((len(r.name) for r in self.rows), default=4)
+        previous = ""
         for r in self.rows:
             shape = "x".join(map(str, r.shape)) or "scalar"
             d = r.diagnosis
@@ -108,8 +111,9 @@ class CheckReport:
                 f"  {r.name:<{width}}  {shape:<8} max diff {r.max_abs_diff:.1e}  "
                 f"rel. error {r.relative_error:.1e}  {r.verdict}{kind}"
             )
-            if d.hint:
+            if d.hint and d.hint != previous:  # a hint shared by the rows above is said once
                 lines.append(f"  {'':<{width}}  {d.hint}")
+            previous = d.hint
         return "\n".join(lines)
 
 
@@ -119,6 +123,8 @@ def kind_label(d: Diagnosis) -> str:
         return ""
     if d.factor is None or d.kind == "sign":
         return d.kind
+    if d.kind == "accumulated":
+        return f"{d.kind} (k = {d.factor:.0f})"
     named = f" = {d.factor_name}" if d.factor_name else ""
     return f"{d.kind} (c = {d.factor:.6g}{named})"
 
@@ -150,9 +156,14 @@ def compare(
     *,
     sizes: dict[str, int],
     kinks: Array | None = None,
+    atol: float = 0.0,
     **hints: Any,
 ) -> TensorRow:
-    """A row for one tensor; entries flagged in ``kinks`` are left out of the verdict."""
+    """A row for one tensor; entries flagged in ``kinks`` are left out of the verdict.
+
+    atol: the rounding error of ``correct`` (central differences); a gradient that agrees to
+    within it is ok whatever the relative error, which means nothing for a gradient near zero.
+    """
     yours = np.asarray(yours, dtype=np.float64)
     correct = np.asarray(correct, dtype=np.float64)
     if yours.shape != correct.shape:
@@ -175,13 +186,23 @@ def compare(
         rel = rel_error(yours, correct) if np.isfinite(max_abs) else 1.0
     if not np.isfinite(rel):
         rel = 1.0
-    d = diagnose(yours, correct, sizes=sizes, **hints)
+    d = diagnose(yours, correct, sizes=sizes, atol=atol, **hints)
     if kink_note:
         if d.kind == "none":
             d = Diagnosis("kink", None, kink_note)
         else:
             d.hint += f"; also {kink_note}"
-    v = verdict(rel) if d.kind in ("none", "kink") else verdict(max(rel, OK * 10))
+    if d.kind not in ("none", "kink"):
+        v = verdict(max(rel, OK * 10))
+    elif max_abs <= atol:
+        v = "ok"
+        if rel > OK:
+            d.hint = (
+                f"near zero: the differences ({max_abs:.1e}) are within the rounding of "
+                f"central differences ({atol:.1e})"
+            )
+    else:
+        v = verdict(rel)
     return TensorRow(name, correct.shape, max_abs, rel, v, d)
 
 
@@ -246,7 +267,9 @@ def check(
     else:
         report = _check_loss(subject, x64, np.asarray(target), reference, name, h)
     if float32:
-        _note_precision(report, module, x_in, target, upstream, rng)
+        from .precision import note_precision
+
+        note_precision(report, module, x_in, target, upstream, rng)
     return report
 
 
@@ -261,6 +284,13 @@ def _check_layer(
 ) -> CheckReport:
     params = named_params(m)
     y = np.asarray(m.forward(x.copy()), dtype=np.float64)
+    again = np.asarray(m.forward(x.copy()), dtype=np.float64)
+    if again.shape != y.shape or not np.array_equal(again, y, equal_nan=True):
+        raise ValueError(
+            f"check: {name}'s forward pass gives a different output for the same input (a "
+            "random mask, as Dropout's in training?): central differences need one function; "
+            "fix its mask or seed, or call eval()"
+        )
     G = rng.standard_normal(y.shape) if upstream is None else np.array(upstream, np.float64)
     while upstream is None and G.shape == x.shape and np.allclose(G, x):
         G = rng.standard_normal(y.shape)  # x drawn from the same seed: G must not be x
@@ -275,6 +305,8 @@ def _check_layer(
     def loss() -> float:
         return float(np.sum(G * m.forward(xv.copy())))
 
+    # each value of L is rounded to about ε·Σ|G ⊙ y|, and the differences divide that by h
+    noise = NOISE * float(np.sum(np.abs(G * y))) / h
     tensors = [("input", xv)] + [(n, p.data) for n, p in params]
     report = CheckReport(name)
     row_hints: dict[str, dict[str, Any]] = {}
@@ -283,7 +315,7 @@ def _check_layer(
         mine = yours[tname]
         kinks = None
         if mine.shape == numeric.shape:
-            wrong = entries_wrong(mine, numeric)
+            wrong = entries_wrong(mine, numeric, noise)
             scale = float(np.max(np.abs(np.concatenate([numeric.ravel(), mine.ravel()]))))
             kinks = _kinks(loss, t, wrong, h, scale) if wrong.any() else None
         hints: dict[str, Any] = {}
@@ -294,15 +326,17 @@ def _check_layer(
         else:
             hints["per_sample"] = _per_sample(m, xv, G, t, h)
         row_hints[tname] = hints
-        report.rows.append(compare(tname, mine, numeric, sizes=sizes, kinks=kinks, **hints))
+        report.rows.append(
+            compare(tname, mine, numeric, sizes=sizes, kinks=kinks, atol=noise, **hints)
+        )
     if reference is not None:
         from .reference import against_layer_reference
 
         against_layer_reference(report, params, x, y, G, yours, reference, sizes, row_hints)
     if upstream is not None and G.size > 1 and np.ptp(G) == 0:
         note = (
-            "the upstream gradient is constant (all ones?): a mistake whose terms sum to zero "
-            "over the batch (BatchNorm's mean terms) cannot show; leave upstream=None"
+            "the upstream gradient is constant (all ones?): a missing term that vanishes for a "
+            "constant dL/dy (BatchNorm's x̂·mean(g·x̂)) cannot show; leave upstream=None"
         )
         for r in report.rows:
             r.diagnosis.hint = f"{r.diagnosis.hint}; {note}" if r.diagnosis.hint else note
@@ -345,16 +379,19 @@ def _check_loss(
             return float(loss_fn.forward(pv.copy(), target))
 
     numeric = numerical_gradient(loss, pv, h)
+    noise = NOISE * abs(value) / h if np.isfinite(value) else 0.0
     sizes = {"N": pred.shape[0] if pred.ndim else 1, "D": pred.shape[-1] if pred.ndim > 1 else 1}
     kinks = None
     if mine.shape == numeric.shape and np.all(np.isfinite(numeric)):
-        wrong = entries_wrong(mine, numeric)
+        wrong = entries_wrong(mine, numeric, noise)
         finite = np.isfinite(mine)
         scale = float(np.max(np.abs(np.where(finite, mine, numeric)), initial=0.0))
         scale = max(scale, float(np.max(np.abs(numeric), initial=0.0)))
         kinks = _kinks(loss, pv, wrong, h, scale) if wrong.any() else None
     report = CheckReport(name)
-    report.rows.append(compare("prediction", mine, numeric, sizes=sizes, kinks=kinks, input=pred))
+    report.rows.append(
+        compare("prediction", mine, numeric, sizes=sizes, kinks=kinks, atol=noise, input=pred)
+    )
     if reference is not None:
         from .reference import loss_reference
 
@@ -366,54 +403,3 @@ def _check_loss(
             compare("loss vs reference", np.array(value), np.array(ref_value), sizes=sizes)
         )
     return report
-
-
-def _note_precision(
-    report: CheckReport,
-    module: Any,
-    x: Array,
-    target: Array | None,
-    upstream: Array | None,
-    rng: np.random.Generator,
-) -> None:
-    """float32 inputs: the check ran in float64; say so, and what float32 alone would show."""
-    naive = _float32_error(module, x, target, upstream)
-    for r in report.rows:
-        if r.diagnosis.kind == "none":
-            r.diagnosis = Diagnosis(
-                "precision",
-                None,
-                "float32 inputs: rerun in float64, where the gradient is right; in float32, "
-                f"central differences alone show a relative error of {naive:.1e}",
-            )
-        else:
-            r.diagnosis.hint += " (float32 inputs: checked in float64)"
-
-
-def _float32_error(module: Any, x: Array, target: Array | None, upstream: Array | None) -> float:
-    """The relative error of dL/dx that central differences in float32 give (h = 1e-3)."""
-    m = copy.deepcopy(module)
-    xv = np.array(x, dtype=np.float32)
-    with np.errstate(all="ignore"):
-        if target is None:
-            y = np.asarray(m.forward(xv.copy()))
-            G = (
-                np.random.default_rng(UPSTREAM_SEED).standard_normal(y.shape)
-                if upstream is None
-                else upstream
-            )
-            G = np.asarray(G, dtype=np.float32)
-            zero_grads(m, named_params(m))
-            mine = np.asarray(m.backward(G.copy()), dtype=np.float64)
-
-            def loss() -> float:
-                return float(np.sum(G * m.forward(xv.copy()), dtype=np.float32))
-        else:
-            m.forward(xv.copy(), target)
-            mine = np.asarray(m.backward(), dtype=np.float64)
-
-            def loss() -> float:
-                return float(np.float32(m.forward(xv.copy(), target)))
-
-        numeric = numerical_gradient(loss, xv, 1e-3)
-    return rel_error(mine, numeric.astype(np.float64))

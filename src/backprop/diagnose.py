@@ -49,8 +49,11 @@ def close(a: Array, b: Array) -> bool:
     return a.shape == b.shape and bool(np.all(np.isfinite(a))) and rel_error(a, b) < CLOSE
 
 
-def entries_wrong(yours: Array, correct: Array) -> Array:
-    """A boolean mask of the entries that disagree beyond rounding (non-finite ones included)."""
+def entries_wrong(yours: Array, correct: Array, atol: float = 0.0) -> Array:
+    """A boolean mask of the entries that disagree beyond rounding (non-finite ones included).
+
+    atol: the absolute error the correct values may carry (the rounding of central differences).
+    """
     finite = np.isfinite(yours) & np.isfinite(correct)
     scale = max(
         float(np.max(np.abs(np.where(finite, correct, 0)), initial=0.0)),
@@ -58,7 +61,7 @@ def entries_wrong(yours: Array, correct: Array) -> Array:
     )
     with np.errstate(invalid="ignore"):
         diff = np.abs(np.where(finite, yours - correct, 0))
-    return ~finite | (diff > CLOSE * scale + 1e-12)
+    return ~finite | (diff > CLOSE * scale + max(atol, 1e-12))
 
 
 def factor_name(c: float, sizes: dict[str, int]) -> str | None:
@@ -95,6 +98,7 @@ def diagnose(
     input: Array | None = None,
     per_sample: Callable[[int], Array] | None = None,
     wrong_point: Callable[[], Array | None] | None = None,
+    atol: float = 0.0,
 ) -> Diagnosis:
     """Name the mistake that turns ``correct`` into ``yours``.
 
@@ -102,7 +106,8 @@ def diagnose(
     ``yours`` was accumulated over. input: the layer's input, when the gradient is dL/dx (to say
     "where the input is negative"). per_sample(n): the correct gradient of sample n's term alone
     (to recognise a bias gradient that kept one row). wrong_point(): the gradient an elementwise
-    layer would give with f′ taken at its output, or None.
+    layer would give with f′ taken at its output, or None. atol: the absolute error that
+    ``correct`` may carry (the rounding of central differences).
     """
     sizes = sizes or {}
     yours = np.asarray(yours, dtype=np.float64)
@@ -116,13 +121,13 @@ def diagnose(
             None,
             "the central differences are not finite: the forward pass overflows at this input",
         )
-    wrong = entries_wrong(yours, correct)
+    wrong = entries_wrong(yours, correct, atol)
     if not wrong.any():
         return Diagnosis("none", None, "")
     finite = bool(np.all(np.isfinite(yours)))
     if finite and float(np.vdot(correct, correct)) > 0:
         c = float(np.vdot(yours, correct) / np.vdot(correct, correct))
-        if close(yours, c * correct):
+        if close(yours, c * correct) and abs(c - 1) > CLOSE:
             return _scaled(c, sizes, calls)
     if finite and yours.ndim == 2 and yours.shape[0] == yours.shape[1] and close(yours, correct.T):
         return Diagnosis(
@@ -193,7 +198,7 @@ def _scaled(c: float, sizes: dict[str, int], calls: int) -> Diagnosis:
         return Diagnosis(
             "sign",
             -1.0,
-            "yours is −correct: the gradient of (O − T)² is 2(O − T), not 2(T − O)",
+            "yours is −correct: a sign is flipped (the post's 2(T − O) for 2(O − T)?)",
             "-1",
         )
     name = factor_name(c, sizes)

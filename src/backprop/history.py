@@ -25,7 +25,8 @@ class Frame:
     loss: the loss at that state.
     params: copies of ``model.parameters()``' data, in that order.
     outputs: optionally, the network's output for the example being shown.
-    grads: optionally, the gradients of ``params`` that the update from this state used.
+    grads: optionally, copies of the parameters' gradients for that step's batch (``fit``
+        records them after the backward pass).
     """
 
     step: int

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .arrays import Array
-from .check import CheckReport, H, compare
+from .check import NOISE, CheckReport, H, compare
 from .gradcheck import numerical_gradient
 from .subject import as_float64, grad_of, named_params, zero_grads
 
@@ -73,6 +73,7 @@ def two_step(
         for pname, p in params:
             numeric = numerical_gradient(loss, p.data, h)
             mine = grad_of(p)
+            noise = NOISE * abs(loss()) / h
             report.rows.append(
                 compare(
                     f"{pname} (step {step})",
@@ -80,6 +81,7 @@ def two_step(
                     numeric,
                     sizes=sizes,
                     calls=step,
+                    atol=noise,
                     per_sample=per_sample(p.data),
                 )
             )

@@ -74,6 +74,7 @@ def cmd_bugs(args: argparse.Namespace) -> int:
                     ],
                 },
                 indent=2,
+                ensure_ascii=False,
             )
         )
         return 0

@@ -54,11 +54,15 @@ def _where(path: str, exc: BaseException, fallback: int) -> str:
     """FILE:LINE of the innermost frame of ``exc`` in the user's file."""
     if isinstance(exc, SyntaxError) and exc.filename and os.path.samefile(exc.filename, path):
         return f"{path}:{exc.lineno}"
-    line = fallback
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if os.path.abspath(frame.filename) == os.path.abspath(path) and frame.lineno:
-            line = frame.lineno
-    return f"{path}:{line}"
+    # from the innermost frame out: the user's code, unless backprop's own code comes first
+    ours = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        where = os.path.abspath(frame.filename)
+        if where == os.path.abspath(path) and frame.lineno:
+            return f"{path}:{frame.lineno}"
+        if where.startswith(ours + os.sep):
+            break
+    return f"{path}:{fallback}"
 
 
 def _error(exc: BaseException) -> str:
@@ -75,12 +79,15 @@ def load(path: str) -> Any:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, folder)
+    # no __pycache__ left beside the user's file
+    dont_write, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     try:
         spec.loader.exec_module(module)
     except Exception as e:
         raise UsageError(f"{_where(path, e, 1)}: cannot import: {_error(e)}") from None
     finally:
         sys.path.remove(folder)
+        sys.dont_write_bytecode = dont_write
     return module
 
 
@@ -163,7 +170,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         render_rich(reports)
     else:
         print("\n\n".join(str(r) for r in reports))
-    return 0 if ok else 1
+    failed = [r.name for r in reports if not r.ok]
+    if failed:
+        raise Failure(f"{len(failed)} of {len(reports)} checks failed: {', '.join(failed)}")
+    return 0
 
 
 COLOURS = {"ok": "green", "suspicious": "yellow", "wrong": "red"}
@@ -199,8 +209,10 @@ def render_rich(reports: list[Any]) -> None:
                 kind_label(row.diagnosis),
             )
         console.print(table)
+        shown = set()
         for row in r.rows:
-            if row.diagnosis.hint:
+            if row.diagnosis.hint and row.diagnosis.hint not in shown:
+                shown.add(row.diagnosis.hint)
                 console.print(
                     Text(f"  {row.name}: ", style="bold"), Text(row.diagnosis.hint), sep=""
                 )

@@ -349,22 +349,15 @@ def batchnorm_torch_config(module: Any) -> dict[str, Any]:
 
 
 BATCHNORM_ARGS = ("num_features", "eps", "momentum", "affine", "track_running_stats")
-register(
-    LayerType(
-        BatchNorm1d,
-        BATCHNORM_ARGS,
-        state_shapes=_batchnorm_shapes,
-        torch_get=batchnorm_torch_config,
+for batchnorm in (BatchNorm1d, BatchNorm2d):
+    register(
+        LayerType(
+            batchnorm,
+            BATCHNORM_ARGS,
+            state_shapes=_batchnorm_shapes,
+            torch_get=batchnorm_torch_config,
+        )
     )
-)
-register(
-    LayerType(
-        BatchNorm2d,
-        BATCHNORM_ARGS,
-        state_shapes=_batchnorm_shapes,
-        torch_get=batchnorm_torch_config,
-    )
-)
 register(
     LayerType(
         LayerNorm,
