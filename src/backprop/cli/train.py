@@ -181,7 +181,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         rows = slice(0, run.settings["batch_size"])
         grads = batch_kernel_gradients(run, run.prepared.X_train[rows], run.prepared.y_train[rows])
-        label = run.info["classes"][int(y_test[0])] if run.task == "classification" else ""
+        label = f"{run.info['classes'][int(y_test[0])]:g}" if run.task == "classification" else ""
         plot_cnn(run.model, grads, args.kernels, image=X_test[0], label=str(label),
                  title=f"{run.describe()}: kernels, their gradients for the first training "
                  "batch, and the feature maps of the first test image")  # fmt: skip
