@@ -18,6 +18,7 @@ from .common import (
     hidden_sizes,
     momentum,
     non_negative_float,
+    non_negative_int,
     positive_float,
     positive_int,
     seed,
