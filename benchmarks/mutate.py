@@ -188,6 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.mutate", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="only the mutations marked quick")
     parser.add_argument("-k", metavar="TEXT", help="only mutations whose name contains TEXT")
+    parser.add_argument(
+        "--file",
+        action="append",
+        metavar="TEXT",
+        help="only mutations in files whose path contains TEXT (repeatable)",
+    )
     parser.add_argument("-j", "--jobs", type=int, default=1, help="parallel workers (default 1)")
     parser.add_argument("--timeout", type=float, default=240, help="seconds per mutation")
     parser.add_argument("--write", action="store_true", help="record the table in mutation.md")
@@ -206,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     mutations = [m for m in MUTATIONS if (m.quick or not args.quick)]
     if args.k:
         mutations = [m for m in mutations if args.k in m.name]
+    if args.file:
+        mutations = [m for m in mutations if any(f in m.path for f in args.file)]
     if not mutations:
         parser.error("no mutation selected")
     if args.list:
