@@ -20,6 +20,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 demo: $(VENV)/.runtime
 	$(BIN)/backprop slp --gif slp.gif --plot slp.png
+	@echo "make demo: wrote $(CURDIR)/slp.gif and $(CURDIR)/slp.png"
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check .

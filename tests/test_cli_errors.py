@@ -11,8 +11,9 @@ matplotlib, PIL, sklearn, rich, torch, starlette, uvicorn, names). Arguments may
 made by ``workdir`` (see FILES): a good model ``model.npz``, CSV files, bad checkpoints,
 ``existing.png``/``existing.npz`` (output files that must stay unchanged), ``adir.npz`` (a
 directory) and ``/proc/x.*`` (a place where nothing can be written, even by root).
-Rows run in-process through ``backprop.cli.main`` (fast); SUBPROCESS_ROWS also run as real
-processes, where a traceback and the exit code are seen exactly as a user sees them.
+Rows run in-process through ``backprop.cli.main`` (fast; a warning fails the row, as it would
+print a second line); SUBPROCESS_ROWS also run as real processes, where a traceback, a warning
+and the exit code are seen exactly as a user sees them.
 """
 
 from __future__ import annotations
@@ -89,6 +90,14 @@ ROWS = [
     Row("train-csv-missing", ["train", "--data", "missing.csv"], 1, "missing.csv: no such file"),
     Row("train-csv-empty", ["train", "--data", "empty.csv"], 1, "the file is empty"),
     Row("train-diverges-keeps-save", ["train", "--data", "iris", "--optimizer", "sgd", "--lr", "1e10", "--save", "existing.npz"], 1, "existing.npz was left as it was"),
+    Row("train-words-hidden-huge", ["train", "--data", "words", "--hidden", "10000000000"], 2, "--hidden 10000000000 --context 3 on census first names would need about"),
+    Row("train-words-context-huge", ["train", "--data", "words", "--context", "1000000000"], 2, "--context 1000000000 on census first names would need about"),
+    Row("train-words-no-names", ["train", "--data", "words"], 1, "pip install 'backprop-by-hand[words]'", ("names",)),
+    Row("train-words-plot-no-matplotlib", ["train", "--data", "words", "--plot", "existing.png"], 1, f"--plot needs matplotlib: {VIZ}", ("matplotlib",)),
+    Row("train-words-table-option", ["train", "--data", "words", "--task", "regression"], 2, "--task applies to tables"),
+    Row("train-words-missing-file", ["train", "--data", "words:nothing.txt"], 1, "nothing.txt"),
+    Row("train-cnn-not-images", ["train", "--data", "iris", "--model", "cnn"], 2, "--model cnn needs square images"),
+    Row("train-cnn-gif-unwritable", ["train", "--data", "digits", "--model", "cnn", "--gif", "/proc/x.gif"], 1, "--gif: cannot write '/proc/x.gif'"),
     # --- predict
     Row("predict-overflow", ["predict", "--model", "model.npz", "--data", "overflow.csv"], 1, "overflow.csv: line 2, column 1 ('a'): 1e308 overflows float32"),
     Row("predict-not-a-number", ["predict", "--model", "model.npz", "--data", "text_cell.csv"], 1, "'x' is not a number"),
@@ -111,6 +120,11 @@ ROWS = [
     Row("bugs-seed-range", ["bugs", "nope", "--seed", "4294967296"], 2, "--seed: must lie in 0 … 4294967295"),
     # --- playground
     Row("playground-no-starlette", ["playground", "--no-browser", "--port", "0"], 1, "pip install 'backprop-by-hand[web]'", ("starlette",)),
+    Row("playground-no-uvicorn", ["playground", "--no-browser", "--port", "0"], 1, "playground: needs starlette and uvicorn: pip install 'backprop-by-hand[web]'", ("uvicorn",)),
+    Row("playground-port-range", ["playground", "--no-browser", "--port", "70000"], 2, "--port: must be <= 65535, got 70000"),
+    Row("playground-port-negative", ["playground", "--no-browser", "--port", "-1"], 2, "--port: must be >= 0, got -1"),
+    Row("playground-port-text", ["playground", "--no-browser", "--port", "http"], 2, "--port: expected a whole number, got 'http'"),
+    Row("playground-bad-host", ["playground", "--no-browser", "--port", "0", "--host", "256.1.1.1"], 1, "cannot listen on 256.1.1.1:0"),
     # --- the top level
     Row("unknown-command", ["nope"], 2, "invalid choice: 'nope'"),
 ]  # fmt: skip
@@ -137,7 +151,9 @@ SUBPROCESS_ROWS = [
     "check-import-raises",
     "train-csv-no-sklearn",
     "predict-pickled.npz",
+    "predict-overflow",
     "slp-dim-huge",
+    "playground-no-starlette",
 ]
 
 
@@ -236,6 +252,8 @@ def test_the_table_covers_every_subcommand() -> None:
     assert len({r.id for r in ROWS}) == len(ROWS)
 
 
+# a warning would be a second line on stderr: here it fails the row
+@pytest.mark.filterwarnings("error")
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
 def test_bad_input_ends_in_one_line(
     row: Row, workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

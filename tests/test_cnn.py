@@ -98,3 +98,14 @@ def test_a_cnn_checkpoint_resumes_as_the_unbroken_run(tmp_path: Path) -> None:
     assert resumed.returncode == 0 and unbroken.returncode == 0, resumed.stderr
     a, b = json.loads(resumed.stdout), json.loads(unbroken.stdout)
     assert (a["test_loss"], a["test_accuracy"]) == (b["test_loss"], b["test_accuracy"])
+
+
+def test_train_kernels_draws_the_cnn_and_is_refused_for_an_mlp(tmp_path: Path) -> None:
+    png = tmp_path / "k.png"
+    result = run("train", "--data", "digits", "--model", "cnn", "--epochs", "1",
+                 "--kernels", str(png))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    refused = run("train", "--data", "iris", "--kernels", str(tmp_path / "m.png"))
+    assert refused.returncode == 2 and "--kernels" in refused.stderr
+    assert not (tmp_path / "m.png").exists()

@@ -36,6 +36,8 @@ CASES: list[tuple[str, Callable[..., Optimizer], Callable[..., Any], dict[str, A
     ("adam", Adam, torch.optim.Adam, {"lr": 0.01}),
     ("adam+wd", Adam, torch.optim.Adam, {"lr": 0.01, "weight_decay": 0.05}),
     ("adam+betas+eps", Adam, torch.optim.Adam, {"lr": 0.02, "betas": (0.8, 0.99), "eps": 1e-6}),
+    ("adam+amsgrad", Adam, torch.optim.Adam, {"lr": 0.01, "weight_decay": 0.05, "amsgrad": True}),
+    ("adamw+amsgrad", AdamW, torch.optim.AdamW, {"lr": 0.01, "amsgrad": True}),
     ("sgd+nesterov", SGD, torch.optim.SGD, {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
     ("sgd+dampening", SGD, torch.optim.SGD, {"lr": 0.05, "momentum": 0.9, "dampening": 0.3}),
     ("adamw", AdamW, torch.optim.AdamW, {"lr": 0.01}),
@@ -219,6 +221,27 @@ def test_schedules_follow_their_formulas() -> None:
         assert opt.lr == pytest.approx(0.1 + 0.9 * (1 + np.cos(np.pi * t / 10)) / 2, abs=1e-14)
 
 
+def test_a_second_scheduler_starts_from_the_first_ones_initial_lr_as_in_torch() -> None:
+    model = random_mlp(np.random.default_rng(0), [2, 2], [])
+    tmodel = to_torch(model)
+    opt, topt = SGD(model.parameters(), lr=1.0), torch.optim.SGD(tmodel.parameters(), lr=1.0)
+    first, tfirst = StepLR(opt, 2, 0.5), torch.optim.lr_scheduler.StepLR(topt, 2, 0.5)
+    for _ in range(3):
+        opt.step()  # zero gradients: only the order of the calls matters here
+        topt.step()
+        first.step()
+        tfirst.step()
+    second = CosineAnnealingLR(opt, T_max=4)
+    tsecond = torch.optim.lr_scheduler.CosineAnnealingLR(topt, T_max=4)
+    assert second.base_lr == tsecond.base_lrs[0] == 1.0
+    for _ in range(6):
+        opt.step()
+        topt.step()
+        second.step()
+        tsecond.step()
+        assert second.get_last_lr() == pytest.approx(tsecond.get_last_lr(), rel=1e-15)
+
+
 def test_clip_grad_norm_returns_the_norm_and_clips_to_max_norm() -> None:
     model = random_mlp(np.random.default_rng(0), [3, 2], [])
     w, b = model.parameters()
@@ -237,7 +260,8 @@ def test_clip_grad_norm_returns_the_norm_and_clips_to_max_norm() -> None:
 
 
 # One case per optimizer, each with most of its options set.
-FULL = ("sgd+momentum+wd", "sgd+nesterov", "adam+wd", "adamw+wd", "rmsprop+all", "adagrad+all")
+FULL = ("sgd+momentum+wd", "sgd+nesterov", "adam+wd", "adam+amsgrad", "adamw+wd", "rmsprop+all",
+        "adagrad+all")  # fmt: skip
 ALL = [(c[1], c[3]) for name in FULL for c in CASES if c[0] == name]
 
 

@@ -3,6 +3,7 @@ identity, xor learnt within the documented steps, the exports, the backward-pass
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -257,7 +258,12 @@ def test_live_websocket_streams_frames(client: TestClient) -> None:
         # pause, then play again: frames keep coming, with steps beyond those seen
         ws.send_text(json.dumps({"play": False}))
         ws.send_text(json.dumps({"play": True}))
-        later = [ws.receive_json()["step"] for _ in range(6)]
+        frames = [ws.receive_json() for _ in range(6)]
+        later = [f["step"] for f in frames]
+        # each frame carries only what is new: the curve from where the last frame stopped
+        for a, b in itertools.pairwise(frames):
+            assert b["curve_from"] == a["curve_from"] + len(a["curve"])
+            assert b["losses_from"] == a["losses_from"] + len(a["losses"])
         ws.send_text(json.dumps({"play": False}))
     assert max(later) > max(steps)
     assert steps == sorted(steps) and steps[0] > 3

@@ -106,6 +106,7 @@ def test_bad_word_file_is_one_line_exit_1(
         (["--data", "words", "--hidden", "10,10"], "give one size, not 10,10"),
         (["--data", "words", "--optimizer", "adam", "--momentum", "0.5"], "--momentum applies"),
         (["--data", "iris", "--context", "4"], "--context applies to word lists"),
+        (["--data", "words:"], "needs a path after the colon"),
     ],
 )
 def test_options_that_do_not_fit_are_bad_usage(

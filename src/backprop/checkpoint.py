@@ -173,10 +173,16 @@ def _read_arrays(name: str) -> dict[str, Array]:
         raise CheckpointError(f"{name} {PICKLED}")
     if not head.startswith(ZIP_MAGIC):
         raise CheckpointError(f"{name} is not an .npz (zip) file, so not a backprop checkpoint")
-    try:
-        loaded = np.load(name, allow_pickle=False)
-    except Exception as e:
-        raise CheckpointError(f"{name} is damaged: {_reason(e)}") from None
+    # the file is opened here, so that it is closed whatever np.load makes of it
+    with open(name, "rb") as file:
+        try:
+            loaded = np.load(file, allow_pickle=False)
+        except Exception as e:
+            raise CheckpointError(f"{name} is damaged: {_reason(e)}") from None
+        return _entries(name, loaded)
+
+
+def _entries(name: str, loaded: Any) -> dict[str, Array]:
     arrays: dict[str, Array] = {}
     try:
         with loaded:

@@ -83,7 +83,8 @@ def _number(
         raise DataError(f"{where}: {cell!r} is not a number") from None
     if not math.isfinite(value):
         raise DataError(f"{where}: {cell!r} is not a finite number")
-    if dtype is not None and abs(value) > np.finfo(dtype).max:
+    # compared as Python floats: a NumPy float32 on one side would cast (and overflow) the other
+    if dtype is not None and abs(value) > float(np.finfo(dtype).max):
         raise DataError(
             f"{where}: {cell.strip()} overflows {dtype.name} (largest {np.finfo(dtype).max:g})"
         )

@@ -69,6 +69,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_output(args.history, "--history", (".csv",))
     check_output(args.plot, "--plot", (".png",))
     check_output(args.gif, "--gif", (".gif",))
+    if args.plot:
+        require("--plot", "matplotlib")
     from ..words import is_words
 
     if is_words(args.data):
@@ -84,8 +86,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("--data is required (a bundled dataset or a .csv file), or --resume")
     # then the packages: a missing one costs no reading, splitting or training
     require("--data" if args.data is not None else "--resume", "sklearn")
-    if args.plot:
-        require("--plot", "matplotlib")
     if args.gif:
         require("--gif", "matplotlib", "PIL")
     given = {key: getattr(args, key) for key in DEFAULTS if getattr(args, key) is not None}
@@ -181,7 +181,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         rows = slice(0, run.settings["batch_size"])
         grads = batch_kernel_gradients(run, run.prepared.X_train[rows], run.prepared.y_train[rows])
-        label = run.info["classes"][int(y_test[0])] if run.task == "classification" else ""
+        label = f"{run.info['classes'][int(y_test[0])]:g}" if run.task == "classification" else ""
         plot_cnn(run.model, grads, args.kernels, image=X_test[0], label=str(label),
                  title=f"{run.describe()}: kernels, their gradients for the first training "
                  "batch, and the feature maps of the first test image")  # fmt: skip

@@ -66,19 +66,31 @@ def word_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_train_words(args: argparse.Namespace) -> int:
+    from ..arrays import MemoryLimitError, check_memory
     from ..checkpoint import save
     from ..data import DataError
     from ..losses import CrossEntropyLoss
+    from ..run import mlp_memory
     from ..train import Diverged, FitHistory, fit, make_optimizer, write_history_csv
     from ..words import examples, load_words, network, sample, split_words
 
     settings = word_settings(args)
+    if args.data.startswith("words:") and not args.data[len("words:") :]:
+        raise UsageError("--data words: needs a path after the colon (words:PATH.txt)")
     context, seed = settings["context"], settings["seed"]
     try:
         name, words = load_words(args.data)
         train_words, test_words = split_words(words, settings["test_size"], seed)
     except DataError as e:
         raise Failure(str(e)) from None
+    # one example per letter and one per word's end; checked before any is made
+    rows = [sum(len(w) + 1 for w in part) for part in (train_words, test_words)]
+    sizes = [10 * context, settings["hidden"][0], 27]
+    estimate = mlp_memory(sizes, settings["dtype"], settings["batch_size"], *rows)
+    try:
+        check_memory(f"--hidden {sizes[1]} --context {context} on {name}", estimate)
+    except MemoryLimitError as e:
+        raise UsageError(str(e)) from None
     X_train, y_train = examples(train_words, context)
     X_test, y_test = examples(test_words, context)
     rng = np.random.default_rng(seed)
@@ -168,7 +180,8 @@ def cmd_train_words(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print(f"samples (seed {seed}): {' '.join(samples)}")
+        if samples:
+            print(f"samples (seed {seed}): {' '.join(samples)}")
         saved = f"; saved {args.save}" if args.save else ""
         print(
             f"test loss {history.test_loss[-1]:.4f} on {len(X_test)} examples from "

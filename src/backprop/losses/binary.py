@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..arrays import Array
+from ..nn._checks import as_batch
 from .reduction import check_reduction, upstream
 
 
@@ -43,8 +46,9 @@ class BCEWithLogitsLoss:
         self.pos_weight = None if pos_weight is None else np.asarray(pos_weight)
         self._cache: tuple[Array, Array] | None = None
 
-    def __call__(self, input: Array, target: Array) -> float | Array:
-        return self.forward(input, target)
+    def __call__(self, input: Array | Any, target: Array | Any) -> float | Array:
+        name = type(self).__name__
+        return self.forward(as_batch(name, "input", input), as_batch(name, "target", target))
 
     def _weights(
         self, shape: tuple[int, ...], dtype: np.dtype

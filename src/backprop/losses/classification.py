@@ -9,9 +9,12 @@ weight in the mean, a zero gradient row.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..arrays import Array
+from ..nn._checks import as_batch
 from .reduction import check_reduction, upstream
 
 
@@ -101,8 +104,9 @@ class CrossEntropyLoss:
         self._general: tuple[Array, Array, float] | None = None
         self._arange: Array = np.arange(0)
 
-    def __call__(self, logits: Array, target: Array) -> float | Array:
-        return self.forward(logits, target)
+    def __call__(self, logits: Array | Any, target: Array | Any) -> float | Array:
+        name = type(self).__name__
+        return self.forward(as_batch(name, "logits", logits), as_batch(name, "target", target))
 
     def forward(self, logits: Array, target: Array) -> float | Array:
         counted = check_labels("CrossEntropyLoss", logits, target, self.ignore_index)
@@ -216,8 +220,9 @@ class NLLLoss:
         self.ignore_index = int(ignore_index)
         self._cache: tuple[Array, Array, float, tuple[int, int], np.dtype] | None = None
 
-    def __call__(self, input: Array, target: Array) -> float | Array:
-        return self.forward(input, target)
+    def __call__(self, input: Array | Any, target: Array | Any) -> float | Array:
+        name = type(self).__name__
+        return self.forward(as_batch(name, "input", input), as_batch(name, "target", target))
 
     def forward(self, input: Array, target: Array) -> float | Array:
         counted = check_labels("NLLLoss", input, target, self.ignore_index)

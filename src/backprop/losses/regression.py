@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from ..arrays import Array, check_finite
+from ..nn._checks import as_batch
 from .reduction import check_reduction, upstream
 
 REDUCTIONS = ("batchmean", "mean", "sum")
@@ -32,8 +34,9 @@ class MSELoss:
         self.reduction = reduction
         self._diff: Array | None = None
 
-    def __call__(self, pred: Array, target: Array) -> float:
-        return self.forward(pred, target)
+    def __call__(self, pred: Array | Any, target: Array | Any) -> float:
+        name = type(self).__name__
+        return self.forward(as_batch(name, "pred", pred), as_batch(name, "target", target))
 
     def forward(self, pred: Array, target: Array) -> float:
         if pred.shape != target.shape:
@@ -90,8 +93,9 @@ class L1Loss:
         self.reduction = check_reduction("L1Loss", reduction)
         self._sign: Array | None = None
 
-    def __call__(self, pred: Array, target: Array) -> float | Array:
-        return self.forward(pred, target)
+    def __call__(self, pred: Array | Any, target: Array | Any) -> float | Array:
+        name = type(self).__name__
+        return self.forward(as_batch(name, "pred", pred), as_batch(name, "target", target))
 
     def forward(self, pred: Array, target: Array) -> float | Array:
         if pred.shape != target.shape:

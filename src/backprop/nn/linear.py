@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..arrays import Array
+from ._checks import float_dtype, whole_number
 from .module import Module, Parameter
 from .registry import LayerType, register
 
@@ -38,6 +39,9 @@ class Linear(Module):
         rng: np.random.Generator | None = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
+        in_features = whole_number("Linear", "in_features", in_features)
+        out_features = whole_number("Linear", "out_features", out_features)
+        dtype = float_dtype("Linear", dtype)
         if in_features < 1 or out_features < 1:
             raise ValueError(
                 f"Linear needs in_features >= 1 and out_features >= 1, "

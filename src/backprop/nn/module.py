@@ -20,6 +20,7 @@ from typing import Any, Self
 import numpy as np
 
 from ..arrays import Array
+from ._checks import as_input
 
 
 class Parameter:
@@ -101,8 +102,10 @@ class Module:
 
     training: bool = True
 
-    def __call__(self, x: Array) -> Array:
-        return self.forward(x)
+    def __call__(self, x: Array | Any) -> Array:
+        # a list or tuple is converted, as torch.nn layers take only tensors but a learner
+        # will try a list first
+        return self.forward(x if isinstance(x, np.ndarray) else as_input(self, x))
 
     def forward(self, x: Array) -> Array:
         raise NotImplementedError

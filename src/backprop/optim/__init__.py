@@ -51,7 +51,7 @@ def from_spec(spec: Any, params: list[Any]) -> Optimizer:
             if not all(isinstance(b, int | float) and not isinstance(b, bool) for b in value):
                 raise ValueError(f"{kind} betas is not a pair of numbers")
             kwargs[key] = (float(value[0]), float(value[1]))
-        elif key in ("nesterov", "centered"):
+        elif key in ("nesterov", "centered", "amsgrad"):
             if not isinstance(value, bool):
                 raise ValueError(f"optimizer {key} is not true or false")
             kwargs[key] = value

@@ -13,15 +13,17 @@ from .optimizer import Optimizer, blocks, lerp_
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba), exactly as ``torch.optim.Adam`` (amsgrad off).
+    """Adam (Kingma & Ba), exactly as ``torch.optim.Adam``.
 
     g ← ∇θ + λθ                                  (weight_decay λ: L2, not AdamW's decoupled decay)
     m ← β₁m + (1 − β₁)g        v ← β₂v + (1 − β₂)g²
     θ ← θ − η/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
 
     The bias corrections undo the pull of m and v towards their zero initial value; ε is added
-    after the correction, where PyTorch adds it. State: ``exp_avg`` m and ``exp_avg_sq`` v per
-    parameter, and the step count t.
+    after the correction, where PyTorch adds it. With ``amsgrad``, v̂ ← max(v̂, v) takes v's
+    place in the denominator, so a weight's step never grows back after a spell of large
+    gradients. State: ``exp_avg`` m and ``exp_avg_sq`` v per parameter (and ``max_exp_avg_sq``
+    v̂), and the step count t.
     """
 
     counts_steps = True
@@ -34,6 +36,7 @@ class Adam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        amsgrad: bool = False,
     ) -> None:
         super().__init__(params, lr)
         beta1, beta2 = betas
@@ -47,9 +50,10 @@ class Adam(Optimizer):
         self.betas = (float(beta1), float(beta2))
         self.eps = eps
         self.weight_decay = weight_decay
+        self.amsgrad = bool(amsgrad)
         for p, state in zip(self.params, self.state, strict=True):
-            state["exp_avg"] = np.zeros_like(p.data)
-            state["exp_avg_sq"] = np.zeros_like(p.data)
+            for name in self.state_names():
+                state[name] = np.zeros_like(p.data)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {
@@ -57,10 +61,15 @@ class Adam(Optimizer):
             "betas": self.betas,
             "eps": self.eps,
             "weight_decay": self.weight_decay,
+            "amsgrad": self.amsgrad,
         }
 
     def state_names(self) -> tuple[str, ...]:
-        return ("exp_avg", "exp_avg_sq")
+        return (
+            ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+            if self.amsgrad
+            else ("exp_avg", "exp_avg_sq")
+        )
 
     def step(self) -> None:
         self.steps += 1
@@ -72,13 +81,16 @@ class Adam(Optimizer):
             g_all = p.grad
             if wd and not self.decoupled_weight_decay:
                 g_all = g_all + wd * p.data
-            for data, g, m, v in blocks(p.data, g_all, state["exp_avg"], state["exp_avg_sq"]):
+            arrays = [p.data, g_all, *(state[name] for name in self.state_names())]
+            for data, g, m, v, *v_max in blocks(*arrays):
                 if wd and self.decoupled_weight_decay:
                     data *= 1 - lr * wd
                 lerp_(m, g, 1 - beta1)  # m ← β₁m + (1 − β₁)g, as PyTorch's lerp
                 v *= beta2
                 v += (1 - beta2) * (g * g)
-                denom = np.sqrt(v)
+                if v_max:
+                    np.maximum(v_max[0], v, out=v_max[0])
+                denom = np.sqrt(v_max[0] if v_max else v)
                 denom /= bias_correction2_sqrt
                 denom += self.eps
                 # θ ← θ − step_size · (m / denom), in PyTorch's order (addcdiv)
@@ -106,5 +118,6 @@ class AdamW(Adam):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
+        amsgrad: bool = False,
     ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay)
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)

@@ -22,7 +22,8 @@ from .optimizer import Optimizer
 
 class LRScheduler:
     """Base class: ``last_epoch`` counts the scheduler's steps (0 after construction), and
-    ``base_lr`` is the optimizer's lr when the schedule started (PyTorch's ``initial_lr``)."""
+    ``base_lr`` is the optimizer's lr when its first schedule started (``optimizer.initial_lr``,
+    PyTorch's ``group["initial_lr"]``)."""
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
@@ -31,15 +32,16 @@ class LRScheduler:
             )
         self.optimizer = optimizer
         if last_epoch == -1:
-            self.base_lr = optimizer.lr
-        elif getattr(optimizer, "initial_lr", None) is None:
+            # PyTorch's setdefault: the first scheduler on an optimizer records its lr; a later
+            # one starts from that record too
+            if optimizer.initial_lr is None:
+                optimizer.initial_lr = optimizer.lr
+        elif optimizer.initial_lr is None:
             raise ValueError(
                 f"{type(self).__name__}: last_epoch={last_epoch} resumes a schedule, but the "
                 "optimizer has no initial_lr (set optimizer.initial_lr to the schedule's first lr)"
             )
-        else:
-            self.base_lr = optimizer.initial_lr  # type: ignore[attr-defined]
-        optimizer.initial_lr = self.base_lr  # type: ignore[attr-defined]
+        self.base_lr: float = optimizer.initial_lr
         self.last_epoch = last_epoch
         # the first step, made here as PyTorch makes it: last_epoch becomes 0, lr stays
         self._initial = True

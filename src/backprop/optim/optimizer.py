@@ -66,14 +66,24 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        seen: dict[int, int] = {}
         for i, p in enumerate(self.params):
             if not isinstance(p, Parameter):
                 raise TypeError(
                     f"{type(self).__name__}: item {i} of params is {type(p).__name__}, "
                     "not a Parameter (pass model.parameters())"
                 )
+            # given twice, a parameter would be updated twice per step (torch.optim refuses too)
+            if id(p) in seen:
+                raise ValueError(
+                    f"{type(self).__name__}: item {i} of params is item {seen[id(p)]} again; "
+                    "each parameter may be given once"
+                )
+            seen[id(p)] = i
         check(self, "lr", lr, lr > 0, "> 0")
         self.lr = lr
+        # the lr when a learning-rate schedule first took this optimizer (set by the scheduler)
+        self.initial_lr: float | None = None
         self.steps = 0
         self.state: list[dict[str, Array]] = [{} for _ in self.params]
 

@@ -196,9 +196,12 @@ def plot_cnn(
         heights.append(2.6)
     fig = Figure(figsize=(13, sum(heights) + 1.0), dpi=100)
     FigureCanvasAgg(fig)
-    fig.suptitle(title or "A trained CNN: kernels and their gradients", fontsize=11)
+    import textwrap
+
+    fig.suptitle(textwrap.fill(title or "A trained CNN: kernels and their gradients", 120),
+                 fontsize=10)  # fmt: skip
     grid = fig.add_gridspec(len(heights), 1, height_ratios=heights, hspace=0.5,
-                            left=0.03, right=0.97, top=1 - 0.6 / sum(heights), bottom=0.04)  # fmt: skip
+                            left=0.03, right=0.97, top=1 - 0.8 / sum(heights), bottom=0.04)  # fmt: skip
     for k, (_, conv) in enumerate(convs):
         ax = fig.add_subplot(grid[k])
         KernelPanel(
@@ -246,6 +249,8 @@ def animate_cnn(
     check_suffix(path, [".gif"])
     if not frames:
         raise ValueError("no frames to draw")
+    import textwrap
+
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from PIL import Image
@@ -276,7 +281,7 @@ def animate_cnn(
         for i, panel in panels:
             panel.update(f.params[i], _grad_of(f, i))
         loss_panel.update(f.step, f.loss)
-        heading.set_text(f"{title}\nstep {f.step}, loss {f.loss:.4f}")
+        heading.set_text(f"{textwrap.fill(title, 120)}\nstep {f.step}, loss {f.loss:.4f}")
         canvas.draw()
         images.append(Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]))
     # one palette for every frame, from the first, middle and last (the colours move a lot)

@@ -300,15 +300,22 @@ def create_app(token: str, hosts: tuple[str, ...] = ()) -> Any:
             return
         playing = False
         wake = anyio.Event()  # set when play is pressed; replaced after each wake-up
-        sent = len(run.losses)
+        # each frame carries only the losses and curve points the client has not had
+        sent, curve_sent = len(run.losses), len(run.curve)
         per_step = 1e-4
 
+        sending = anyio.Lock()  # the player and a pause both send frames: one at a time
+
         async def frame(points: bool = False) -> None:
-            nonlocal sent
-            since = min(sent, len(run.losses))
-            state = await run_in_threadpool(run.state, points=points, since=since)
-            sent = len(run.losses)
-            await ws.send_text(json.dumps(state))
+            nonlocal sent, curve_sent
+            async with sending:
+                since = min(sent, len(run.losses))
+                state = await run_in_threadpool(
+                    run.state, points=points, since=since, curve_since=curve_sent
+                )
+                sent = since + len(state["losses"])
+                curve_sent = state["curve_from"] + len(state["curve"])
+                await ws.send_text(json.dumps(state))
 
         async def player() -> None:
             nonlocal per_step, playing, wake

@@ -216,15 +216,18 @@ class Run:
             return np.clip(out[:, 0], -1, 1)
         return np.tanh((out[:, 1] - out[:, 0]) / 2)  # P(class 1) − P(class 0)
 
-    def state(self, *, points: bool = True, since: int = 0) -> dict[str, Any]:
+    def state(self, *, points: bool = True, since: int = 0, curve_since: int = 0) -> dict[str, Any]:
         """STATE: the numbers the page draws (see the module's docstring and the README)."""
         with self.lock, np.errstate(over="ignore", invalid="ignore"):
-            return self._state(points, since)
+            return self._state(points, since, curve_since)
 
-    def _state(self, with_points: bool, since: int) -> dict[str, Any]:
+    def _state(self, with_points: bool, since: int, curve_since: int) -> dict[str, Any]:
         loss = self._loss_on(self.x_train, self.t_train)
         test_loss = self._loss_on(self.x_test, self.t_test)
-        if not self.curve or self.curve[-1][0] != self.step_count:
+        # The curve keeps a point per view, thinned as the run grows (a step at least 1/200 of the
+        # steps so far after the last point): a few thousand points for the longest run.
+        last = self.curve[-1][0] if self.curve else -1
+        if not self.curve or self.step_count - last >= max(1, last // 200):
             self.curve.append((self.step_count, loss, test_loss))
         # Each Linear's output on the plane, then (layer by layer) on the training points with
         # dL/da there, a = the layer's activation (its Linear output for the last layer).
@@ -267,7 +270,8 @@ class Run:
             "test_loss": _num(test_loss),
             "losses_from": since,
             "losses": [_num(v) for v in self.losses[since:]],
-            "curve": [[s, _num(a), _num(b)] for s, a, b in self.curve],
+            "curve_from": curve_since,
+            "curve": [[s, _num(a), _num(b)] for s, a, b in self.curve[curve_since:]],
             "layers": layers,
             "activation": self.settings.activation,
             "output": _rounded(self._score(out)),  # GRID·GRID values, row by row from the top

@@ -24,6 +24,7 @@ const app = {
   walk: null, // {blocks, index}
   pending: false,
   frames: 0, // live frames received (the speed suite counts them)
+  curve: [], // [step, training loss, test loss] for the chart
 };
 window.playground = app; // for scripting and the browser tests
 
@@ -109,7 +110,9 @@ function show(state) {
   $("test-loss").textContent = fmt(state.test_loss);
   const highlight = app.walk ? app.walk.blocks[app.walk.index] : null;
   network.update(state, app.train, app.view, highlight);
-  drawChart(state.curve);
+  // a live frame carries only the curve points after those already received
+  app.curve = state.curve_from ? app.curve.slice(0, state.curve_from).concat(state.curve) : state.curve;
+  drawChart(app.curve);
   const canvas = $("boundary");
   heatmap(canvas, state.output, state.grid.size, { fade: 0.4 });
   points(canvas, app.train.x, app.train.label, { regression: app.regression });

@@ -98,7 +98,7 @@ export function lossChart(svgElement) {
     x.domain([0, Math.max(10, rows[rows.length - 1][0])]);
     const lo = d3.min(values);
     const hi = d3.max(values);
-    y.domain([Math.min(lo, hi / 10), hi * 1.2]);
+    y.domain([Math.min(lo / 1.5, hi / 10), hi * 1.2]);
     gx.call(d3.axisBottom(x).ticks(5).tickFormat(d3.format("~s")));
     const decades = d3.range(Math.floor(Math.log10(y.domain()[0])), Math.ceil(Math.log10(y.domain()[1])) + 1);
     const [ylo, yhi] = y.domain();

@@ -1,0 +1,174 @@
+"""The sharp edges: the Python API's argument checks, predict's JSON and CSV handling, the task
+rule as README and --help state it, and the small things (make demo, the animation snippet)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from backprop import SGD, Adam, CrossEntropyLoss, Linear, MSELoss, ReLU, Sequential
+from backprop.arrays import MemoryLimitError, check_memory
+from backprop.cli import main
+from backprop.data import MAX_CLASSES
+from backprop.history import log_spaced_steps
+from backprop.predict import softmax
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ------------------------------------------------------------------------------ the Python API
+
+
+@pytest.mark.parametrize("args", [(2.5, 3), ("4", 3), (4, 3.0), (True, 3)])
+def test_linear_sizes_must_be_whole_numbers(args: tuple[Any, Any]) -> None:
+    with pytest.raises(TypeError, match=r"^Linear: (in|out)_features must be a whole number"):
+        Linear(*args)
+
+
+@pytest.mark.parametrize("dtype", [int, np.int32, bool, "int64"])
+def test_a_layer_refuses_a_dtype_that_is_not_float(dtype: Any) -> None:
+    with pytest.raises(TypeError, match=r"^Linear: dtype must be a floating type"):
+        Linear(4, 3, dtype=dtype)
+    assert Linear(4, 3, dtype=np.float32).weight.dtype == np.float32
+
+
+def test_a_list_given_to_a_layer_is_converted() -> None:
+    layer = Linear(2, 3, rng=np.random.default_rng(0))
+    x = [[1.0, 2.0], [3.0, -1.0]]
+    np.testing.assert_array_equal(layer(x), layer(np.array(x)))
+    model = Sequential(layer, ReLU())
+    np.testing.assert_array_equal(model(x), model(np.array(x)))
+    with pytest.raises(TypeError, match=r"^Linear\(.*\): input must be an array of numbers"):
+        layer([["a", "b"]])
+
+
+@pytest.mark.parametrize(
+    ("loss", "pred", "target"),
+    [
+        (MSELoss(), np.zeros((0, 3)), np.zeros((0, 3))),
+        (MSELoss("mean"), np.zeros((0, 3)), np.zeros((0, 3))),
+        (CrossEntropyLoss(), np.zeros((0, 3)), np.zeros(0, dtype=np.int64)),
+    ],
+)
+def test_losses_refuse_an_empty_batch(loss: Any, pred: Any, target: Any) -> None:
+    with pytest.raises(ValueError) as e:
+        loss(pred, target)
+    assert str(e.value).startswith(f"{type(loss).__name__}: ")
+    assert "holds no rows" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_losses_take_lists() -> None:
+    assert MSELoss()([[1.0, 2.0]], [[0.0, 0.0]]) == 5.0
+
+
+@pytest.mark.parametrize("optimizer", [SGD, Adam])
+def test_an_optimizer_refuses_a_parameter_given_twice(optimizer: Any) -> None:
+    layer = Linear(2, 2, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"item 2 of params is item 0 again"):
+        optimizer([layer.weight, layer.bias, layer.weight], lr=0.1)
+
+
+def test_the_memory_check_names_the_estimate_and_the_limit() -> None:
+    check_memory("small", 2**20, limit=2**30)
+    with pytest.raises(MemoryLimitError, match=r"^big would need about 2\.0 GiB of memory, above the limit of 1\.0 GiB$"):  # fmt: skip
+        check_memory("big", 2**31, limit=2**30)
+
+
+# ------------------------------------------------------------------------------------- predict
+
+
+def test_softmax_is_torchs() -> None:
+    torch = pytest.importorskip("torch")
+    z = np.random.default_rng(0).normal(size=(5, 4)) * 30
+    expected = torch.softmax(torch.tensor(z, dtype=torch.float64), dim=1).numpy()
+    np.testing.assert_allclose(softmax(z), expected, rtol=1e-12, atol=0)
+
+
+@pytest.fixture(scope="module")
+def iris_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("iris") / "iris.npz"
+    assert (
+        main(["train", "--data", "iris", "--epochs", "3", "--hidden", "8", "--save", str(path)])
+        == 0
+    )
+    return path
+
+
+def test_predict_json_names_every_class_column(
+    iris_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    header = ",".join(iris.feature_names) + ",target"
+    rows = [",".join(map(str, iris.data[i])) + ",?" for i in (0, 60, 120)]  # target: '?'
+    csv = tmp_path / "flowers.csv"
+    csv.write_text(header + "\n" + "\n".join(rows) + "\n")
+    capsys.readouterr()
+    assert main(["predict", "--model", str(iris_model), "--data", str(csv), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["classes"] == [0, 1, 2]
+    assert out["class_names"] == ["setosa", "versicolor", "virginica"]  # one per column
+    assert len(out["predictions"]) == 3 and set(out["predictions"]) <= {0, 1, 2}
+    assert out["predicted_names"] == [out["class_names"][p] for p in out["predictions"]]
+    p = np.array(out["probabilities"])
+    assert p.shape == (3, 3)
+    np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-12)
+    assert list(np.argmax(p, axis=1)) == out["predictions"]
+
+
+def test_predict_ignores_the_target_columns_cells(
+    iris_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    header = ",".join(iris.feature_names)
+    row = ",".join(map(str, iris.data[0]))
+    plain, with_target = tmp_path / "plain.csv", tmp_path / "with_target.csv"
+    plain.write_text(f"{header}\n{row}\n")
+    with_target.write_text(f"{header},target\n{row},\n")  # an empty target cell
+    capsys.readouterr()
+    assert main(["predict", "--model", str(iris_model), "--data", str(plain)]) == 0
+    expected = capsys.readouterr().out
+    assert main(["predict", "--model", str(iris_model), "--data", str(with_target)]) == 0
+    assert capsys.readouterr().out == expected
+
+
+# --------------------------------------------------------------------- --task, README and --help
+
+
+def test_readme_and_help_state_the_same_task_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    rule = f"2 to {MAX_CLASSES} distinct whole numbers"
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert rule in help_text
+    readme = (ROOT / "README.md").read_text()
+    assert rule in readme
+    assert "at most 20" not in help_text + readme
+
+
+# ------------------------------------------------------------------------------- small things
+
+
+def test_make_demo_says_where_it_wrote_the_pictures() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
+    assert re.search(r"echo .*\$\(CURDIR\)/slp\.gif.*\$\(CURDIR\)/slp\.png", recipe), recipe
+
+
+def test_the_readme_animation_snippet_draws_the_last_step() -> None:
+    readme = (ROOT / "README.md").read_text()
+    (line,) = [x for x in readme.splitlines() if x.startswith("keep = set(log_spaced_steps(")]
+    steps = 200
+    keep = eval(
+        line.split("=", 1)[1].split("#")[0], {"log_spaced_steps": log_spaced_steps, "steps": steps}
+    )
+    assert max(keep) == steps - 1 and min(keep) == 0  # for step in range(steps) reaches both
+    assert keep <= set(range(steps))
