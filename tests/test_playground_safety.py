@@ -271,6 +271,26 @@ def test_ctrl_c_stops_cleanly(server: tuple[subprocess.Popen[str], str]) -> None
     assert "Traceback" not in err
 
 
+def test_ctrl_c_the_moment_the_url_is_printed_stops_cleanly() -> None:
+    """SIGINT right after the URL, while the server is still starting, is a clean stop too: exit 0,
+    nothing on stderr but the hint (no traceback, no warning), in well under the timeout."""
+    for _ in range(3):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "backprop", "playground", "--no-browser", "--port", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        proc.stdout.readline()
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0
+        assert err == "Ctrl-C stops the server.\n"
+
+
 def test_port_in_use_is_one_line_and_exit_1() -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

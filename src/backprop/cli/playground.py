@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import errno
 import secrets
+import signal
 import socket
 import sys
 import threading
@@ -75,8 +76,14 @@ def cmd_playground(args: argparse.Namespace) -> int:
     app = create_app(token, hosts=(args.host,))
     config = uvicorn.Config(app, log_level="warning", ws="websockets-sansio", lifespan="off")
     server = uvicorn.Server(config)
-    # Ctrl-C may come as soon as the URL is out, before uvicorn has taken over SIGINT: from
-    # here on it stops the server cleanly wherever it lands.
+
+    # Ctrl-C may come as soon as the URL is out, before uvicorn has taken over SIGINT. Until it
+    # does, SIGINT only asks the server to stop (as uvicorn's own handler does), rather than
+    # raising KeyboardInterrupt wherever start-up happens to be, which can leave it hanging.
+    def stop(signum: int, frame: object) -> None:
+        server.should_exit = True
+
+    previous = signal.signal(signal.SIGINT, stop)
     try:
         print(url, flush=True)
         print("Ctrl-C stops the server.", file=sys.stderr, flush=True)
@@ -86,5 +93,6 @@ def cmd_playground(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGINT, previous)
         sock.close()
     return 0
