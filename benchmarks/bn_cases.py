@@ -9,13 +9,12 @@ normalises with the batch statistics and updates the running ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-Work = Callable[[], object]
+from .cases import Work, sgd_steps_backprop, sgd_steps_torch
 
 
 @dataclass(frozen=True)
@@ -94,44 +93,10 @@ def torch_model(case: BNCase) -> Any:
 
 
 def build_backprop(case: BNCase) -> tuple[Work, int]:
-    import backprop as bp
-
-    model = backprop_model(case)
-    loss_fn = bp.CrossEntropyLoss()
-    opt = bp.SGD(model.parameters(), lr=case.lr)
     x, y = make_data(case)
-    state = {"i": 0}
-
-    def one_step() -> float:
-        i = state["i"] % (len(x) // case.batch)
-        state["i"] += 1
-        s = slice(i * case.batch, (i + 1) * case.batch)
-        loss = loss_fn(model(x[s]), y[s])
-        opt.zero_grad()
-        model.backward_params(loss_fn.backward())
-        opt.step()
-        return float(loss)
-
-    return one_step, case.batch
+    return sgd_steps_backprop(backprop_model(case), x, y, case.batch, case.lr), case.batch
 
 
 def build_torch(case: BNCase) -> tuple[Work, int]:
-    import torch
-
-    model = torch_model(case)
-    opt = torch.optim.SGD(model.parameters(), lr=case.lr)
-    xn, yn = make_data(case)
-    x, y = torch.from_numpy(xn), torch.from_numpy(yn)
-    state = {"i": 0}
-
-    def one_step() -> float:
-        i = state["i"] % (len(x) // case.batch)
-        state["i"] += 1
-        s = slice(i * case.batch, (i + 1) * case.batch)
-        loss = torch.nn.functional.cross_entropy(model(x[s]), y[s])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    return one_step, case.batch
+    x, y = make_data(case)
+    return sgd_steps_torch(torch_model(case), x, y, case.batch, case.lr), case.batch

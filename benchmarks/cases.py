@@ -126,6 +126,39 @@ def cycling(step: Callable[[Any, Any], float], x: Any, y: Any, batch: int) -> Wo
     return one_step
 
 
+def sgd_steps_backprop(model: Any, x: np.ndarray, y: np.ndarray, batch: int, lr: float) -> Work:
+    """Cross-entropy and plain SGD steps of a backprop model, cycling through x, y."""
+    import backprop as bp
+
+    loss_fn = bp.CrossEntropyLoss()
+    opt = bp.SGD(model.parameters(), lr=lr)
+
+    def step(xb: np.ndarray, yb: np.ndarray) -> float:
+        loss = loss_fn(model(xb), yb)
+        opt.zero_grad()
+        model.backward_params(loss_fn.backward())
+        opt.step()
+        return float(loss)
+
+    return cycling(step, x, y, batch)
+
+
+def sgd_steps_torch(model: Any, x: np.ndarray, y: np.ndarray, batch: int, lr: float) -> Work:
+    """The same steps in PyTorch: cross-entropy, plain SGD, the loss as a Python float."""
+    import torch
+
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+
+    def step(xb: torch.Tensor, yb: torch.Tensor) -> float:
+        loss = torch.nn.functional.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return cycling(step, torch.from_numpy(x), torch.from_numpy(y), batch)
+
+
 def ninja_weights(case: Case, seed: int = 0) -> dict[str, np.ndarray]:
     """Embedding(27, 10) → Flatten → Linear(30, 200, bias=False) → BatchNorm1d(200) → Tanh →
     Linear(200, 27): the embedding table standard normal, the Linear weights (in, out) uniform
