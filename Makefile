@@ -50,10 +50,14 @@ figures: $(VENV)/.runtime
 post: $(VENV)/.runtime
 	$(PY) docs/post.py docs/notes.md out/post/notes.md
 
-# The speed suite (benchmarks/): about 5 minutes; writes benchmarks/results.md and the README's table,
-# then the playground's steps and view updates per second (benchmarks/playground-results.md).
+# The speed suite (benchmarks/): about 5 minutes; writes benchmarks/results.md and the README's table;
+# then the width × batch sweep against PyTorch, about 4 minutes (benchmarks/sweep-results.md, the
+# heatmap docs/figures/speed-sweep.png, the README's sweep summary; `python -m benchmarks.sweep
+# --quick --no-write` checks it in a minute or two); then the playground's steps and view updates
+# per second (benchmarks/playground-results.md).
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.sweep
 	$(PY) -m benchmarks.playground
 
 # The mutation run (benchmarks/mutate.py): plants each bug of benchmarks/mutations.py in a copy

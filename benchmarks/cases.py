@@ -136,7 +136,7 @@ def sgd_steps_backprop(model: Any, x: np.ndarray, y: np.ndarray, batch: int, lr:
     def step(xb: np.ndarray, yb: np.ndarray) -> float:
         loss = loss_fn(model(xb), yb)
         opt.zero_grad()
-        model.backward_params(loss_fn.backward())
+        model.backward(loss_fn.backward())
         opt.step()
         return float(loss)
 
@@ -189,7 +189,7 @@ def build_backprop_ninja(case: Case) -> tuple[Work, int]:
     def step(xb: np.ndarray, yb: np.ndarray) -> float:
         loss = loss_fn(model(xb), yb)
         opt.zero_grad()
-        model.backward_params(loss_fn.backward())
+        model.backward(loss_fn.backward())
         opt.step()
         return float(loss)
 
@@ -268,7 +268,7 @@ def build_backprop(case: Case) -> tuple[Work, int]:
     def step(xb: np.ndarray, yb: np.ndarray) -> float:
         loss = loss_fn(model(xb), yb)
         opt.zero_grad()
-        model.backward_params(loss_fn.backward())
+        model.backward(loss_fn.backward())
         opt.step()
         return float(loss)
 

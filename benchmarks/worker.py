@@ -1,6 +1,8 @@
 """One measurement in this process: ``python -m benchmarks.worker CASE LIB`` prints one JSON line.
 
-LIB is backprop, torch, sklearn, post (the post's own NumPy loop) or gemm (the GEMM peak). The
+LIB is backprop, torch, sklearn, post (the post's own NumPy loop) or gemm (the GEMM peak). CASE
+``sweep`` with ``--points NAME...`` measures several points of the width × batch sweep
+(``benchmarks/sweep_cases.py``) one after the other in this one process. The
 unit of work (a step, an epoch, a training run) is warmed up, then repeated for about
 ``--seconds`` in ``--repeats`` timed blocks; the median block rate is reported. Timing uses
 ``time.perf_counter`` (wall clock), since the libraries may use several threads.
@@ -14,7 +16,7 @@ import statistics
 import sys
 import time
 
-from . import bn_cases, conv_cases
+from . import bn_cases, conv_cases, sweep_cases
 from .cases import CASES, Work, build_backprop, build_post, build_sklearn, build_torch, gemm_buffers
 
 
@@ -54,12 +56,23 @@ def threadpools() -> list[dict[str, object]]:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.worker")
     parser.add_argument(
-        "case", choices=sorted(CASES) + sorted(conv_cases.CONV_CASES) + sorted(bn_cases.BN_CASES)
+        "case",
+        choices=sorted(CASES)
+        + sorted(conv_cases.CONV_CASES)
+        + sorted(bn_cases.BN_CASES)
+        + ["sweep"],
     )
     parser.add_argument("lib", choices=["backprop", "torch", "sklearn", "post", "gemm"])
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--points", nargs="+", default=[], help="the sweep's points (case sweep)")
     args = parser.parse_args()
+    if args.case == "sweep":
+        unknown = sorted(set(args.points) - set(sweep_cases.SWEEP))
+        if not args.points or unknown or args.lib not in sweep_cases.LIBS:
+            parser.error(f"sweep needs --points from benchmarks/sweep_cases.py and LIB backprop "
+                         f"or torch (unknown points: {', '.join(unknown) or 'none'})")  # fmt: skip
+        return sweep_main(args)
     if args.case in conv_cases.CONV_CASES:
         return conv_main(args)
     if args.case in bn_cases.BN_CASES:
@@ -109,6 +122,30 @@ def conv_main(args: argparse.Namespace) -> int:
             out["torch_threads"] = torch.get_num_threads()
     else:
         raise SystemExit(f"benchmarks: {case.name} is measured for backprop, torch and gemm")
+    out["threadpools"] = threadpools()
+    print(json.dumps(out))
+    return 0
+
+
+def sweep_main(args: argparse.Namespace) -> int:
+    """Points of the sweep, one after the other: each built, warmed up and timed alone. In the
+    backprop process each point's GEMMs are then timed alone, back to back with the step's
+    shapes (``gemm_buffers``), so the step's GEMM share comes from the same process."""
+    points: dict[str, dict[str, float]] = {}
+    for name in args.points:
+        case = sweep_cases.SWEEP[name]
+        work, _ = (build_backprop if args.lib == "backprop" else build_torch)(case)
+        per_second, loss = rate(work, args.seconds, args.repeats)
+        points[name] = {"rate": per_second, "loss": float(loss)}  # type: ignore[arg-type]
+        del work  # the next point's model and data replace this one's
+        if args.lib == "backprop":
+            _, step_gemms = gemm_buffers(case)
+            points[name]["gemm_rate"] = rate(step_gemms, args.seconds / 2, args.repeats)[0]
+    out: dict[str, object] = {"case": "sweep", "lib": args.lib, "points": points}
+    if args.lib == "torch":
+        import torch
+
+        out["torch_threads"] = torch.get_num_threads()
     out["threadpools"] = threadpools()
     print(json.dumps(out))
     return 0

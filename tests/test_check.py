@@ -324,3 +324,42 @@ def test_one_of_our_layers_and_losses_as_the_reference() -> None:
     pred, target = rng.standard_normal((6, 2)), rng.standard_normal((6, 2))
     row = check(MyMSE(), pred, target=target, reference=MSELoss()).row("prediction vs reference")
     assert (row.diagnosis.kind, row.diagnosis.factor_name) == ("scaled", "N")
+
+
+def test_a_sequential_is_asked_for_its_input_gradient_as_subject_and_reference() -> None:
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((5, 3))
+    model = Sequential(Linear(3, 4, rng=rng), Tanh(), Linear(4, 2, rng=rng))
+    report = check(model, x)
+    assert report.ok and report.row("input").relative_error < 1e-7, str(report)
+    ref = Sequential(Linear(3, 2, rng=rng))
+    report = check(MyLinear(3, 2), x, reference=ref)
+    assert report.row("output vs reference").ok and report.row("input vs reference").ok
+
+
+class Wrapped:
+    """A learner's class around a backprop Sequential, which is run without requires_grad."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.net = Sequential(Linear(3, 2, rng=rng), Tanh())
+
+    def parameters(self) -> list[Any]:
+        return self.net.parameters()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self.net(x)
+
+    def backward(self, g: np.ndarray) -> Any:
+        return self.net.backward(g)
+
+
+def test_a_backward_that_returns_none_is_named_never_compared() -> None:
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((4, 3))
+    report = check(Wrapped(rng), x)
+    row = report.row("input")
+    assert not report.ok and row.verdict == "wrong"
+    assert row.diagnosis.hint.startswith("backward returned None, not dL/dx")
+    assert report.row("param0").ok  # the parameter gradients are still checked
+    with pytest.raises(ValueError, match="reference Wrapped's backward returned None"):
+        check(MyLinear(3, 2), x, reference=Wrapped(rng))

@@ -10,6 +10,7 @@ import pytest
 
 from backprop import CrossEntropyLoss, Linear, MSELoss, Sequential, Sigmoid, Tanh, gradcheck
 from backprop.gradcheck import numerical_gradient, rel_error
+from backprop.nn import Module
 
 
 def float32_models(rng: np.random.Generator) -> list[Any]:
@@ -100,3 +101,25 @@ def test_rel_error_is_normwise() -> None:
     assert rel_error(a, n) == pytest.approx(5 / 7, rel=1e-15)
     assert rel_error(np.zeros(3), np.zeros(3)) == 0.0
     assert rel_error(a, a) == 0.0
+
+
+class Wrapped(Module):
+    """A module around a Sequential that it runs without requires_grad: no dL/dx comes back."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.net = Sequential(Linear(3, 2, rng=rng), Tanh())
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self.net(x)
+
+    def backward(self, grad_output: np.ndarray) -> Any:
+        return self.net.backward(grad_output)
+
+
+def test_a_sequential_is_checked_on_its_input_gradient_and_none_is_an_error() -> None:
+    rng = np.random.default_rng(2)
+    model = Sequential(Sequential(Linear(3, 4, rng=rng), Tanh()), Linear(4, 2, rng=rng))
+    report = gradcheck(model, rng.normal(size=(5, 3)), rng=rng)
+    assert report.passed and report.rows[0].name == "input" and report.rows[0].rel_error < 1e-8
+    with pytest.raises(ValueError, match=r"Wrapped.backward returned None, not dL/dx"):
+        gradcheck(Wrapped(rng), rng.normal(size=(5, 3)))

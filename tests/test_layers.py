@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from torch_reference import compare_with_torch, random_mlp
 
 from backprop import (
+    SGD,
     CrossEntropyLoss,
     Identity,
     Linear,
@@ -22,8 +23,10 @@ from backprop import (
     Sequential,
     Sigmoid,
     Tanh,
+    fit,
     gradcheck,
 )
+from backprop.gradcheck import numerical_gradient, rel_error
 
 ACTIVATIONS = [ReLU, Sigmoid, Tanh, Identity]
 
@@ -160,6 +163,113 @@ def test_backward_params_skips_only_the_input_gradient() -> None:
     model.backward_params(g)
     for p, f in zip(model.parameters(), full, strict=True):
         np.testing.assert_array_equal(p.grad, f)
+
+
+class CountingLinear(Linear):
+    """A Linear that counts its dL/dx products (backward; backward_params makes none)."""
+
+    input_grads = 0
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        self.input_grads += 1
+        return super().backward(grad_output)
+
+
+def counting_mlp(rng: np.random.Generator) -> Sequential:
+    return Sequential(CountingLinear(6, 5, rng=rng), ReLU(), CountingLinear(5, 3, rng=rng))
+
+
+def chain_rule(model: Sequential, g: np.ndarray) -> np.ndarray:
+    """dL/dx as each layer's backward gives it, one after the other."""
+    for layer in reversed(model.layers):
+        g = layer.backward(g)
+    return g
+
+
+def test_the_readme_training_step_computes_no_input_gradient() -> None:
+    rng = np.random.default_rng(4)
+    model = counting_mlp(rng)
+    first, last = model[0], model[2]
+    assert isinstance(first, CountingLinear) and isinstance(last, CountingLinear)
+    loss_fn, optimizer = CrossEntropyLoss(), SGD(model.parameters(), lr=0.1)
+    x, y = rng.normal(size=(7, 6)), rng.integers(0, 3, size=7)
+
+    loss_fn(model(x), y)
+    optimizer.zero_grad()
+    returned = model.backward(loss_fn.backward())
+    assert returned is None
+    assert (first.input_grads, last.input_grads) == (0, 1)
+    step = [p.grad.copy() for p in model.parameters()]
+
+    # the same gradients as the chain rule run through every layer, dL/dx included
+    loss_fn(model(x), y)
+    model.zero_grad()
+    chain_rule(model, loss_fn.backward())
+    assert first.input_grads == 1
+    for (name, p), a in zip(model.named_parameters(), step, strict=True):
+        np.testing.assert_allclose(a, p.grad, rtol=1e-13, atol=1e-16, err_msg=name)
+
+    optimizer.step()
+    fit(model, loss_fn, optimizer, rng.normal(size=(20, 6)), rng.integers(0, 3, size=20),
+        epochs=2, batch_size=8, rng=0)  # fmt: skip
+    assert (first.input_grads, last.input_grads) == (1, 1 + 1 + 2 * 3)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_requires_grad_returns_the_input_gradient(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    model = Sequential(Linear(4, 5, rng=rng), Tanh(), Linear(5, 3, rng=rng), Sigmoid())
+    x, g = rng.normal(size=(6, 4)), rng.normal(size=(6, 3))
+    model(x, requires_grad=True)
+    dx = model.backward(g)
+    assert dx is not None
+    numeric = numerical_gradient(lambda: float(np.sum(g * model(x))), x)
+    assert rel_error(dx, numeric) < 1e-8, f"ours\n{dx}\ncentral differences\n{numeric}"
+    model(x)
+    np.testing.assert_array_equal(dx, chain_rule(model, g))
+    # the flag belongs to the forward pass: the next one without it asks for nothing
+    model(x)
+    assert model.backward(g) is None
+    model([list(row) for row in x], requires_grad=True)  # a list is converted as before
+    np.testing.assert_array_equal(model.backward(g), dx)
+    with pytest.raises(TypeError, match="requires_grad must be a bool"):
+        model(x, requires_grad=1)  # type: ignore[arg-type]
+
+
+def test_nested_sequentials_pass_the_input_gradient_they_need() -> None:
+    rng = np.random.default_rng(6)
+    a, b, c = (CountingLinear(n, m, rng=rng) for n, m in [(4, 5), (5, 5), (5, 2)])
+    inner_first = Sequential(Sequential(a), Tanh())
+    inner_later = Sequential(Tanh(), c)
+    nested = Sequential(inner_first, b, inner_later)
+    flat = Sequential(a, Tanh(), b, Tanh(), c)
+    x, g = rng.normal(size=(3, 4)), rng.normal(size=(3, 2))
+
+    def run(model: Sequential, requires_grad: bool) -> tuple[Any, list[np.ndarray]]:
+        model(x, requires_grad=requires_grad)
+        model.zero_grad()
+        dx = model.backward(g)
+        return dx, [p.grad.copy() for p in model.parameters()]
+
+    dx_flat, grads_flat = run(flat, True)
+    counts = [m.input_grads for m in (a, b, c)]
+    returned, grads = run(nested, False)
+    assert returned is None
+    # the first of the first skips dL/dx; the later inner one gives its dL/dx to b
+    assert [m.input_grads - k for m, k in zip((a, b, c), counts, strict=True)] == [0, 1, 1]
+    for ours, ref in zip(grads, grads_flat, strict=True):
+        np.testing.assert_allclose(ours, ref, rtol=1e-13, atol=1e-16)
+    dx, grads = run(nested, True)
+    np.testing.assert_allclose(dx, dx_flat, rtol=1e-13, atol=1e-16)
+    for ours, ref in zip(grads, grads_flat, strict=True):
+        np.testing.assert_allclose(ours, ref, rtol=1e-13, atol=1e-16)
+    # each inner one was asked what the outer one needs: the later one dL/dx, the first one the
+    # outer one's flag
+    nested(x)
+    assert inner_first.backward(rng.normal(size=(3, 5))) is None
+    assert inner_later.backward(g) is not None
+    nested(x, requires_grad=True)
+    assert inner_first.backward(rng.normal(size=(3, 5))) is not None
 
 
 @pytest.mark.parametrize("activation", [Sigmoid, Tanh])

@@ -479,7 +479,7 @@ def test_activation_gradient_is_the_elementwise_derivative() -> None:
         layer = Linear(3, 4)
         layer.weight.data[...], layer.bias.data[...] = W, b  # type: ignore[union-attr]
         model = Sequential(layer, act)
-        model(X)
+        model(X, requires_grad=True)
         dX = model.backward(G.copy())
         Xt, Wt, bt = (torch.tensor(a, requires_grad=True) for a in (X, W, b))
         (f(Xt @ Wt + bt) * torch.tensor(G)).sum().backward()

@@ -2,7 +2,8 @@
 
 ``compare_with_torch`` runs a forward pass, a loss and a backward pass in backprop and in
 PyTorch's autograd, and returns the worst relative error over the output, the loss, dL/dx and
-every parameter gradient, after asserting each is within ``rtol``.
+every parameter gradient, after asserting each is within ``rtol``; the parameter gradients also
+of the training step's path, in which backprop's backward computes no dL/dx and returns None.
 """
 
 from __future__ import annotations
@@ -82,12 +83,20 @@ def _grad(t: torch.Tensor) -> np.ndarray:
 
 
 def compare_with_torch(
-    model: Module, x: np.ndarray, loss_fn: Any, target: np.ndarray, rtol: float = RTOL
+    model: Sequential, x: np.ndarray, loss_fn: Any, target: np.ndarray, rtol: float = RTOL
 ) -> float:
-    """Forward, loss, dL/dx and every parameter gradient: backprop against torch autograd."""
+    """Forward, loss, dL/dx and every parameter gradient: backprop against torch autograd.
+
+    Ours runs twice: asked for dL/dx (``model(x, requires_grad=True)``), and as a training step
+    (``model(x)``), whose backward returns None and must leave the same parameter gradients."""
     tmodel = to_torch(model)
-    # ours
-    out = model(x)
+    # ours, as a training step: no dL/dx
+    loss_fn(model(x), target)
+    model.zero_grad()
+    assert model.backward(loss_fn.backward()) is None
+    step_grads = [p.grad.copy() for p in model.parameters()]
+    # ours, asked for dL/dx
+    out = model(x, requires_grad=True)
     loss = loss_fn(out, target)
     model.zero_grad()
     dx = model.backward(loss_fn.backward())
@@ -103,8 +112,10 @@ def compare_with_torch(
         assert_close("input gradient dL/dx", dx, _grad(xt), rtol),
     ]
     names = [name for name, _ in model.named_parameters()]
-    for name, p, ref in zip(names, model.parameters(), torch_grads(tmodel), strict=True):
+    refs = torch_grads(tmodel)
+    for name, p, step, ref in zip(names, model.parameters(), step_grads, refs, strict=True):
         errs.append(assert_close(f"parameter gradient {name}", p.grad, ref, rtol))
+        errs.append(assert_close(f"parameter gradient {name} (no dL/dx)", step, ref, rtol))
     return max(errs)
 
 

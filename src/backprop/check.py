@@ -9,8 +9,10 @@ loss is anything with ``forward(pred, target)`` and ``backward()``. Nothing has 
 How a layer is checked: L = Σ (G ⊙ layer(x)) for a random upstream gradient G (never all ones,
 under which a term that vanishes for a constant dL/dy, as BatchNorm's x̂·mean(g·x̂), cannot be
 missed visibly), so
-backward(G) must return dL/dx, and leave dL/dθ in every parameter's ``.grad``. All of it runs in
-float64 on copies; float32 inputs are rerun in float64 and the report says so.
+backward(G) must return dL/dx, and leave dL/dθ in every parameter's ``.grad``. A backprop
+``Sequential`` is run with ``forward(x, requires_grad=True)``, as it computes dL/dx only when
+asked. All of it runs in float64 on copies; float32 inputs are rerun in float64 and the report
+says so.
 
 Verdicts follow CS231n's bands on the relative error: ok ≤ 1e-7 < suspicious ≤ 1e-2 < wrong.
 The diagnosis is ``diagnose.py``'s; the subject's parameters are read by ``subject.py``; a
@@ -29,7 +31,14 @@ import numpy as np
 from .arrays import Array
 from .diagnose import Diagnosis, diagnose, entries_wrong
 from .gradcheck import numerical_gradient, rel_error
-from .subject import as_float64, grad_of, is_float32, named_params, zero_grads
+from .subject import (
+    as_float64,
+    forward_for_input_grad,
+    grad_of,
+    is_float32,
+    named_params,
+    zero_grads,
+)
 
 OK, SUSPICIOUS = 1e-7, 1e-2
 H = 1e-6
@@ -284,7 +293,7 @@ def _check_layer(
 ) -> CheckReport:
     params = named_params(m)
     y = np.asarray(m.forward(x.copy()), dtype=np.float64)
-    again = np.asarray(m.forward(x.copy()), dtype=np.float64)
+    again = np.asarray(forward_for_input_grad(m, x.copy()), dtype=np.float64)
     if again.shape != y.shape or not np.array_equal(again, y, equal_nan=True):
         raise ValueError(
             f"check: {name}'s forward pass gives a different output for the same input (a "
@@ -297,7 +306,8 @@ def _check_layer(
     if G.shape != y.shape:
         raise ValueError(f"check: upstream has shape {G.shape}, the output {y.shape}")
     zero_grads(m, params)
-    dx = np.asarray(m.backward(G.copy()), dtype=np.float64)
+    returned = m.backward(G.copy())
+    dx = np.asarray(returned, dtype=np.float64)
     yours = {"input": dx} | {n: grad_of(p) for n, p in params}
     sizes = {"N": x.shape[0] if x.ndim else 1, "D": y.shape[-1] if y.ndim else 1}
     xv = x.copy()
@@ -328,6 +338,13 @@ def _check_layer(
         row_hints[tname] = hints
         report.rows.append(
             compare(tname, mine, numeric, sizes=sizes, kinks=kinks, atol=noise, **hints)
+        )
+    if returned is None:  # a forgotten return, or a backprop Sequential inside the class
+        report.row("input").diagnosis = Diagnosis(
+            "unknown",
+            None,
+            "backward returned None, not dL/dx: return the gradient of the input (a backprop "
+            "Sequential returns it only after forward(x, requires_grad=True))",
         )
     if reference is not None:
         from .reference import against_layer_reference

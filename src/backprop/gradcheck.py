@@ -26,6 +26,7 @@ import numpy as np
 from .arrays import Array
 from .losses import Loss
 from .nn import Module
+from .subject import forward_for_input_grad
 
 
 @dataclass
@@ -122,7 +123,8 @@ def gradcheck(
         is required). x: the input, (N, in) for a layer, the prediction for a loss.
     Returns a report with the relative error of dL/dx and of every parameter's gradient; it
     is truthy when all are within ``threshold``. Runs in float64 on copies: the subject and
-    ``x`` are left as they were.
+    ``x`` are left as they were. A ``Sequential`` is asked for dL/dx
+    (``requires_grad=True``), which its backward otherwise skips.
     """
     rng = np.random.default_rng(0) if rng is None else rng
     x = np.array(x)
@@ -144,21 +146,26 @@ def _check_module(
     rngs = [g for g in (getattr(m, "rng", None) for m in module.modules()) if g is not None]
     states = [g.bit_generator.state for g in rngs]
 
-    def forward() -> Array:
+    def forward(input_grad: bool = False) -> Array:
         for g, s in zip(rngs, states, strict=True):
             g.bit_generator.state = s
-        return module(x)
+        return forward_for_input_grad(module, x) if input_grad else module(x)
 
     upstream = rng.standard_normal(forward().shape)
 
     def loss() -> float:
         return float(np.sum(upstream * forward()))
 
-    forward()
+    forward(input_grad=True)
     module.zero_grad()
     dx = module.backward(upstream)
     report = GradCheckReport(repr(module).replace("\n", " "), threshold)
     if np.issubdtype(x.dtype, np.floating):
+        if dx is None:
+            raise ValueError(
+                f"gradcheck: {type(module).__name__}.backward returned None, not dL/dx (a "
+                "Sequential inside it returns dL/dx only after forward(x, requires_grad=True))"
+            )
         report.rows.append(
             GradCheckRow("input", x.shape, rel_error(dx, numerical_gradient(loss, x, h)))
         )

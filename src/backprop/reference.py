@@ -12,7 +12,7 @@ import numpy as np
 from .arrays import Array
 from .check import CheckReport, compare
 from .diagnose import close
-from .subject import as_float64, grad_of, named_params, zero_grads
+from .subject import as_float64, forward_for_input_grad, grad_of, named_params, zero_grads
 
 
 def _torch() -> Any:
@@ -90,9 +90,14 @@ def _ours_reference(
         rparams = named_params(ref)
         for (_, p), a, t in zip(rparams, arrays, flip, strict=True):
             p.data[...] = a.T if t else a
-        y_ref = np.asarray(ref.forward(x.copy()), dtype=np.float64)
+        y_ref = np.asarray(forward_for_input_grad(ref, x.copy()), dtype=np.float64)
         zero_grads(ref, rparams)
-        dx = np.asarray(ref.backward(G.copy()), dtype=np.float64)
+        returned = ref.backward(G.copy())
+        if returned is None:  # compared as it is, it would make every dL/dx look wrong
+            raise ValueError(
+                f"check: the reference {type(ref).__name__}'s backward returned None, not dL/dx"
+            )
+        dx = np.asarray(returned, dtype=np.float64)
         grads = [dx] + [
             grad_of(p).T if t else grad_of(p) for (_, p), t in zip(rparams, flip, strict=True)
         ]

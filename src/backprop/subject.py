@@ -1,5 +1,6 @@
 """Duck-typed access to a user's layer or loss: its parameters (anything with ``.data`` and
-``.grad``), zeroing their gradients, and a float64 copy of it."""
+``.grad``), zeroing their gradients, a float64 copy of it, and a forward pass that asks for
+dL/dx."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .arrays import Array
+from .nn import Sequential
 
 
 def named_params(subject: Any) -> list[tuple[str, Any]]:
@@ -28,6 +30,15 @@ def named_params(subject: Any) -> list[tuple[str, Any]]:
                 f"{type(p).__name__}; a parameter needs .data (a NumPy array) and .grad"
             )
     return pairs
+
+
+def forward_for_input_grad(subject: Any, x: Array) -> Any:
+    """``subject.forward(x)`` before a backward pass whose dL/dx is compared: a backprop
+    ``Sequential`` computes dL/dx only when its forward pass asks (``requires_grad=True``);
+    a layer, or a learner's own class, which knows no such flag, is called as it is."""
+    if isinstance(subject, Sequential):
+        return subject.forward(x, requires_grad=True)
+    return subject.forward(x)
 
 
 def grad_of(p: Any) -> Array:

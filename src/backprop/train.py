@@ -2,9 +2,10 @@
 
 Each epoch shuffles the training rows with ``rng.permutation(N)`` (the only random numbers
 drawn here), then takes batches of ``batch_size`` rows in that order, the last one smaller if
-N is not a multiple. For each batch: forward, loss, ``optimizer.zero_grad()``, backward,
-``optimizer.step()``, as in a PyTorch loop. After each epoch the test split, if given, is
-evaluated in one pass.
+N is not a multiple. For each batch: forward, loss, ``optimizer.zero_grad()``,
+``model.backward(loss_fn.backward())``, ``optimizer.step()``, as in a PyTorch loop and in the
+README: the step a learner writes, in which a ``Sequential`` skips dL/dx of the data. After each
+epoch the test split, if given, is evaluated in one pass.
 """
 
 from __future__ import annotations
@@ -299,7 +300,7 @@ def fit(
                     history.frames.append(snapshot(model, step, loss))
                 losses.append(loss)
                 optimizer.zero_grad()
-                model.backward_params(loss_fn.backward())
+                model.backward(loss_fn.backward())
                 if step in frame_set:
                     history.frames[-1].grads = [p.grad.copy() for p in params]
                 optimizer.step()

@@ -222,7 +222,7 @@ def batch_kernel_gradients(run: Any, X: Any, y: Any) -> list[Any]:
     model, loss_fn = run.model, run.loss_fn
     loss_fn(model(X.astype(model.parameters()[0].dtype)), y)
     model.zero_grad()
-    model.backward_params(loss_fn.backward())
+    model.backward(loss_fn.backward())
     grads = [layer.weight.grad.copy() for layer in model if isinstance(layer, Conv2d)]
     model.zero_grad()
     return grads

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from ..arrays import Array, check_finite
+from ._checks import as_input
 from .module import Module
 
 
@@ -15,7 +17,19 @@ class Sequential(Module):
     """Layers applied in order: y = fₖ(… f₂(f₁(x)))
 
     backward runs the chain rule in reverse: g ← fᵢ.backward(g) for i = k … 1, each layer
-    turning dL/d(its output) into dL/d(its input). Returns dL/dx.
+    turning dL/d(its output) into dL/d(its input) and accumulating dL/dparam on the way.
+
+    dL/dx, the last step (f₁'s input gradient), is computed only if the forward pass asked for
+    it: after ``model(x, requires_grad=True)`` backward returns dL/dx; after ``model(x)`` it
+    stops at f₁'s parameter gradients and returns None. A training step never uses dL/dx of the
+    data, and for a first ``Linear(784, …)`` it is a GEMM as large as dL/dW. This is PyTorch's
+    rule: a tensor made from data has ``requires_grad=False``, and ``loss.backward()`` then
+    computes no ``x.grad``. gradcheck and check, which compare dL/dx, ask for it. The
+    flag belongs to the forward pass, as the layers' caches do: each forward sets it anew.
+
+    A Sequential inside another: one at any place but the first is run with
+    ``requires_grad=True`` (the outer one needs its dL/dx to go on); a first one with the outer
+    one's flag.
     """
 
     def __init__(self, *layers: Module) -> None:
@@ -23,8 +37,15 @@ class Sequential(Module):
             if not isinstance(layer, Module):
                 raise TypeError(f"Sequential: item {i} is {type(layer).__name__}, not a Module")
         self.layers = list(layers)
+        self._requires_grad = False
 
-    def forward(self, x: Array) -> Array:
+    def __call__(self, x: Array | Any, requires_grad: bool = False) -> Array:
+        # Module.__call__'s conversion of a list, with the flag (no **kwargs: a dict per call)
+        return self.forward(x if isinstance(x, np.ndarray) else as_input(self, x), requires_grad)
+
+    def forward(self, x: Array, requires_grad: bool = False) -> Array:
+        if not isinstance(requires_grad, bool):
+            raise TypeError(f"Sequential: requires_grad must be a bool, got {requires_grad!r}")
         # The network's input is data: a NaN or inf there is refused with its place named. Values
         # inside the network are not checked, so a diverging run reaches the loss and is
         # reported there, by the training loop.
@@ -33,16 +54,25 @@ class Sequential(Module):
         # overflow of the sum), check_finite looks at every entry and raises only for a real one.
         if not math.isfinite(np.add.reduce(x, axis=None)):
             check_finite("Sequential: input", x)
-        for layer in self.layers:
-            x = layer(x)
+        self._requires_grad = requires_grad
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Sequential):
+                x = layer(x, requires_grad=requires_grad or i > 0)
+            else:
+                x = layer(x)
         return x
 
-    def backward(self, grad_output: Array) -> Array:
-        return self._backward_through(self.layers, grad_output)
+    # A layer's backward always returns dL/dx; this one may return None (see above), as
+    # PyTorch's loss.backward() does, so the override narrows the base class's promise.
+    def backward(self, grad_output: Array) -> Array | None:  # type: ignore[override]
+        if self._requires_grad:
+            return self._backward_through(self.layers, grad_output)
+        self.backward_params(grad_output)
+        return None
 
     def backward_params(self, grad_output: Array) -> None:
-        """As backward, but skips dL/dx of the first layer, which a training step never uses
-        (PyTorch skips it too, since the input does not require grad)."""
+        """As backward after ``model(x)``, whatever the forward pass asked: every parameter
+        gradient, and not dL/dx of the first layer."""
         if not self.layers:
             return
         first, *rest = self.layers

@@ -7,6 +7,9 @@ Conventions (as in PyTorch, with one deliberate difference):
 * ``backward(grad_output)`` takes dL/dy, *accumulates* dL/dparam into ``param.grad`` (gradients
   add up across calls until ``zero_grad()``) and returns dL/dx: a new array, or grad_output
   itself, never an array the layer keeps.
+* A whole network (``Sequential``) computes dL/dx of its input only when asked, as PyTorch does
+  for a tensor with ``requires_grad=True``: ``model(x, requires_grad=True)``. By default its
+  ``backward`` returns None and skips that product, which a training step never uses.
 * **`Linear.weight` has shape (in_features, out_features)** and ``y = x @ W + b``, as in the
   post ("Notes on Backpropagation"), so column n of W is the post's θ_n. PyTorch stores the
   transpose, shape (out_features, in_features), and computes ``x @ A.T + b``.
@@ -114,7 +117,8 @@ class Module:
         raise NotImplementedError
 
     def backward_params(self, grad_output: Array) -> None:
-        """Accumulate the parameter gradients only; dL/dx is not needed (the network's input)."""
+        """Accumulate the parameter gradients only, for a layer whose dL/dx is not needed (the
+        first of a network: ``Sequential.backward`` calls it unless dL/dx was asked for)."""
         self.backward(grad_output)
 
     def backward_owned(self, grad_output: Array) -> Array:
