@@ -488,10 +488,10 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "batchnorm-dx-without-batch-terms",
         NN + "normalization.py",
-        "dx = x_hat * (sum_gx / m).reshape(shape)\n"
-        "        np.subtract(g, dx, out=dx)\n"
-        "        dx -= (sum_g / m).reshape(shape)\n",
-        "dx = g.copy()\n",
+        "dx = x_hat * _per_channel(sum_gx * (scale / m), x_hat.ndim)\n"
+        "        np.subtract(grad_output * _per_channel(scale, x_hat.ndim), dx, out=dx)\n"
+        "        dx -= _per_channel(sum_g * (scale / m), x_hat.ndim)\n",
+        "dx = grad_output * _per_channel(scale, x_hat.ndim)\n",
         NEW_LAYERS,
         "BatchNorm's dL/dx forgets that the batch mean and variance depend on x",
     ),
@@ -506,7 +506,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "batchnorm-running-var-biased",
         NN + "normalization.py",
-        "running_var += factor * var * (m / (m - 1))",
+        "running_var += (factor * m / (m - 1)) * var",
         "running_var += factor * var",
         NEW_LAYERS,
         "the running variance uses the biased batch variance (PyTorch's is unbiased)",
@@ -555,8 +555,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "embedding-repeated-index-overwrites",
         NN + "sparse.py",
-        "np.add.at(self.weight.grad, x.reshape(-1), grad_output.reshape(-1, self.embedding_dim))",
-        "self.weight.grad[x.reshape(-1)] += grad_output.reshape(-1, self.embedding_dim)",
+        "self.weight.accumulate(one_hot.T @ g)",
+        "self.weight.grad[index] += g",
         NEW_LAYERS,
         "fancy-index += : a repeated index counts once in Embedding's dL/dW",
     ),
@@ -564,34 +564,34 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "conv-db-dropped",
         NN + "conv.py",
-        "self.bias.accumulate(np.add.reduce(g, axis=1).reshape(self.out_channels))",
-        "self.bias.accumulate(0 * np.add.reduce(g, axis=1).reshape(self.out_channels))",
+        "self.bias.accumulate(np.add.reduce(g, axis=0))",
+        "self.bias.accumulate(0 * np.add.reduce(g, axis=0))",
         CONV,
         "Conv2d's dL/db left at zero",
     ),
     Mutation(
         "conv-dx-overlaps-overwrite",
         NN + "conv.py",
-        "d_pad_g[..., rows, columns] += d_cols[i, j]",
-        "d_pad_g[..., rows, columns] = d_cols[i, j]",
+        "d_pad_g[n0:n1, rows, columns, k] += d_patch",
+        "d_pad_g[n0:n1, rows, columns, k] = d_patch",
         CONV,
         "Conv2d's dL/dx keeps one kernel offset's share where windows overlap",
     ),
     Mutation(
         "maxpool-offset-transposed",
         NN + "pooling.py",
-        "np.where(index == i * kW + j, grad_output, zero)",
-        "np.where(index == j * kW + i, grad_output, zero)",
+        "d_pad[:, :, rows, columns] += grad_output * first_max",
+        "d_pad[:, :, columns, rows] += grad_output * first_max",
         CONV,
         "MaxPool2d routes the gradient to the transposed kernel offset",
     ),
     Mutation(
-        "maxpool-last-among-ties",
+        "maxpool-every-tie",
         NN + "pooling.py",
-        "index = np.argmax(flat, axis=-1)",
-        "index = flat.shape[-1] - 1 - np.argmax(flat[..., ::-1], axis=-1)",
+        "first_max &= ~taken",
+        "pass",
         CONV,
-        "MaxPool2d sends a tie's gradient to the last maximum (PyTorch: the first)",
+        "MaxPool2d sends a tie's gradient to every tied maximum (PyTorch: the first only)",
     ),
     Mutation(
         "avgpool-grad-not-divided",

@@ -146,6 +146,20 @@ def test_embedding_with_repeated_indices(seed: int) -> None:
     check_layer("Embedding", lambda: torch.nn.Embedding(num, dim), x, rng)
 
 
+@pytest.mark.parametrize("limit", [0, 1 << 30])
+def test_embedding_scatter_add_and_one_hot_paths_agree_with_torch(
+    limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways of summing dL/dW (np.add.at for a large table, the one-hot product for a
+    small one), forced in turn, on indices that repeat."""
+    import backprop.nn.sparse as sparse
+
+    monkeypatch.setattr(sparse, "ONE_HOT_LIMIT", limit)
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 6, size=(4, 7))
+    check_layer("Embedding", lambda: torch.nn.Embedding(6, 3), x, rng)
+
+
 def test_embedding_refuses_bad_indices() -> None:
     layer = Embedding(5, 2, rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"index 5 is out of range \[0, 5\)"):

@@ -54,20 +54,10 @@ def windows(
     return view[:, :, ::sH, ::sW, ::dH, ::dW]
 
 
-def gemm(a: Array, b: Array, *, transpose_a: bool = False, transpose_b: bool = False) -> Array:
-    """a[g] · b[g] for each group g (either transposed): one BLAS GEMM per group.
-
-    ``np.matmul`` on stacks of matrices leaves BLAS when an operand is a transposed view, and
-    is then several times slower; a loop of 2-D products always stays in BLAS.
-    """
-    rows = a.shape[2] if transpose_a else a.shape[1]
-    columns = b.shape[1] if transpose_b else b.shape[2]
-    out = np.empty((a.shape[0], rows, columns), dtype=np.result_type(a, b))
-    for g in range(a.shape[0]):
-        left = a[g].T if transpose_a else a[g]
-        right = b[g].T if transpose_b else b[g]
-        np.matmul(left, right, out=out[g])
-    return out
+def gemm(a: Array, b: Array, out: Array | None = None) -> Array:
+    """a · b (either may be a transposed view): the one place the convolutions multiply
+    matrices, so that a benchmark can time them."""
+    return np.matmul(a, b, out=out)
 
 
 def fold_slices(
@@ -93,6 +83,45 @@ def fold_slices(
     ]
 
 
+# Rows of X̂ (output positions) handled together by Conv2d: about 2 MiB of float32 X̂ for a
+# 3×3 kernel over 32 channels, a block that stays in the cache between the copy that builds it
+# and the product that reads it.
+CHUNK_ROWS = 2048
+
+
+def image_chunks(n_images: int, rows_per_image: int) -> list[tuple[int, int]]:
+    """[(n0, n1), …]: consecutive runs of images with about CHUNK_ROWS rows of X̂ each."""
+    step = max(1, CHUNK_ROWS // rows_per_image)
+    return [(n0, min(n0 + step, n_images)) for n0 in range(0, n_images, step)]
+
+
+def channels_last(x: Array) -> bool:
+    """Whether the (N, C, H, W) array x is laid out (N, H, W, C) in memory, PyTorch's
+    "channels last": what Conv2d returns, and what the layers after it keep."""
+    return bool(x.transpose(0, 2, 3, 1).flags.c_contiguous)
+
+
+def same_layout(a: Array, like: Array) -> Array:
+    """a, or a copy of it in the memory layout of ``like`` if the two differ (an elementwise
+    operation on arrays of different layouts walks one of them out of order, several times
+    slower than the copy)."""
+    if channels_last(a) == channels_last(like) and a.flags.c_contiguous == like.flags.c_contiguous:
+        return a
+    out = empty_as(like, a.shape, a.dtype)
+    out[...] = a
+    return out
+
+
+def empty_as(like: Array, shape: tuple[int, int, int, int], dtype: Any = None) -> Array:
+    """An uninitialised (N, C, H, W) array in the memory layout of ``like`` (NCHW or channels
+    last): elementwise work between the two is then a pass over contiguous memory."""
+    dtype = like.dtype if dtype is None else dtype
+    if channels_last(like) and not like.flags.c_contiguous:
+        N, C, H, W = shape
+        return np.empty((N, H, W, C), dtype).transpose(0, 3, 1, 2)
+    return np.empty(shape, dtype)
+
+
 class Conv2d(Module):
     """y[n,o,h′,w′] = b[o] + Σ_{c,i,j} W[o,c,i,j] · x_pad[n, g·C/G + c, s·h′ + d·i, s·w′ + d·j]
     (o in group g; c over that group's C/G channels)
@@ -100,7 +129,7 @@ class Conv2d(Module):
     x: (N, C, H, W)  W: (O, C/G, kH, kW)  b: (O,)  y: (N, O, H′, W′)
     H′ = ⌊(H + pad_top + pad_bottom − d·(kH − 1) − 1) / s⌋ + 1, and W′ likewise.
 
-    forward, per group:  Y = X̂ · Ŵᵀ      X̂: (N·H′·W′, C/G·kH·kW) the patches  Ŵ: (O/G, C/G·kH·kW)
+    forward, per group:  Y = X̂ · Ŵᵀ      X̂: (N·H′·W′, kH·kW·C/G) the patches  Ŵ: (O/G, kH·kW·C/G)
     backward:  dL/dŴ = (dL/dY)ᵀ · X̂      dL/db = Σ_{n,h′,w′} dL/dy
                dL/dX̂ = dL/dY · Ŵ, folded back: dL/dx_pad[…, s·h′ + d·i, s·w′ + d·j] += dL/dX̂[…, i, j]
                for each of the kH·kW kernel offsets (i, j), then the padding cropped off.
@@ -112,7 +141,15 @@ class Conv2d(Module):
     C/G·kH·kW, drawn from ``rng`` (weight first). The weight layout is PyTorch's, so interop
     copies it unchanged.
 
-    Caches the patch matrix X̂ (the only thing both gradients need besides dL/dy and W), until
+    Memory layout. The work is done channels last, (N, H, W, C) in memory, as PyTorch's
+    ``channels_last`` format: a row of X̂ is then kH·kW runs of C contiguous numbers, copied
+    in kH·kW vectorised slices, and Y = X̂ · Ŵᵀ, with one row per (n, h′, w′), *is* the output
+    in that layout. So y is returned as an (N, O, H′, W′) view of Y, no transpose copied, and
+    the ReLU, pooling and BatchNorm2d after it keep that layout. The columns of X̂ are ordered
+    (i, j, c) rather than (c, i, j), and Ŵ is the weight's matching reordering (a copy the size
+    of the weight); the products are the same sums in another order of terms.
+
+    Caches the patch matrix X̂ (the only thing both gradients need besides dL/dy and Ŵ), until
     the backward pass has used it.
     """
 
@@ -186,8 +223,7 @@ class Conv2d(Module):
         C, G, O = self.in_channels, self.groups, self.out_channels
         if x.ndim != 4 or x.shape[1] != C:
             raise ValueError(f"{self!r} expects input of shape (N, {C}, H, W), got {x.shape}")
-        if x.dtype != self.weight.data.dtype:
-            x = x.astype(self.weight.data.dtype)
+        dtype = self.weight.data.dtype
         top, bottom, left, right = self._pads
         N, _, H, W_ = x.shape
         (kH, kW), (sH, sW), (dH, dW) = self.kernel_size, self.stride, self.dilation
@@ -198,45 +234,83 @@ class Conv2d(Module):
                 f"{self!r}: input {H}×{W_} (padded {H + top + bottom}×{W_ + left + right}) is "
                 f"smaller than the dilated kernel {dH * (kH - 1) + 1}×{dW * (kW - 1) + 1}"
             )
-        x_pad = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right))) if any(self._pads) else x
-        view = windows(x_pad, self.kernel_size, self.stride, self.dilation)
-        # (N, C, H′, W′, kH, kW) → (G, N, H′, W′, C/G, kH, kW) → X̂ (G, N·H′·W′, K): the one copy
-        Cg = C // G
-        view = view.reshape(N, G, Cg, Ho, Wo, kH, kW).transpose(1, 0, 3, 4, 2, 5, 6)
-        cols = view.reshape(G, N * Ho * Wo, Cg * kH * kW)
-        self._cache = (x.shape, x_pad.shape, (Ho, Wo), cols)
-        w = self.weight.data.reshape(G, O // G, Cg * kH * kW)
-        y = gemm(cols, w, transpose_b=True)  # (G, N·H′·W′, O/G)
+        # x_pad channels last, (N, H + pads, W + pads, C): one copy at most (none for a
+        # channels-last input without padding), which also casts to the layer's dtype
+        x_hwc = x.transpose(0, 2, 3, 1)
+        pad_shape = (N, H + top + bottom, W_ + left + right, C)
+        if any(self._pads):
+            x_pad = np.zeros(pad_shape, dtype)
+            x_pad[:, top : top + H, left : left + W_] = x_hwc
+        else:
+            x_pad = np.ascontiguousarray(x_hwc, dtype=dtype)
+        # X̂ (N, H′, W′, G, kH, kW, C/G): for each offset (i, j) one strided slice of x_pad.
+        # Built and multiplied a few images at a time, so that each block of X̂ is still in the
+        # cache when the GEMM reads it.
+        Cg, Og, K = C // G, O // G, kH * kW * (C // G)
+        slices = fold_slices(self.kernel_size, self.stride, self.dilation, (Ho, Wo))
+        w = self._weight_matrix()  # Ŵ: (G, O/G, K)
+        Y = np.empty((N * Ho * Wo, O), dtype)
+        if len(slices) == 1 and slices[0][2] == (slice(0, H, 1), slice(0, W_, 1)):
+            cols = x_pad.reshape(N * Ho * Wo, G * K)  # a 1×1 kernel, stride 1: X̂ is x_pad
+            patches = None
+        else:
+            patches = np.empty((N, Ho, Wo, G, kH, kW, Cg), dtype)
+            cols = patches.reshape(N * Ho * Wo, G * K)
+        for n0, n1 in image_chunks(N, Ho * Wo):
+            rows_of = slice(n0 * Ho * Wo, n1 * Ho * Wo)
+            if patches is not None:
+                for i, j, (rows, columns) in slices:
+                    patches[n0:n1, :, :, :, i, j] = x_pad[n0:n1, rows, columns].reshape(
+                        n1 - n0, Ho, Wo, G, Cg
+                    )
+            for k in range(G):
+                block = cols[rows_of, k * K : (k + 1) * K]
+                if G == 1:
+                    gemm(block, w[0].T, out=Y[rows_of])
+                else:  # each group's outputs are a block of Y's columns
+                    Y[rows_of, k * Og : (k + 1) * Og] = gemm(block, w[k].T)
         if self.bias is not None:
-            y += self.bias.data.reshape(G, 1, O // G)
-        # (G, N, H′, W′, O/G) → (N, G, O/G, H′, W′): a view, channels last in memory
-        y = y.reshape(G, N, Ho, Wo, O // G).transpose(1, 0, 4, 2, 3)
-        return y.reshape(N, O, Ho, Wo)
+            Y += self.bias.data
+        self._cache = (x.shape, pad_shape, (Ho, Wo), cols)
+        # Y is (N, H′, W′, O) in memory: y (N, O, H′, W′) is a view of it, channels last
+        return Y.reshape(N, Ho, Wo, O).transpose(0, 3, 1, 2)
+
+    def _weight_matrix(self) -> Array:
+        """Ŵ: the weight (O, C/G, kH, kW) as (G, O/G, kH·kW·C/G), columns ordered (i, j, c)."""
+        G, O = self.groups, self.out_channels
+        w = self.weight.data.transpose(0, 2, 3, 1)  # (O, kH, kW, C/G)
+        return np.ascontiguousarray(w).reshape(G, O // G, -1)
 
     def _grad_matrix(self, grad_output: Array) -> tuple[Array, Array]:
         cache = self._cache
         if cache is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
         x_shape, _, (Ho, Wo), cols = cache
-        N, O, G = x_shape[0], self.out_channels, self.groups
+        N, O = x_shape[0], self.out_channels
         if grad_output.shape != (N, O, Ho, Wo):
             raise ValueError(
                 f"{self!r}: backward expects grad_output of shape {(N, O, Ho, Wo)}, "
                 f"got {grad_output.shape}"
             )
-        # dL/dY per group, rows (n, h′, w′) as in X̂: (G, N·H′·W′, O/G)
-        g = grad_output.reshape(N, G, O // G, Ho, Wo).transpose(1, 0, 3, 4, 2)
-        return g.reshape(G, N * Ho * Wo, O // G), cols
+        # dL/dY, rows (n, h′, w′) as in X̂: (N·H′·W′, O), a view of a channels-last dL/dy
+        g = grad_output.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, O)
+        return g.astype(cols.dtype, copy=False), cols
 
     def backward_params(self, grad_output: Array) -> None:
         self._param_grads(*self._grad_matrix(grad_output))
         self._cache = None
 
     def _param_grads(self, g: Array, cols: Array) -> None:
-        dW = gemm(g, cols, transpose_a=True)  # (G, O/G, K)
-        self.weight.accumulate(dW.reshape(self.weight.shape))
+        G, O = self.groups, self.out_channels
+        Og, K = O // G, cols.shape[1] // G
+        kH, kW = self.kernel_size
+        dW = np.empty((G, Og, K), dtype=cols.dtype)  # dL/dŴ, columns (i, j, c)
+        for k in range(G):
+            gemm(g[:, k * Og : (k + 1) * Og].T, cols[:, k * K : (k + 1) * K], out=dW[k])
+        # back to the weight's layout (O, C/G, kH, kW)
+        self.weight.accumulate(dW.reshape(O, kH, kW, K // (kH * kW)).transpose(0, 3, 1, 2))
         if self.bias is not None:
-            self.bias.accumulate(np.add.reduce(g, axis=1).reshape(self.out_channels))
+            self.bias.accumulate(np.add.reduce(g, axis=0))
 
     def backward(self, grad_output: Array) -> Array:
         g, cols = self._grad_matrix(grad_output)
@@ -249,20 +323,27 @@ class Conv2d(Module):
         del cols
         N, C, H, W_ = x_shape
         G, O = self.groups, self.out_channels
-        Cg = C // G
+        Og, Cg = O // G, C // G
         kH, kW = self.kernel_size
-        w = self.weight.data.reshape(G, O // G, Cg * kH * kW)
-        d_cols = gemm(g, w)  # dL/dX̂: (G, N·H′·W′, K)
-        # (G, N, H′, W′, C/G, kH, kW) → (kH, kW, N, G, C/G, H′, W′): one slab per kernel offset
-        d_cols = d_cols.reshape(G, N, Ho, Wo, Cg, kH, kW).transpose(5, 6, 1, 0, 4, 2, 3)
-        d_pad = np.zeros(pad_shape, dtype=d_cols.dtype)
-        d_pad_g = d_pad.reshape(N, G, Cg, *pad_shape[2:])
-        for i, j, (rows, columns) in fold_slices(
-            self.kernel_size, self.stride, self.dilation, (Ho, Wo)
-        ):
-            d_pad_g[..., rows, columns] += d_cols[i, j]
+        # dL/dx, one kernel offset (i, j) and a few images at a time: dL/dX̂[…, i, j] = dL/dY ·
+        # Ŵ[:, i, j] is added into the strided slice of dL/dx_pad that X̂[…, i, j] was read
+        # from. A block of dL/dx_pad stays in the cache across its kH·kW additions, and the
+        # whole dL/dX̂ (as large as X̂) is never made.
+        w = self._weight_matrix().reshape(G, Og, kH * kW, Cg)
+        w_ij = [[np.ascontiguousarray(w[k, :, i * kW + j]) for i in range(kH) for j in range(kW)]
+                for k in range(G)]  # fmt: skip
+        d_pad = np.zeros(pad_shape, dtype=g.dtype)
+        d_pad_g = d_pad.reshape(*pad_shape[:3], G, Cg)
+        slices = fold_slices(self.kernel_size, self.stride, self.dilation, (Ho, Wo))
+        for n0, n1 in image_chunks(N, Ho * Wo):
+            g_block = g[n0 * Ho * Wo : n1 * Ho * Wo]
+            for k in range(G):
+                g_group = g_block[:, k * Og : (k + 1) * Og]
+                for i, j, (rows, columns) in slices:
+                    d_patch = gemm(g_group, w_ij[k][i * kW + j]).reshape(n1 - n0, Ho, Wo, Cg)
+                    d_pad_g[n0:n1, rows, columns, k] += d_patch
         top, _, left, _ = self._pads
-        return d_pad[:, :, top : top + H, left : left + W_]
+        return d_pad[:, top : top + H, left : left + W_].transpose(0, 3, 1, 2)
 
     def parameters(self) -> list[Parameter]:
         return [self.weight] if self.bias is None else [self.weight, self.bias]

@@ -92,7 +92,6 @@ class _BatchNorm(Module):
         if x.dtype != self.dtype:
             x = x.astype(self.dtype)
         axes = (0, *range(2, x.ndim))
-        shape = (1, -1) + (1,) * (x.ndim - 2)  # (C,) broadcast along axis 1
         m = x.size // self.num_features
         use_batch = self.training or self.running_mean is None
         if use_batch:
@@ -101,23 +100,29 @@ class _BatchNorm(Module):
                     f"{self!r}: expected more than 1 value per channel when training, "
                     f"got input of shape {x.shape}"
                 )
-            mean = x.mean(axis=axes)
-            xc = x - mean.reshape(shape)
-            var = _sum_of_products(xc, xc, axes) / m
+            # ufunc.reduce: the loop behind .mean(), without its Python-level wrapper (which,
+            # on a small batch, costs more than the sum)
+            mean = np.add.reduce(x, axis=axes)
+            mean *= 1 / m
+            xc = x - _per_channel(mean, x.ndim)
+            var = _sum_of_products(xc, xc, axes)
+            var *= 1 / m
             if self.training and self.running_mean is not None:
                 self._update_running_stats(mean, var, m)
         else:
             assert self.running_mean is not None and self.running_var is not None
             mean, var = self.running_mean, self.running_var
-            xc = x - mean.reshape(shape)
-        inv_std = 1.0 / np.sqrt(var + self.eps)
+            xc = x - _per_channel(mean, x.ndim)
+        inv_std = var + self.eps
+        np.sqrt(inv_std, out=inv_std)
+        np.divide(1.0, inv_std, out=inv_std)
         x_hat = xc
-        x_hat *= inv_std.reshape(shape)  # in place: x − μ is not needed any more
+        x_hat *= _per_channel(inv_std, x.ndim)  # in place: x − μ is not needed any more
         self._cache = (x_hat, inv_std, use_batch)
         if self.weight is None or self.bias is None:
             return x_hat
-        y = x_hat * self.weight.data.reshape(shape)
-        y += self.bias.data.reshape(shape)
+        y = x_hat * _per_channel(self.weight.data, x.ndim)
+        y += _per_channel(self.bias.data, x.ndim)
         return y
 
     def _update_running_stats(self, mean: Array, var: Array, m: int) -> None:
@@ -130,7 +135,7 @@ class _BatchNorm(Module):
         running_mean *= 1 - factor
         running_mean += factor * mean
         running_var *= 1 - factor
-        running_var += factor * var * (m / (m - 1))
+        running_var += (factor * m / (m - 1)) * var
 
     def backward(self, grad_output: Array) -> Array:
         if self._cache is None:
@@ -142,28 +147,24 @@ class _BatchNorm(Module):
                 f"got {grad_output.shape}"
             )
         axes = (0, *range(2, x_hat.ndim))
-        shape = (1, -1) + (1,) * (x_hat.ndim - 2)
         # Σ dL/dy and Σ dL/dy ⊙ x̂ are dL/dβ and dL/dγ; the same sums of dL/dx̂ = γ ⊙ dL/dy
         # are γ times them, so each reduction runs once.
-        sum_g = np.sum(grad_output, axis=axes)
+        sum_g = np.add.reduce(grad_output, axis=axes)
         sum_gx = _sum_of_products(grad_output, x_hat, axes)
+        scale = inv_std  # dL/dx̂ = γ ⊙ dL/dy, and dL/dx has a factor 1/√(σ²+ε): γ/√(σ²+ε)
         if self.weight is not None and self.bias is not None:
             self.weight.accumulate(sum_gx)
             self.bias.accumulate(sum_g)
-            gamma = self.weight.data
-            g = grad_output * gamma.reshape(shape)  # dL/dx̂
-            sum_g, sum_gx = sum_g * gamma, sum_gx * gamma
-        else:
-            g = grad_output
+            scale = self.weight.data * inv_std
         if not use_batch:
-            return g * inv_std.reshape(shape)
+            return grad_output * _per_channel(scale, x_hat.ndim)
+        # dL/dx = (γ/√(σ²+ε)) ⊙ (dL/dy − Σ dL/dy / m − x̂ ⊙ Σ (dL/dy ⊙ x̂) / m): the one-line
+        # form of the class docstring with the 1/m taken inside and γ/√(σ²+ε) folded into
+        # the per-channel factors, so that only four passes run over arrays of x's size
         m = x_hat.size // self.num_features
-        # dL/dx = (1/√(σ²+ε)) ⊙ (dL/dx̂ − Σ dL/dx̂ / m − x̂ ⊙ Σ (dL/dx̂ ⊙ x̂) / m): the one-line
-        # form of the class docstring with the 1/m taken inside, in one array
-        dx = x_hat * (sum_gx / m).reshape(shape)
-        np.subtract(g, dx, out=dx)
-        dx -= (sum_g / m).reshape(shape)
-        dx *= inv_std.reshape(shape)
+        dx = x_hat * _per_channel(sum_gx * (scale / m), x_hat.ndim)
+        np.subtract(grad_output * _per_channel(scale, x_hat.ndim), dx, out=dx)
+        dx -= _per_channel(sum_g * (scale / m), x_hat.ndim)
         return dx
 
     def __repr__(self) -> str:
@@ -172,6 +173,11 @@ class _BatchNorm(Module):
             f"momentum={self.momentum}, affine={self.affine}, "
             f"track_running_stats={self.track_running_stats})"
         )
+
+
+def _per_channel(v: Array, ndim: int) -> Array:
+    """A (C,) vector viewed to broadcast along axis 1 of an ndim-D array (N, C, *)."""
+    return v if ndim == 2 else v.reshape((-1,) + (1,) * (ndim - 2))
 
 
 def _sum_of_products(a: Array, b: Array, axes: tuple[int, ...]) -> Array:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..arrays import Array
-from .conv import IntOrPair, fold_slices, out_size, pair, windows
+from .conv import IntOrPair, empty_as, fold_slices, out_size, pair, same_layout, windows
 from .module import Module
 from .registry import LayerType, register
 
@@ -58,10 +58,15 @@ class _Pool2d(Module):
         return Ho, Wo
 
     def _pad(self, x: Array, value: float) -> Array:
+        """x with ``value`` around it, in x's memory layout."""
         pH, pW = self.padding
         if not (pH or pW):
             return x
-        return np.pad(x, ((0, 0), (0, 0), (pH, pH), (pW, pW)), constant_values=value)
+        N, C, H, W = x.shape
+        x_pad = empty_as(x, (N, C, H + 2 * pH, W + 2 * pW))
+        x_pad.fill(value)
+        x_pad[:, :, pH : pH + H, pW : pW + W] = x
+        return x_pad
 
     def _crop(self, d_pad: Array, H: int, W: int) -> Array:
         pH, pW = self.padding
@@ -81,9 +86,15 @@ class MaxPool2d(_Pool2d):
     maximum of several overlapping windows gets the sum.
         dL/dx_pad[n, c, s·h′ + d·i*, s·w′ + d·j*] += dL/dy[n,c,h′,w′],   (i*, j*) = argmax
 
-    Among tied maxima the first in row-major order of the window wins, as in PyTorch
-    (``np.argmax`` returns the first). Padding is −∞, so it is never chosen. stride defaults
-    to kernel_size. Caches the flat index i·kW + j of each window's maximum.
+    Among tied maxima the first in row-major order of the window wins, as in PyTorch. Padding
+    is −∞, so it is never chosen. stride defaults to kernel_size.
+
+    Computed offset by offset, as Conv2d's fold: the kH·kW strided slices x_pad[…, s·h′ + d·i,
+    s·w′ + d·j], one per window offset (i, j), each an (N, C, H′, W′) view. The forward takes
+    their running maximum; the backward walks them in row-major order and routes dL/dy to the
+    first slice equal to the maximum, marking those windows as taken. Every step is a whole-
+    array operation, in the input's memory layout (channels last after a Conv2d). Caches the
+    padded input and y.
     """
 
     def __init__(
@@ -94,35 +105,44 @@ class MaxPool2d(_Pool2d):
         dilation: IntOrPair = 1,
     ) -> None:
         super().__init__(kernel_size, stride, padding, dilation)
-        # (input shape, padded shape, index of each window's maximum (N, C, H′, W′))
-        self._cache: tuple[tuple[int, ...], tuple[int, ...], Array] | None = None
+        # (input shape, padded input, y)
+        self._cache: tuple[tuple[int, ...], Array, Array] | None = None
+
+    def _slices(self, out_hw: tuple[int, int]) -> list[tuple[int, int, tuple[slice, slice]]]:
+        return fold_slices(self.kernel_size, self.stride, self.dilation, out_hw)
 
     def forward(self, x: Array) -> Array:
-        self._shapes(x)  # checks the input
+        Ho, Wo = self._shapes(x)  # checks the input
         x_pad = self._pad(x, -np.inf)
-        view = windows(x_pad, self.kernel_size, self.stride, self.dilation)
-        flat = view.reshape(*view.shape[:4], -1)
-        index = np.argmax(flat, axis=-1)
-        y = np.take_along_axis(flat, index[..., None], axis=-1)[..., 0]
-        self._cache = (x.shape, x_pad.shape, index)
+        (_, _, first), *rest = self._slices((Ho, Wo))
+        y = empty_as(x, (*x.shape[:2], Ho, Wo))
+        y[...] = x_pad[:, :, first[0], first[1]]
+        for _, _, (rows, columns) in rest:
+            np.maximum(y, x_pad[:, :, rows, columns], out=y)
+        self._cache = (x.shape, x_pad, y)
         return y
 
     def backward(self, grad_output: Array) -> Array:
         if self._cache is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
-        x_shape, pad_shape, index = self._cache
-        if grad_output.shape != index.shape:
+        x_shape, x_pad, y = self._cache
+        if grad_output.shape != y.shape:
             raise ValueError(
-                f"{self!r}: backward expects grad_output of shape {index.shape}, "
+                f"{self!r}: backward expects grad_output of shape {y.shape}, "
                 f"got {grad_output.shape}"
             )
-        d_pad = np.zeros(pad_shape, dtype=grad_output.dtype)
-        kW = self.kernel_size[1]
-        zero = np.zeros((), dtype=grad_output.dtype)
-        for i, j, (rows, columns) in fold_slices(
-            self.kernel_size, self.stride, self.dilation, index.shape[2:]
-        ):
-            d_pad[..., rows, columns] += np.where(index == i * kW + j, grad_output, zero)
+        grad_output = same_layout(grad_output, y)
+        d_pad = np.zeros_like(x_pad, dtype=grad_output.dtype)
+        slices = self._slices(y.shape[2:])
+        # taken: the windows whose maximum an earlier offset already was (the first wins)
+        taken = np.zeros_like(y, dtype=bool)
+        for k, (_, _, (rows, columns)) in enumerate(slices):
+            first_max = x_pad[:, :, rows, columns] == y
+            if k:
+                first_max &= ~taken
+            if k < len(slices) - 1:
+                taken |= first_max
+            d_pad[:, :, rows, columns] += grad_output * first_max
         return self._crop(d_pad, *x_shape[2:])
 
     def __repr__(self) -> str:
