@@ -134,6 +134,10 @@ class MaxPool2d(_Pool2d):
         grad_output = same_layout(grad_output, y)
         d_pad = np.zeros_like(x_pad, dtype=grad_output.dtype)
         slices = self._slices(y.shape[2:])
+        # Windows side by side (stride ≥ the dilated window, the usual MaxPool2d(2)): each
+        # input is read by one window at one offset, so its gradient is written, not added.
+        apart = all(s >= d * (k - 1) + 1 for s, k, d in zip(self.stride, self.kernel_size,
+                                                             self.dilation, strict=True))  # fmt: skip
         # taken: the windows whose maximum an earlier offset already was (the first wins)
         taken = np.zeros_like(y, dtype=bool)
         for k, (_, _, (rows, columns)) in enumerate(slices):
@@ -142,7 +146,10 @@ class MaxPool2d(_Pool2d):
                 first_max &= ~taken
             if k < len(slices) - 1:
                 taken |= first_max
-            d_pad[:, :, rows, columns] += grad_output * first_max
+            if apart:
+                np.multiply(grad_output, first_max, out=d_pad[:, :, rows, columns])
+            else:
+                d_pad[:, :, rows, columns] += grad_output * first_max
         return self._crop(d_pad, *x_shape[2:])
 
     def __repr__(self) -> str:
