@@ -22,7 +22,10 @@ class ReLU(Module):
         self._y: Array | None = None
 
     def forward(self, x: Array) -> Array:
-        self._y = y = np.maximum(x, 0)
+        # x where x > 0, else 0, as a product with the mask: on CPUs without AVX-512, NumPy's
+        # np.maximum(x, 0) runs several times slower than a comparison and a multiplication.
+        # A negative x gives −0.0, which equals 0; −inf (an overflow) gives nan, not 0.
+        self._y = y = x * (x > 0)
         return y
 
     def backward(self, grad_output: Array) -> Array:
