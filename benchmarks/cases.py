@@ -264,11 +264,15 @@ def build_backprop(case: Case) -> tuple[Work, int]:
         return run, case.epochs * len(x_tr)
 
     model, loss_fn, opt = make()
+    # A network's step is the README's, model.backward(...), which skips dL/dx of the data. A
+    # lone layer (the post's SLP) returns dL/dx from backward by contract; its step without
+    # it is backward_params, which is what the post's loop and PyTorch compute.
+    backward = model.backward if isinstance(model, bp.Sequential) else model.backward_params
 
     def step(xb: np.ndarray, yb: np.ndarray) -> float:
         loss = loss_fn(model(xb), yb)
         opt.zero_grad()
-        model.backward(loss_fn.backward())
+        backward(loss_fn.backward())
         opt.step()
         return float(loss)
 

@@ -110,6 +110,67 @@ def test_conv2d_matches_torch_in_named_cases(
     assert_close("conv2d dL/dW", layer.weight.grad, wt.grad)
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_conv2d_matches_torch_one_image_per_block(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """X̂ is built, and dL/dx folded, a block of images at a time: with blocks of one image
+    (CHUNK_ROWS = 1) every configuration runs through several blocks."""
+    import backprop.nn.conv as conv
+
+    monkeypatch.setattr(conv, "CHUNK_ROWS", 1)
+    rng = np.random.default_rng(200 + seed)
+    config = random_conv_config(rng)
+    config["input"] = (3, *config["input"][1:])
+    layer = Conv2d(*config["args"], **config["kwargs"], rng=rng)
+    x = rng.standard_normal(config["input"])
+    y = layer(x)
+    upstream = rng.standard_normal(y.shape)
+    layer.zero_grad()
+    dx = layer.backward(upstream)
+    xt, wt, yt = torch_conv(layer, x)
+    yt.backward(torch.tensor(upstream))
+    assert_close(f"conv2d forward {config}", y, yt.detach().numpy())
+    assert_close(f"conv2d dL/dx {config}", dx, xt.grad)
+    assert_close(f"conv2d dL/dW {config}", layer.weight.grad, wt.grad)
+
+
+def channels_last_copy(a: np.ndarray) -> np.ndarray:
+    """The same (N, C, H, W) values laid out (N, H, W, C) in memory."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize(
+    "make, channels",
+    [
+        (lambda: Conv2d(3, 4, 3, padding=1, rng=np.random.default_rng(0)), 3),
+        (lambda: Conv2d(4, 6, (2, 3), stride=2, groups=2, rng=np.random.default_rng(0)), 4),
+        (lambda: MaxPool2d(2), 3),
+        (lambda: MaxPool2d(3, stride=2, padding=1), 3),
+        (lambda: AvgPool2d(2), 3),
+    ],
+)
+def test_layers_give_the_same_numbers_in_either_memory_layout(make: Any, channels: int) -> None:
+    """NCHW and channels-last inputs and upstream gradients, in every combination: the same
+    output and gradients (the layout changes only the order of memory)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, channels, 6, 7))
+    g = None
+    runs = []
+    for x_in in (x, channels_last_copy(x)):
+        layer = make()
+        y = layer(x_in)
+        g = rng.standard_normal(y.shape) if g is None else g
+        for g_in in (np.ascontiguousarray(g), channels_last_copy(g)):
+            layer(x_in)
+            layer.zero_grad()
+            dx = layer.backward(g_in)
+            runs.append([np.array(y), np.array(dx), *(p.grad.copy() for p in layer.parameters())])
+    for run in runs[1:]:
+        for got, first in zip(run, runs[0], strict=True):
+            np.testing.assert_allclose(got, first, rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_conv2d_gradcheck(seed: int) -> None:
     rng = np.random.default_rng(100 + seed)
