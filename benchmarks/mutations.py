@@ -594,6 +594,14 @@ MUTATIONS: list[Mutation] = [
         "MaxPool2d sends a tie's gradient to every tied maximum (PyTorch: the first only)",
     ),
     Mutation(
+        "maxpool-tiled-every-tie",
+        NN + "pooling.py",
+        "first &= ~seen",
+        "pass",
+        CONV,
+        "MaxPool2d(2) sends a tie's gradient to every tied maximum of a window",
+    ),
+    Mutation(
         "avgpool-grad-not-divided",
         NN + "pooling.py",
         "share = grad_output / divisor",

@@ -132,6 +132,8 @@ class MaxPool2d(_Pool2d):
                 f"got {grad_output.shape}"
             )
         grad_output = same_layout(grad_output, y)
+        if self.stride == self.kernel_size and self.dilation == (1, 1):
+            return self._crop(self._backward_tiled(grad_output, x_pad, y), *x_shape[2:])
         d_pad = np.zeros_like(x_pad, dtype=grad_output.dtype)
         slices = self._slices(y.shape[2:])
         # Windows side by side (stride ≥ the dilated window, the usual MaxPool2d(2)): each
@@ -151,6 +153,33 @@ class MaxPool2d(_Pool2d):
             else:
                 d_pad[:, :, rows, columns] += grad_output * first_max
         return self._crop(d_pad, *x_shape[2:])
+
+    def _backward_tiled(self, grad_output: Array, x_pad: Array, y: Array) -> Array:
+        """The backward pass when the windows tile the input (stride = kernel, no dilation:
+        MaxPool2d(2)): x_pad's first H′·kH rows and W′·kW columns, viewed as (N, C, H′, kH,
+        W′, kW), hold each window whole, so one comparison with y finds every maximum and one
+        product with dL/dy (broadcast over kH, kW) writes dL/dx_pad; only the choice among ties
+        goes offset by offset, on booleans."""
+        (N, C, Ho, Wo), (kH, kW) = y.shape, self.kernel_size
+        covered = (slice(None), slice(None), slice(0, Ho * kH), slice(0, Wo * kW))
+        windows6 = x_pad[covered].reshape(N, C, Ho, kH, Wo, kW)
+        is_max = windows6 == y[:, :, :, None, :, None]
+        # the first maximum of each window wins: an offset counts only where none before did
+        seen = np.zeros_like(y, dtype=bool)
+        offsets = [(i, j) for i in range(kH) for j in range(kW)]
+        for k, (i, j) in enumerate(offsets):
+            first = is_max[:, :, :, i, :, j]
+            if k:
+                first &= ~seen
+            if k < len(offsets) - 1:
+                seen |= first
+        whole = x_pad.shape[2:] == (Ho * kH, Wo * kW)
+        # rows or columns that no window reads (a remainder below or right) get 0
+        d_pad = (np.empty_like if whole else np.zeros_like)(x_pad, dtype=grad_output.dtype)
+        d6 = d_pad[covered].reshape(N, C, Ho, kH, Wo, kW)
+        assert not d6.flags.owndata  # a view: writing d6 writes d_pad
+        np.multiply(grad_output[:, :, :, None, :, None], is_max, out=d6)
+        return d_pad
 
     def __repr__(self) -> str:
         extra = f", dilation={self.dilation}" if self.dilation != (1, 1) else ""
