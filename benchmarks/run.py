@@ -488,7 +488,7 @@ def refresh_readme(raw: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
     head, rest = text.split(MARK_START, 1)
     _, tail = rest.split(MARK_END, 1)
     m = machine()
-    table = "\n".join(speed_table(raw))
+    table = "\n".join([*speed_table(raw), "", *conv_table(raw), "", *bn_table(raw)])
     note = (
         f"Measured {m['date']} on {m['cpu']} ({m['versions']}; load average before the run "
         f"{m['load']}); [benchmarks/results.md](benchmarks/results.md) has the details."
