@@ -50,7 +50,7 @@ figures: $(VENV)/.runtime
 post: $(VENV)/.runtime
 	$(PY) docs/post.py docs/notes.md out/post/notes.md
 
-# The speed suite (benchmarks/): about 5 minutes; writes benchmarks/results.md and the README's table;
+# The speed suite (benchmarks/): about 8 minutes; writes benchmarks/results.md and the README's table;
 # then the width × batch sweep against PyTorch, about 4 minutes (benchmarks/sweep-results.md, the
 # heatmap docs/figures/speed-sweep.png, the README's sweep summary; `python -m benchmarks.sweep
 # --quick --no-write` checks it in a minute or two); then the playground's steps and view updates
