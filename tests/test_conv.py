@@ -62,10 +62,11 @@ CONFIG_SEEDS = range(60)
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 
 
-@pytest.mark.parametrize("seed", CONFIG_SEEDS)
-def test_conv2d_matches_torch_over_random_configurations(seed: int) -> None:
-    rng = np.random.default_rng(seed)
+def check_random_conv(rng: np.random.Generator, batch: int | None = None) -> None:
+    """A random configuration's forward pass, dL/dx, dL/dW and dL/db against PyTorch."""
     config = random_conv_config(rng)
+    if batch is not None:
+        config["input"] = (batch, *config["input"][1:])
     layer = Conv2d(*config["args"], **config["kwargs"], rng=rng)
     x = rng.standard_normal(config["input"])
     y = layer(x)
@@ -80,6 +81,11 @@ def test_conv2d_matches_torch_over_random_configurations(seed: int) -> None:
     assert_close(f"conv2d dL/dW {config}", layer.weight.grad, wt.grad)
     if layer.bias is not None:
         assert_close(f"conv2d dL/db {config}", layer.bias.grad, upstream.sum(axis=(0, 2, 3)))
+
+
+@pytest.mark.parametrize("seed", CONFIG_SEEDS)
+def test_conv2d_matches_torch_over_random_configurations(seed: int) -> None:
+    check_random_conv(np.random.default_rng(seed))
 
 
 @pytest.mark.parametrize(
@@ -119,20 +125,7 @@ def test_conv2d_matches_torch_one_image_per_block(
     import backprop.nn.conv as conv
 
     monkeypatch.setattr(conv, "CHUNK_ROWS", 1)
-    rng = np.random.default_rng(200 + seed)
-    config = random_conv_config(rng)
-    config["input"] = (3, *config["input"][1:])
-    layer = Conv2d(*config["args"], **config["kwargs"], rng=rng)
-    x = rng.standard_normal(config["input"])
-    y = layer(x)
-    upstream = rng.standard_normal(y.shape)
-    layer.zero_grad()
-    dx = layer.backward(upstream)
-    xt, wt, yt = torch_conv(layer, x)
-    yt.backward(torch.tensor(upstream))
-    assert_close(f"conv2d forward {config}", y, yt.detach().numpy())
-    assert_close(f"conv2d dL/dx {config}", dx, xt.grad)
-    assert_close(f"conv2d dL/dW {config}", layer.weight.grad, wt.grad)
+    check_random_conv(np.random.default_rng(200 + seed), batch=3)
 
 
 def channels_last_copy(a: np.ndarray) -> np.ndarray:
