@@ -91,8 +91,8 @@ class MaxPool2d(_Pool2d):
 
     Computed offset by offset, as Conv2d's fold: the kH·kW strided slices x_pad[…, s·h′ + d·i,
     s·w′ + d·j], one per window offset (i, j), each an (N, C, H′, W′) view. The forward takes
-    their running maximum; the backward walks them in row-major order and routes dL/dy to the
-    first slice equal to the maximum, marking those windows as taken. Every step is a whole-
+    their running maximum; the backward finds, slice by slice, where each equals the maximum,
+    keeps the first offset of each window among ties (``keep_first``) and routes dL/dy there. Every step is a whole-
     array operation, in the input's memory layout (channels last after a Conv2d). Caches the
     padded input and y.
     """
@@ -136,22 +136,10 @@ class MaxPool2d(_Pool2d):
             return self._crop(self._backward_tiled(grad_output, x_pad, y), *x_shape[2:])
         d_pad = np.zeros_like(x_pad, dtype=grad_output.dtype)
         slices = self._slices(y.shape[2:])
-        # Windows side by side (stride ≥ the dilated window, the usual MaxPool2d(2)): each
-        # input is read by one window at one offset, so its gradient is written, not added.
-        apart = all(s >= d * (k - 1) + 1 for s, k, d in zip(self.stride, self.kernel_size,
-                                                             self.dilation, strict=True))  # fmt: skip
-        # taken: the windows whose maximum an earlier offset already was (the first wins)
-        taken = np.zeros_like(y, dtype=bool)
-        for k, (_, _, (rows, columns)) in enumerate(slices):
-            first_max = x_pad[:, :, rows, columns] == y
-            if k:
-                first_max &= ~taken
-            if k < len(slices) - 1:
-                taken |= first_max
-            if apart:
-                np.multiply(grad_output, first_max, out=d_pad[:, :, rows, columns])
-            else:
-                d_pad[:, :, rows, columns] += grad_output * first_max
+        hits = [x_pad[:, :, rows, columns] == y for _, _, (rows, columns) in slices]
+        keep_first(hits)
+        for hit, (_, _, (rows, columns)) in zip(hits, slices, strict=True):
+            d_pad[:, :, rows, columns] += grad_output * hit
         return self._crop(d_pad, *x_shape[2:])
 
     def _backward_tiled(self, grad_output: Array, x_pad: Array, y: Array) -> Array:
@@ -164,15 +152,7 @@ class MaxPool2d(_Pool2d):
         covered = (slice(None), slice(None), slice(0, Ho * kH), slice(0, Wo * kW))
         windows6 = x_pad[covered].reshape(N, C, Ho, kH, Wo, kW)
         is_max = windows6 == y[:, :, :, None, :, None]
-        # the first maximum of each window wins: an offset counts only where none before did
-        seen = np.zeros_like(y, dtype=bool)
-        offsets = [(i, j) for i in range(kH) for j in range(kW)]
-        for k, (i, j) in enumerate(offsets):
-            first = is_max[:, :, :, i, :, j]
-            if k:
-                first &= ~seen
-            if k < len(offsets) - 1:
-                seen |= first
+        keep_first([is_max[:, :, :, i, :, j] for i in range(kH) for j in range(kW)])
         whole = x_pad.shape[2:] == (Ho * kH, Wo * kW)
         # rows or columns that no window reads (a remainder below or right) get 0
         d_pad = (np.empty_like if whole else np.zeros_like)(x_pad, dtype=grad_output.dtype)
@@ -184,6 +164,15 @@ class MaxPool2d(_Pool2d):
     def __repr__(self) -> str:
         extra = f", dilation={self.dilation}" if self.dilation != (1, 1) else ""
         return f"MaxPool2d({self._describe()}{extra})"
+
+
+def keep_first(hits: list[Array]) -> None:
+    """hits[k]: where the window's offset k (row-major) holds its maximum. Keeps, in place,
+    only the first such offset of each window: PyTorch's choice among tied maxima."""
+    seen = hits[0].copy(order="K")  # in the hits' memory layout
+    for hit in hits[1:]:
+        hit &= ~seen  # an offset counts only where no earlier one did
+        seen |= hit
 
 
 class AvgPool2d(_Pool2d):
