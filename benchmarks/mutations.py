@@ -594,6 +594,14 @@ MUTATIONS: list[Mutation] = [
         "MaxPool2d sends a tie's gradient to every tied maximum (PyTorch: the first only)",
     ),
     Mutation(
+        "maxpool-nan-hides-a-tie",
+        NN + "pooling.py",
+        "if n_hits == y.size and math.isfinite(np.add.reduce(y, axis=None)):",
+        "if n_hits == y.size:",
+        CONV,
+        "MaxPool2d skips the choice among ties when a NaN window's missing hit hides a tie",
+    ),
+    Mutation(
         "maxpool-tiled-remainder-not-zeroed",
         NN + "pooling.py",
         "(np.empty_like if whole else np.zeros_like)",

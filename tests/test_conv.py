@@ -277,6 +277,23 @@ def test_max_pool_picks_the_first_of_tied_maxima_as_torch() -> None:
     np.testing.assert_array_equal(dx, xt.grad)
 
 
+def test_max_pool_finds_one_tie_among_many_distinct_windows() -> None:
+    # keep_first skips its work when the hits number exactly one per window: a single tied
+    # window among tie-free ones must still be seen, in the tiled path (MaxPool2d(2)) and the
+    # general one (overlapping windows). With a NaN window beside it (no hit there), the hits
+    # again number one per window, and the NaN alone must send keep_first to work.
+    rng = np.random.default_rng(5)
+    for layer, ref in ((MaxPool2d(2), torch.nn.MaxPool2d(2)),
+                       (MaxPool2d(3, stride=2), torch.nn.MaxPool2d(3, stride=2))):  # fmt: skip
+        x = rng.standard_normal((2, 3, 9, 9))
+        x[1, 2, 0, 1] = x[1, 2, 1, 0] = 10.0  # window (0, 0) of image 1, channel 2: two maxima
+        check_pool(layer, ref, x, rng, "maxpool2d", f"one tie, {layer!r}")
+        x[0, 0, 4, 4] = np.nan  # a window with no hit
+        layer(x)
+        dx = layer.backward(np.ones((2, 3, 4, 4)))
+        assert dx[1, 2, 0, 1] == 1.0 and dx[1, 2, 1, 0] == 0.0  # the first of the tie only
+
+
 def test_max_pool_never_picks_padding_even_when_all_inputs_are_negative() -> None:
     x = -np.ones((1, 1, 3, 3)) - np.arange(9.0).reshape(1, 1, 3, 3)
     layer = MaxPool2d(3, stride=1, padding=1)
