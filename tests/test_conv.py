@@ -278,10 +278,9 @@ def test_max_pool_picks_the_first_of_tied_maxima_as_torch() -> None:
 
 
 def test_max_pool_finds_one_tie_among_many_distinct_windows() -> None:
-    # keep_first skips its work when the hits number exactly one per window: a single tied
-    # window among tie-free ones must still be seen, in the tiled path (MaxPool2d(2)) and the
-    # general one (overlapping windows). With a NaN window beside it (no hit there), the hits
-    # again number one per window, and the NaN alone must send keep_first to work.
+    # A single tied window among tie-free ones, in the tiled path (MaxPool2d(2)) and the
+    # general one (overlapping windows), then again beside a NaN window (which has no hit: the
+    # hits then number one per window, as if there were no tie).
     rng = np.random.default_rng(5)
     for layer, ref in ((MaxPool2d(2), torch.nn.MaxPool2d(2)),
                        (MaxPool2d(3, stride=2), torch.nn.MaxPool2d(3, stride=2))):  # fmt: skip

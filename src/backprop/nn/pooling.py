@@ -7,7 +7,6 @@ the kH·kW window offsets (i, j), the same fold as Conv2d's dL/dx.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -93,10 +92,9 @@ class MaxPool2d(_Pool2d):
     Computed offset by offset, as Conv2d's fold: the kH·kW strided slices x_pad[…, s·h′ + d·i,
     s·w′ + d·j], one per window offset (i, j), each an (N, C, H′, W′) view. The forward takes
     their running maximum; the backward finds, slice by slice, where each equals the maximum,
-    keeps the first offset of each window among ties (``keep_first``, which has nothing to do
-    when no window holds its maximum twice, the usual case for real-valued data) and routes
-    dL/dy there. Every step is a whole-array operation, in the input's memory layout (channels
-    last after a Conv2d). Caches the padded input and y.
+    keeps the first offset of each window among ties (``keep_first``) and routes dL/dy there. Every step is a whole-
+    array operation, in the input's memory layout (channels last after a Conv2d). Caches the
+    padded input and y.
     """
 
     def __init__(
@@ -139,7 +137,7 @@ class MaxPool2d(_Pool2d):
         d_pad = np.zeros_like(x_pad, dtype=grad_output.dtype)
         slices = self._slices(y.shape[2:])
         hits = [x_pad[:, :, rows, columns] == y for _, _, (rows, columns) in slices]
-        keep_first(hits, y, sum(np.count_nonzero(hit) for hit in hits))
+        keep_first(hits)
         for hit, (_, _, (rows, columns)) in zip(hits, slices, strict=True):
             d_pad[:, :, rows, columns] += grad_output * hit
         return self._crop(d_pad, *x_shape[2:])
@@ -154,8 +152,7 @@ class MaxPool2d(_Pool2d):
         covered = (slice(None), slice(None), slice(0, Ho * kH), slice(0, Wo * kW))
         windows6 = x_pad[covered].reshape(N, C, Ho, kH, Wo, kW)
         is_max = windows6 == y[:, :, :, None, :, None]
-        offsets = [is_max[:, :, :, i, :, j] for i in range(kH) for j in range(kW)]
-        keep_first(offsets, y, np.count_nonzero(is_max))
+        keep_first([is_max[:, :, :, i, :, j] for i in range(kH) for j in range(kW)])
         whole = x_pad.shape[2:] == (Ho * kH, Wo * kW)
         # rows or columns that no window reads (a remainder below or right) get 0
         d_pad = (np.empty_like if whole else np.zeros_like)(x_pad, dtype=grad_output.dtype)
@@ -169,17 +166,9 @@ class MaxPool2d(_Pool2d):
         return f"MaxPool2d({self._describe()}{extra})"
 
 
-def keep_first(hits: list[Array], y: Array, n_hits: int) -> None:
-    """hits[k]: where the window's offset k (row-major) holds its maximum y; n_hits: the
-    number of True entries in all of them. Keeps, in place, only the first such offset of each
-    window: PyTorch's choice among tied maxima.
-
-    A window's maximum is one of its entries, so each window of a finite y has at least one
-    hit, and n_hits = y.size (one counting pass) means exactly one each: no ties, and nothing
-    to change. Otherwise (ties, or a NaN or inf in y) the first offset is kept window by window.
-    """
-    if n_hits == y.size and math.isfinite(np.add.reduce(y, axis=None)):
-        return
+def keep_first(hits: list[Array]) -> None:
+    """hits[k]: where the window's offset k (row-major) holds its maximum. Keeps, in place,
+    only the first such offset of each window: PyTorch's choice among tied maxima."""
     seen = hits[0].copy(order="K")  # in the hits' memory layout
     for hit in hits[1:]:
         hit &= ~seen  # an offset counts only where no earlier one did
