@@ -104,8 +104,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "relu-mask-ge-0",
         NN + "activation.py",
-        "return y > 0",
-        "return y >= 0",
+        "mask = np.less_equal(y, 0)",
+        "mask = np.less(y, 0)",
         LAYERS,
         "ReLU passes the gradient where the input was negative",
     ),
@@ -592,14 +592,6 @@ MUTATIONS: list[Mutation] = [
         "pass",
         CONV,
         "MaxPool2d sends a tie's gradient to every tied maximum (PyTorch: the first only)",
-    ),
-    Mutation(
-        "maxpool-nan-hides-a-tie",
-        NN + "pooling.py",
-        "if n_hits == y.size and math.isfinite(np.add.reduce(y, axis=None)):",
-        "if n_hits == y.size:",
-        CONV,
-        "MaxPool2d skips the choice among ties when a NaN window's missing hit hides a tie",
     ),
     Mutation(
         "maxpool-tiled-remainder-not-zeroed",

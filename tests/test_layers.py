@@ -97,6 +97,25 @@ def test_gradcheck_every_layer(make: Any, seed: int) -> None:
     assert report.max_rel_error < 1e-7
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_edge_values_are_torchs(dtype: Any) -> None:
+    # −inf, a negative number, 0, ±inf and nan: the same values as torch.relu, sign bits
+    # included (a negative input gives +0.0, not −0.0, and −inf gives 0, not nan), and the
+    # same dL/dx. (An input of −0.0 is left out: it may come out as either zero.)
+    x = np.array([[-np.inf, -3.0, -1e-30, 0.0, 2.5, np.inf, np.nan]], dtype=dtype)
+    layer = ReLU()
+    y = layer(x)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.relu(xt)
+    np.testing.assert_array_equal(y, yt.detach().numpy())
+    np.testing.assert_array_equal(np.signbit(y), np.signbit(yt.detach().numpy()))
+    assert y.dtype == dtype
+    g = np.arange(1.0, 8.0, dtype=dtype).reshape(1, 7)
+    yt.backward(torch.tensor(g))
+    assert xt.grad is not None
+    np.testing.assert_array_equal(layer.backward(g), xt.grad.numpy())
+
+
 def test_linear_init_is_pytorch_uniform_bound() -> None:
     rng = np.random.default_rng(0)
     layer = Linear(25, 400, rng=rng)

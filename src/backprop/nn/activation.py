@@ -15,20 +15,16 @@ from .registry import LayerType, register
 class ReLU(Module):
     """y = max(x, 0)        x, y: any shape
 
-    backward:  dL/dx = dL/dy ⊙ [y > 0]     (the subgradient at 0 is taken as 0, as in PyTorch)
+    backward:  dL/dx = dL/dy ⊙ [y > 0]     (the subgradient at 0 is taken as 0, as in PyTorch,
+                                            and at nan the gradient passes, as there)
     """
 
     def __init__(self) -> None:
         self._y: Array | None = None
 
     def forward(self, x: Array) -> Array:
-        # x where x > 0, else 0, as the mask [x > 0] (written as 0.0 and 1.0 straight into y,
-        # so no boolean array is made) times x: on CPUs without AVX-512, NumPy's
-        # np.maximum(x, 0) runs several times slower than a comparison and a multiplication.
-        # A negative x gives −0.0, which equals 0; −inf (an overflow) gives nan, not 0.
-        y = np.greater(x, 0, out=np.empty_like(x))
-        y *= x
-        self._y = y
+        # np.maximum, as torch.relu: 0 (not −0.0) for a negative x and for −inf; nan stays nan
+        self._y = y = np.maximum(x, 0)
         return y
 
     def backward(self, grad_output: Array) -> Array:
@@ -42,7 +38,10 @@ class ReLU(Module):
         y = self._y
         if y is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
-        return y > 0
+        # not [y <= 0], as PyTorch's threshold_backward: the same as [y > 0] but at nan, where
+        # the gradient passes
+        mask = np.less_equal(y, 0)
+        return np.logical_not(mask, out=mask)
 
 
 class Sigmoid(Module):
