@@ -555,7 +555,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "embedding-repeated-index-overwrites",
         NN + "sparse.py",
-        "self.weight.accumulate(one_hot.T @ g)",
+        "self.weight.accumulate(one_hot_t @ g)",
         "self.weight.grad[index] += g",
         NEW_LAYERS,
         "fancy-index += : a repeated index counts once in Embedding's dL/dW",

@@ -166,6 +166,15 @@ def test_embedding_refuses_bad_indices() -> None:
         layer(np.array([1, 5]))
     with pytest.raises(TypeError, match="expects integer indices, got an array of float64"):
         layer(np.array([1.0]))
+    # negative indices of every integer type, for a table larger than int8's or int16's positive
+    # range, and an unsigned one too large for any table
+    big = Embedding(70_000, 1, rng=np.random.default_rng(0))
+    for dtype in (np.int8, np.int16, np.int32, np.int64):
+        with pytest.raises(ValueError, match=r"index -1 is out of range \[0, 70000\)"):
+            big(np.array([3, -1], dtype=dtype))
+    with pytest.raises(ValueError, match=rf"index {2**64 - 1} is out of range"):
+        big(np.array([2**64 - 1], dtype=np.uint64))
+    assert big(np.array([69_999], dtype=np.uint32)).shape == (1, 1)
     with pytest.raises(TypeError, match="padding_idx is not supported"):
         from_torch(torch.nn.Embedding(5, 2, padding_idx=0))
 

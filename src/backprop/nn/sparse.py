@@ -53,17 +53,19 @@ class Embedding(Module):
         self._x: Array | None = None
 
     def forward(self, x: Array) -> Array:
-        x = np.asarray(x)
-        if not np.issubdtype(x.dtype, np.integer):
-            raise TypeError(f"{self!r} expects integer indices, got an array of {x.dtype}")
-        if x.size and (
-            np.minimum.reduce(x, axis=None) < 0
-            or np.maximum.reduce(x, axis=None) >= self.num_embeddings
-        ):
-            bad = x[(x < 0) | (x >= self.num_embeddings)].flat[0]
+        given = np.asarray(x)
+        if given.dtype.kind not in "iu":
+            raise TypeError(f"{self!r} expects integer indices, got an array of {given.dtype}")
+        x = given.astype(np.intp, copy=False)  # the index type of take (no copy for int64)
+        # One pass checks both ends: viewed as unsigned, a negative index is 2⁶³ or more (two's
+        # complement), so every index is in range exactly when the largest of them, so viewed,
+        # is below num_embeddings.
+        if x.size and np.maximum.reduce(x.view(np.uintp), axis=None) >= self.num_embeddings:
+            bad = given[(given < 0) | (given >= self.num_embeddings)].flat[0]
             raise ValueError(f"{self!r}: index {bad} is out of range [0, {self.num_embeddings})")
         self._x = x
-        return self.weight.data[x]
+        # W[x] for integer x: take is the same lookup without fancy indexing's general machinery
+        return self.weight.data.take(x, axis=0)
 
     def backward(self, grad_output: Array) -> Array:
         self.backward_params(grad_output)
@@ -85,9 +87,9 @@ class Embedding(Module):
             # indices, y = X · W, so dL/dW = Xᵀ · dL/dy (the Linear layer's rule). Row k of Xᵀ
             # picks every position whose index is k, repeated ones included. For a small
             # table this one GEMM is several times faster than np.add.at.
-            one_hot = np.zeros((index.size, self.num_embeddings), dtype=g.dtype)
-            one_hot[np.arange(index.size), index] = 1
-            self.weight.accumulate(one_hot.T @ g)
+            one_hot_t = np.zeros((self.num_embeddings, index.size), dtype=g.dtype)  # Xᵀ
+            one_hot_t[index, np.arange(index.size)] = 1
+            self.weight.accumulate(one_hot_t @ g)
         else:
             # .grad clears the buffer if zero_grad marked it; then every row is added in place.
             np.add.at(self.weight.grad, index, g)
