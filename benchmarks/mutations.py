@@ -570,6 +570,22 @@ MUTATIONS: list[Mutation] = [
         "Conv2d's dL/db left at zero",
     ),
     Mutation(
+        "conv-im2col-ignores-dilation",
+        NN + "conv.py",
+        "(bn, sH * bh, sW * bw, Cg * bc, dH * bh, dW * bw, bc)",
+        "(bn, sH * bh, sW * bw, Cg * bc, bh, bw, bc)",
+        CONV,
+        "Conv2d's patch matrix reads neighbouring pixels where the dilated kernel skips some",
+    ),
+    Mutation(
+        "relu-zeros-kept-across-shapes",
+        NN + "activation.py",
+        "if zeros is None or zeros.shape != sample.shape or zeros.strides != sample.strides:",
+        "if zeros is None:",
+        LAYERS,
+        "ReLU keeps the zeros of its first float32 batch for every later batch",
+    ),
+    Mutation(
         "conv-dx-overlaps-overwrite",
         NN + "conv.py",
         "d_pad_g[n0:n1, rows, columns, k] += d_patch",

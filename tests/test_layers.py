@@ -116,6 +116,36 @@ def test_relu_edge_values_are_torchs(dtype: Any) -> None:
     np.testing.assert_array_equal(layer.backward(g), xt.grad.numpy())
 
 
+def test_relu_matches_torch_across_shapes_and_layouts() -> None:
+    # One layer fed in turn a channels-last batch, a contiguous one of its shape, one of
+    # another shape, the first again, a 1-D vector and a sliced (non-contiguous) batch, with the edge values scattered
+    # among normal ones: each output equals torch.relu's bit for bit, and keeps x's layout.
+    rng = np.random.default_rng(7)
+    edges = np.array([-np.inf, -3.0, -1e-30, 0.0, 2.5, np.inf, np.nan], dtype=np.float32)
+
+    def batch(shape: tuple[int, ...]) -> np.ndarray:
+        x = rng.standard_normal(shape).astype(np.float32)
+        flat = x.reshape(-1)
+        k = min(40, flat.size // 2)
+        flat[rng.choice(flat.size, k, replace=False)] = rng.choice(edges, k)
+        return x
+
+    # (N, C, H, W) as Conv2d gives it; float32 batches of 4096 entries or more (all but (4, 9))
+    # are compared with a zero array rather than the scalar 0
+    channels_last = batch((8, 16, 16, 4)).transpose(0, 3, 1, 2)
+    same_shape = batch((8, 4, 16, 16))  # contiguous, the shape of channels_last
+    inputs = [channels_last, same_shape, batch((64, 96)), channels_last, batch((4, 9)),
+              batch((5000,)), batch((130, 80))[::2, 1:]]  # fmt: skip
+    layer = ReLU()
+    for x in inputs:
+        y = layer(x)
+        expected = torch.relu(torch.from_numpy(np.ascontiguousarray(x))).numpy()
+        np.testing.assert_array_equal(y, expected)
+        np.testing.assert_array_equal(np.signbit(y), np.signbit(expected))
+        assert y.dtype == np.float32
+        assert np.argsort(y.strides).tolist() == np.argsort(x.strides).tolist()
+
+
 def test_linear_init_is_pytorch_uniform_bound() -> None:
     rng = np.random.default_rng(0)
     layer = Linear(25, 400, rng=rng)

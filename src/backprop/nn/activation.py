@@ -21,11 +21,27 @@ class ReLU(Module):
 
     def __init__(self) -> None:
         self._y: Array | None = None
+        self._zeros: Array | None = None
 
     def forward(self, x: Array) -> Array:
         # np.maximum, as torch.relu: 0 (not −0.0) for a negative x and for −inf; nan stays nan
-        self._y = y = np.maximum(x, 0)
+        self._y = y = np.maximum(x, self._zero_for(x))
         return y
+
+    def _zero_for(self, x: Array) -> Array | int:
+        """What np.maximum compares x with: 0, or for a float32 x of 4096 entries or more a
+        zero sample x[0] broadcast over the batch. NumPy's float32 maximum of an array and a
+        scalar runs 2–4× slower than its loop over two arrays (measured on AVX2 CPUs; float64's
+        loops do not differ so; below 4096 entries the lookup here costs more than it saves),
+        and a zero array laid out as x[0] keeps both operands in x's memory order, at 1/N of
+        its size. The values are the same, bit for bit."""
+        if x.size < 4096 or x.dtype != np.float32 or x.ndim < 2:
+            return 0
+        zeros = self._zeros
+        sample = x[0]
+        if zeros is None or zeros.shape != sample.shape or zeros.strides != sample.strides:
+            self._zeros = zeros = np.zeros_like(sample)
+        return zeros
 
     def backward(self, grad_output: Array) -> Array:
         return grad_output * self._mask()

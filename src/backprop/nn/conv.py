@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from ..arrays import Array
 from .module import Module, Parameter
@@ -58,6 +58,31 @@ def gemm(a: Array, b: Array, out: Array | None = None) -> Array:
     """a · b (either may be a transposed view): the one place the convolutions multiply
     matrices, so that a benchmark can time them."""
     return np.matmul(a, b, out=out)
+
+
+def patch_view(
+    x_pad: Array,
+    groups: int,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+) -> Array:
+    """X̂ as a read-only view of the channels-last x_pad (N, H_pad, W_pad, C), no copy: shape
+    (N, H′, W′, G, kH, kW, C/G), entry x_pad[n, s·h′ + d·i, s·w′ + d·j, g·C/G + c]. The patch
+    matrix is a copy of it. With d = 1 and one group, the kW·C numbers of a kernel row are
+    contiguous in x_pad, so that copy runs over long contiguous stretches."""
+    N, H_pad, W_pad, C = x_pad.shape
+    (kH, kW), (sH, sW), (dH, dW) = kernel, stride, dilation
+    Ho = (H_pad - dH * (kH - 1) - 1) // sH + 1
+    Wo = (W_pad - dW * (kW - 1) - 1) // sW + 1
+    Cg = C // groups
+    bn, bh, bw, bc = x_pad.strides
+    return as_strided(
+        x_pad,
+        (N, Ho, Wo, groups, kH, kW, Cg),
+        (bn, sH * bh, sW * bw, Cg * bc, dH * bh, dW * bw, bc),
+        writeable=False,
+    )
 
 
 def fold_slices(
@@ -243,22 +268,30 @@ class Conv2d(Module):
             x_pad[:, top : top + H, left : left + W_] = x_hwc
         else:
             x_pad = np.ascontiguousarray(x_hwc, dtype=dtype)
-        # X̂ (N, H′, W′, G, kH, kW, C/G): for each offset (i, j) one strided slice of x_pad.
-        # Built and multiplied a few images at a time, so that each block of X̂ is still in the
-        # cache when the GEMM reads it.
+        # X̂ (N, H′, W′, G, kH, kW, C/G), copied from a strided view of x_pad (below). Built
+        # and multiplied a few images at a time, so that each block of X̂ is still in the cache
+        # when the GEMM reads it.
         Cg, Og, K = C // G, O // G, kH * kW * (C // G)
         slices = fold_slices(self.kernel_size, self.stride, self.dilation, (Ho, Wo))
         w = self._weight_matrix()  # Ŵ: (G, O/G, K)
         Y = np.empty((N * Ho * Wo, O), dtype)
+        view = None
         if len(slices) == 1 and slices[0][2] == (slice(0, H, 1), slice(0, W_, 1)):
             cols = x_pad.reshape(N * Ho * Wo, G * K)  # a 1×1 kernel, stride 1: X̂ is x_pad
             patches = None
         else:
             patches = np.empty((N, Ho, Wo, G, kH, kW, Cg), dtype)
             cols = patches.reshape(N * Ho * Wo, G * K)
+            if Cg > 1:
+                view = patch_view(x_pad, G, self.kernel_size, self.stride, self.dilation)
         for n0, n1 in image_chunks(N, Ho * Wo):
             rows_of = slice(n0 * Ho * Wo, n1 * Ho * Wo)
-            if patches is not None:
+            if view is not None and patches is not None:
+                # one copy: X̂[(n,h′,w′), (g,i,j,c)] = x_pad[n, s·h′ + d·i, s·w′ + d·j, g·C/G + c]
+                patches[n0:n1] = view[n0:n1]
+            elif patches is not None:
+                # one channel per group: a copy per kernel offset (i, j) runs along w′, where
+                # the single copy above would run over the kW entries of a kernel row only
                 for i, j, (rows, columns) in slices:
                     patches[n0:n1, :, :, :, i, j] = x_pad[n0:n1, rows, columns].reshape(
                         n1 - n0, Ho, Wo, G, Cg
