@@ -51,15 +51,18 @@ def pair_mosaics(
     """
     O, C, kH, kW = weight.shape
     half = C * (kW + 1) - 1  # one kernel's row of channel tiles
-    cell_w, cell_h = 2 * half + 2 + 3, kH + 3  # 2 px between kernel and gradient, 3 between pairs
+    # 2 px between kernel and gradient, 3 between pairs side by side; above each pair a band
+    # for its label: 3 px over one-channel kernels (large tiles), 4 over the thin rows of many
+    band = 3 if C == 1 else 4
+    cell_w, cell_h = 2 * half + 2 + 3, kH + band
     rows = -(-O // per_row)
     kern = np.full((rows * cell_h, min(O, per_row) * cell_w - 3), np.nan)
     grads = np.full_like(kern, np.nan)
     labels = []
     for o in range(O):
         r, c = divmod(o, per_row)
-        top, left = r * cell_h + 3, c * cell_w
-        labels.append((left + half + 0.5, top - 0.7, o))
+        top, left = r * cell_h + band, c * cell_w
+        labels.append((left - 0.5, top - 0.6, o))  # the label's lower left corner
         for ch in range(C):
             x = left + ch * (kW + 1)
             kern[top : top + kH, x : x + kW] = weight[o, ch]
@@ -122,7 +125,7 @@ class KernelPanel:
         for spine in ax.spines.values():
             spine.set_visible(False)
         for x, y, o in labels:
-            ax.text(x, y, f"kernel {o}", ha="center", va="bottom", fontsize=6.5,
+            ax.text(x, y, f"kernel {o}", ha="left", va="bottom", fontsize=6.5,
                     color="#444444")  # fmt: skip
         O, C, kH, kW = weight.shape
         tiles = f"its {C} input channels left to right" if C > 1 else "one input channel"
