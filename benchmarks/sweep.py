@@ -76,7 +76,10 @@ def sweep(rounds: int, seconds: float) -> tuple[Raw, dict[str, Any]]:
 
 def stats(raw: Raw) -> Stats:
     """Medians over the rounds, per point: steps/s of each library, their ratio, and the GEMM
-    time of a step (the median over backprop's processes) as a share of each library's step."""
+    time of a step as a share of each library's step. backprop's share is taken in each of its
+    processes, where the products are timed right after the steps, then the median over the
+    rounds (the median GEMM time and the median step may come from rounds run under different
+    loads); PyTorch's divides the median GEMM time by PyTorch's median step."""
     out: Stats = {}
     for name, libs in raw.items():
         if not libs.get("backprop") or not libs.get("torch"):
@@ -84,8 +87,9 @@ def stats(raw: Raw) -> Stats:
         ours = statistics.median(p["rate"] for p in libs["backprop"])
         torch = statistics.median(p["rate"] for p in libs["torch"])
         gemm_s = statistics.median(1 / p["gemm_rate"] for p in libs["backprop"])
+        share = statistics.median(p["rate"] / p["gemm_rate"] for p in libs["backprop"])
         out[name] = {"ours": ours, "torch": torch, "ratio": ours / torch,
-                     "share": gemm_s * ours, "torch_share": gemm_s * torch}  # fmt: skip
+                     "share": share, "torch_share": gemm_s * torch}  # fmt: skip
     return out
 
 
@@ -190,12 +194,13 @@ METHOD = [
     "shapes and dtype and preallocated outputs (`gemm_buffers` in `benchmarks/cases.py`): "
     "x·W for every layer, xᵀ·dL/dy for every layer's dL/dW, dL/dy·Wᵀ for every layer but the "
     "first (whose dL/dx neither library computes). 'GEMMs / backprop's step' is that time "
-    "(median over the rounds) divided by backprop's median step time: what is left is the "
+    "divided by the same process's step time, the median over the rounds: what is left is the "
     "work outside the products (bias, ReLU, softmax, the SGD update, Python). 'GEMMs / "
     "PyTorch's step' divides the same NumPy GEMM time by PyTorch's step time; PyTorch calls "
     "its own BLAS, so this is a yardstick, not a measurement of PyTorch's own products. A share "
     "above 100% means that the steps and the products alone were timed under different loads "
-    "(other work on the machine); the medians of more rounds, on a quiet machine, settle it.",
+    "(other work on the machine, which can change within seconds); the medians of more rounds, "
+    "on a quiet machine, settle it.",
     "- In the PyTorch workers NumPy only makes the data, with `OPENBLAS_NUM_THREADS=1`; the "
     "OpenBLAS tuning variables of `benchmarks/run.py` are removed from every worker's "
     "environment; thread counts are otherwise the libraries' defaults.",

@@ -80,7 +80,22 @@ def test_stats_are_medians_and_the_gemm_share_is_gemm_time_over_step_time() -> N
     assert a["torch_share"] == pytest.approx(0.25)
     b = s[point_name(64, 2048, 256, "float32")]
     assert b["ratio"] == pytest.approx(0.8)
-    assert b["share"] == pytest.approx(4.0 / 5.0)  # median GEMM time 1/5 s, step 1/4 s
+    assert b["share"] == pytest.approx(4.0 / 5.0)  # the median of 4/5, 5/6 and 3/4
+
+
+def test_the_gemm_share_pairs_each_process_gemms_with_its_own_steps() -> None:
+    # Three rounds under changing load: in each process the products take 80% of the step but
+    # in the last one. Taking the median GEMM time (1/1500 s, the last round's) against the
+    # median step (1/2000 s, also the last round's, but a slower one) would give 133%.
+    name = point_name(784, 512, 256, "float32")
+    raw: sweep.Raw = {
+        name: {
+            "backprop": [{"rate": r, "gemm_rate": g}
+                         for r, g in ((1000.0, 1250.0), (3000.0, 3750.0), (2000.0, 1500.0))],
+            "torch": [{"rate": 2000.0}],
+        }
+    }  # fmt: skip
+    assert sweep.stats(raw)[name]["share"] == pytest.approx(0.8)
 
 
 def test_the_summary_names_every_point_behind_pytorch() -> None:
