@@ -660,6 +660,14 @@ MUTATIONS: list[Mutation] = [
     ),
     # ---------------------------------------------- losses: NLLLoss, L1Loss, BCEWithLogits
     Mutation(
+        "labels-unsigned-view-at-any-width",
+        "src/backprop/losses/classification.py",
+        'if target.dtype.kind == "u" or c <= 1 << (bits - 1):',
+        "if True:",
+        LOSSES,
+        "a negative int8 label passes as a class when there are more than 128 classes",
+    ),
+    Mutation(
         "nll-grad-sign",
         "src/backprop/losses/classification.py",
         "grad[np.arange(shape[0]), labels] = -w_y * np.divide(g, np.float64(total_weight))",

@@ -142,6 +142,34 @@ def test_cross_entropy_labels_out_of_range() -> None:
         CrossEntropyLoss()(np.zeros((2, 3)), np.array([-1, 0]))
 
 
+@pytest.mark.parametrize("loss", [CrossEntropyLoss, NLLLoss])
+@pytest.mark.parametrize(
+    ("dtype", "classes", "bad"),
+    [
+        ("int8", 5, -1),
+        ("int8", 128, -128),  # the most negative int8, viewed unsigned, is 128: not below C
+        ("int8", 200, -60),  # more classes than int8's positive range: viewed unsigned, 196
+        ("int16", 300, -1),
+        ("int32", 10, -(2**31)),
+        ("int64", 27, -1),
+        ("uint8", 200, 255),
+        ("uint64", 3, 2**64 - 1),
+    ],
+)
+def test_labels_out_of_range_are_refused_in_every_integer_type(
+    loss: Any, dtype: str, classes: int, bad: int
+) -> None:
+    # As torch refuses them (an IndexError there): each label outside [0, C), named with its
+    # index, whatever the integer type, and the same labels in range are accepted.
+    top = min(classes - 1, int(np.iinfo(dtype).max))  # the largest class the type can hold
+    target = np.array([0, top, bad, 1], dtype=dtype)
+    scores = np.zeros((4, classes))
+    with pytest.raises(ValueError, match=rf"label {bad} at index 2 is out of range"):
+        loss()(scores, target)
+    target[2] = top
+    assert np.isfinite(loss()(scores, target))
+
+
 def test_cross_entropy_bad_target_shape_and_dtype() -> None:
     with pytest.raises(ValueError, match=r"target must be \(2,\)"):
         CrossEntropyLoss()(np.zeros((2, 3)), np.array([[0], [1]]))

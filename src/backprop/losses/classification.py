@@ -34,10 +34,16 @@ def check_labels(loss: str, scores: Array, target: Array, ignore_index: int) -> 
     if n == 0:
         raise ValueError(f"{loss}: got an empty batch (N = 0)")
     # ufunc.reduce: the loops behind .min() and .max(), without their Python-level wrappers,
-    # which on a small batch cost more than the arithmetic.
+    # which on a small batch cost more than the arithmetic. The common case takes one pass:
+    # viewed as unsigned, a negative b-bit label is 2^(b−1) or more (two's complement), so when
+    # C is no larger, every label lies in [0, C) exactly when the largest of them, so viewed,
+    # is below C.
+    bits = 8 * target.dtype.itemsize
+    if target.dtype.kind == "u" or c <= 1 << (bits - 1):
+        top = int(np.maximum.reduce(target.view(f"u{target.dtype.itemsize}")))
+        if top < c and not 0 <= ignore_index < c:
+            return None  # every label a class, and ignore_index (-100 by default) none of them
     lo, hi = int(np.minimum.reduce(target)), int(np.maximum.reduce(target))
-    if lo >= 0 and hi < c and not 0 <= ignore_index < c:
-        return None  # every label a class, and ignore_index (-100 by default) none of them
     ignored = target == ignore_index
     if lo >= 0 and hi < c:
         return ~ignored if ignored.any() else None

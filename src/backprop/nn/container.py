@@ -52,7 +52,8 @@ class Sequential(Module):
         # The sum is a one-pass filter with no temporary: it is finite only if every entry is
         # (NaN and ±inf propagate through sums). If it is not (a NaN or inf, or a float
         # overflow of the sum), check_finite looks at every entry and raises only for a real one.
-        if not math.isfinite(np.add.reduce(x, axis=None)):
+        # Integers (an Embedding's indices) are finite by their type.
+        if x.dtype.kind not in "iub" and not math.isfinite(np.add.reduce(x, axis=None)):
             check_finite("Sequential: input", x)
         self._requires_grad = requires_grad
         for i, layer in enumerate(self.layers):

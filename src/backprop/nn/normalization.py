@@ -129,7 +129,7 @@ class _BatchNorm(Module):
         running_mean, running_var = self.running_mean, self.running_var
         count = self.num_batches_tracked
         assert running_mean is not None and running_var is not None and count is not None
-        count += 1
+        count.fill(count + 1)  # a 0-d array: fill is one call where += is a ufunc's
         factor = 1.0 / float(count) if self.momentum is None else self.momentum
         # In place: state_dict() hands out these very arrays.
         running_mean *= 1 - factor

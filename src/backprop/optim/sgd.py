@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..nn import Parameter
-from .optimizer import Optimizer, blocks, check
+from .optimizer import BLOCK, Optimizer, blocks, check
 
 
 class SGD(Optimizer):
@@ -68,6 +68,9 @@ class SGD(Optimizer):
                     buf *= mu
                     buf += g if self.dampening == 0 else (1 - self.dampening) * g
                 g = g + mu * buf if self.nesterov else buf
-            for data, grad in blocks(p.data, g):
-                data -= lr * grad
+            if g.size <= BLOCK:
+                p.data -= lr * g  # the common small parameter: no blocks to make
+            else:
+                for data, grad in blocks(p.data, g):
+                    data -= lr * grad
         self.steps += 1
