@@ -570,12 +570,12 @@ MUTATIONS: list[Mutation] = [
         "Conv2d's dL/db left at zero",
     ),
     Mutation(
-        "conv-im2col-ignores-dilation",
+        "conv-im2col-kernel-transposed",
         NN + "conv.py",
-        "(bn, sH * bh, sW * bw, Cg * bc, dH * bh, dW * bw, bc)",
-        "(bn, sH * bh, sW * bw, Cg * bc, bh, bw, bc)",
+        "by_group.transpose(0, 3, 4, 1, 5, 6, 2)",
+        "by_group.transpose(0, 3, 4, 1, 6, 5, 2)",
         CONV,
-        "Conv2d's patch matrix reads neighbouring pixels where the dilated kernel skips some",
+        "Conv2d's patch matrix takes a kernel's columns for its rows",
     ),
     Mutation(
         "relu-zeros-kept-across-shapes",

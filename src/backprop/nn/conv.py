@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import as_strided, sliding_window_view
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ..arrays import Array
 from .module import Module, Parameter
@@ -68,21 +68,14 @@ def patch_view(
     dilation: tuple[int, int],
 ) -> Array:
     """X̂ as a read-only view of the channels-last x_pad (N, H_pad, W_pad, C), no copy: shape
-    (N, H′, W′, G, kH, kW, C/G), entry x_pad[n, s·h′ + d·i, s·w′ + d·j, g·C/G + c]. The patch
-    matrix is a copy of it. With d = 1 and one group, the kW·C numbers of a kernel row are
-    contiguous in x_pad, so that copy runs over long contiguous stretches."""
-    N, H_pad, W_pad, C = x_pad.shape
-    (kH, kW), (sH, sW), (dH, dW) = kernel, stride, dilation
-    Ho = (H_pad - dH * (kH - 1) - 1) // sH + 1
-    Wo = (W_pad - dW * (kW - 1) - 1) // sW + 1
-    Cg = C // groups
-    bn, bh, bw, bc = x_pad.strides
-    return as_strided(
-        x_pad,
-        (N, Ho, Wo, groups, kH, kW, Cg),
-        (bn, sH * bh, sW * bw, Cg * bc, dH * bh, dW * bw, bc),
-        writeable=False,
-    )
+    (N, H′, W′, G, kH, kW, C/G), entry x_pad[n, s·h′ + d·i, s·w′ + d·j, g·C/G + c] (``windows``
+    with the channels split by group and moved last). The patch matrix is a copy of it. With
+    d = 1 and one group, the kW·C numbers of a kernel row are contiguous in x_pad, so that copy
+    runs over long contiguous stretches."""
+    view = windows(x_pad.transpose(0, 3, 1, 2), kernel, stride, dilation)  # (N, C, H′, W′, kH, kW)
+    N, C, Ho, Wo, kH, kW = view.shape
+    by_group = view.reshape(N, groups, C // groups, Ho, Wo, kH, kW)  # a view: one axis split
+    return by_group.transpose(0, 3, 4, 1, 5, 6, 2)
 
 
 def fold_slices(
