@@ -178,7 +178,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "sequential-no-input-check",
         NN + "container.py",
-        "if not math.isfinite(np.add.reduce(x, axis=None)):",
+        'if x.dtype.kind not in "iub" and not math.isfinite(np.add.reduce(x, axis=None)):',
         "if False:",
         LAYERS,
         "a NaN or inf in the input goes through unnamed",
