@@ -331,8 +331,9 @@ class Conv2d(Module):
         Og, K = O // G, cols.shape[1] // G
         kH, kW = self.kernel_size
         # (dL/dŴ)ᵀ = X̂ᵀ · dL/dY, (K, O/G) per group: the same product as (dL/dY)ᵀ · X̂, which
-        # OpenBLAS runs at a fraction of the speed for this shape (a long inner dimension,
-        # N·H′·W′, and a small output)
+        # OpenBLAS has run at a fraction of the speed for this shape (a long inner dimension,
+        # N·H′·W′, and a small output) on an earlier 2-core AMD EPYC; on a Zen 3 EPYC the two
+        # measured within 5% of each other
         dW_t = np.empty((G, K, Og), dtype=cols.dtype)
         for k in range(G):
             gemm(cols[:, k * K : (k + 1) * K].T, g[:, k * Og : (k + 1) * Og], out=dW_t[k])
