@@ -564,10 +564,18 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "conv-db-dropped",
         NN + "conv.py",
-        "self.bias.accumulate(np.add.reduce(g, axis=0))",
-        "self.bias.accumulate(0 * np.add.reduce(g, axis=0))",
+        "self.bias.accumulate(dW_t[:, K].reshape(O))",
+        "self.bias.accumulate(0 * dW_t[:, K].reshape(O))",
         CONV,
         "Conv2d's dL/db left at zero",
+    ),
+    Mutation(
+        "conv-bias-column-zeros",
+        NN + "conv.py",
+        "by_group[..., K] = 1",
+        "by_group[..., K] = 0",
+        CONV,
+        "Conv2d's column of ones in X̂ holds zeros: b never added, dL/db zero",
     ),
     Mutation(
         "conv-im2col-kernel-transposed",
@@ -608,6 +616,14 @@ MUTATIONS: list[Mutation] = [
         "pass",
         CONV,
         "MaxPool2d sends a tie's gradient to every tied maximum (PyTorch: the first only)",
+    ),
+    Mutation(
+        "maxpool-tiled-last-tie-wins",
+        NN + "pooling.py",
+        "above.append(values[k] > best)",
+        "above.append(values[k] >= best)",
+        CONV,
+        "MaxPool2d(2) routes a tie's gradient to the last tied maximum (PyTorch: the first)",
     ),
     Mutation(
         "maxpool-tiled-remainder-not-zeroed",

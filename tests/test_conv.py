@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -121,11 +122,54 @@ def test_conv2d_matches_torch_one_image_per_block(
     seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """X̂ is built, and dL/dx folded, a block of images at a time: with blocks of one image
-    (CHUNK_ROWS = 1) every configuration runs through several blocks."""
+    (CHUNK_BYTES = 1) every configuration runs through several blocks."""
     import backprop.nn.conv as conv
 
-    monkeypatch.setattr(conv, "CHUNK_ROWS", 1)
+    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)
     check_random_conv(np.random.default_rng(200 + seed), batch=3)
+
+
+def test_one_conv2d_over_changing_inputs_keeps_its_work_arrays_right() -> None:
+    """Conv2d keeps X̂ and the padded input between calls: the same layer over batches of
+    other sizes, dtypes and layouts, and back, matches PyTorch every time (the ones column
+    and the zero border written once must survive every rewrite of the rest)."""
+    rng = np.random.default_rng(11)
+    layer = Conv2d(3, 4, 3, padding=1, rng=rng)
+    for n, layout in [(5, "nchw"), (2, "nhwc"), (5, "nhwc"), (5, "nchw"), (1, "nchw")]:
+        x = rng.standard_normal((n, 3, 6, 5))
+        if layout == "nhwc":
+            x = channels_last_copy(x)
+        y = layer(x)
+        upstream = rng.standard_normal(y.shape)
+        layer.zero_grad()
+        dx = layer.backward(upstream)
+        xt, wt, yt = torch_conv(layer, x)
+        yt.backward(torch.tensor(upstream))
+        assert_close(f"conv2d forward, batch {n} {layout}", y, yt.detach().numpy())
+        assert_close(f"conv2d dL/dx, batch {n} {layout}", dx, xt.grad)
+        assert_close(f"conv2d dL/dW, batch {n} {layout}", layer.weight.grad, wt.grad)
+        assert layer.bias is not None
+        assert_close(f"conv2d dL/db, batch {n}", layer.bias.grad, upstream.sum(axis=(0, 2, 3)))
+
+
+@pytest.mark.parametrize("copy_of", [copy.copy, copy.deepcopy])
+def test_a_copied_conv2d_shares_no_work_arrays(copy_of: Any) -> None:
+    """A copy made between the forward and the backward pass, then run on other data, gives
+    that data's output and leaves the original's cached X̂ alone: the original's gradients are
+    those of its own input."""
+    rng = np.random.default_rng(12)
+    layer = Conv2d(2, 3, 3, padding=1, rng=rng)
+    x, other = rng.standard_normal((2, 2, 2, 5, 5))
+    y = layer(x)
+    twin = copy_of(layer)
+    _, _, y_other = torch_conv(layer, other)
+    assert_close("conv2d forward of a copy", twin(other), y_other.detach().numpy())
+    upstream = rng.standard_normal(y.shape)
+    layer.zero_grad()
+    layer.backward(upstream)
+    _, wt, yt = torch_conv(layer, x)
+    yt.backward(torch.tensor(upstream))
+    assert_close("conv2d dL/dW after a copy ran", layer.weight.grad, wt.grad)
 
 
 def channels_last_copy(a: np.ndarray) -> np.ndarray:

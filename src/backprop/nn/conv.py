@@ -8,6 +8,7 @@ X̂[(n,h′,w′), (c,i,j)] = x_pad[n, c, s·h′ + d·i, s·w′ + d·j].
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -78,16 +79,17 @@ def patch_view(
     return by_group.transpose(0, 3, 4, 1, 5, 6, 2)
 
 
+@functools.lru_cache(maxsize=256)
 def fold_slices(
     kernel: tuple[int, int],
     stride: tuple[int, int],
     dilation: tuple[int, int],
     out_hw: tuple[int, int],
-) -> list[tuple[int, int, tuple[slice, slice]]]:
+) -> tuple[tuple[int, int, tuple[slice, slice]], ...]:
     """For each kernel offset (i, j), the strided slice of x_pad it reads: rows d·i + s·h′ and
     columns d·j + s·w′ for h′ < H′, w′ < W′. The backward passes add into these slices."""
     (kH, kW), (sH, sW), (dH, dW), (Ho, Wo) = kernel, stride, dilation, out_hw
-    return [
+    return tuple(
         (
             i,
             j,
@@ -98,18 +100,18 @@ def fold_slices(
         )
         for i in range(kH)
         for j in range(kW)
-    ]
+    )
 
 
-# Rows of X̂ (output positions) handled together by Conv2d: about 2 MiB of float32 X̂ for a
-# 3×3 kernel over 32 channels, a block that stays in the cache between the copy that builds it
-# and the product that reads it.
-CHUNK_ROWS = 2048
+# Bytes of X̂ handled together by Conv2d: a block that stays in the cache between the copy
+# that builds it and the product that reads it (2048 rows of a 3×3 kernel over 64 channels).
+CHUNK_BYTES = 2**21
 
 
-def image_chunks(n_images: int, rows_per_image: int) -> list[tuple[int, int]]:
-    """[(n0, n1), …]: consecutive runs of images with about CHUNK_ROWS rows of X̂ each."""
-    step = max(1, CHUNK_ROWS // rows_per_image)
+def image_chunks(n_images: int, rows_per_image: int, row_bytes: int) -> list[tuple[int, int]]:
+    """[(n0, n1), …]: consecutive runs of images with about CHUNK_BYTES of X̂ each (rows of
+    ``row_bytes``), at least one image a run."""
+    step = max(1, CHUNK_BYTES // (rows_per_image * row_bytes))
     return [(n0, min(n0 + step, n_images)) for n0 in range(0, n_images, step)]
 
 
@@ -252,37 +254,32 @@ class Conv2d(Module):
                 f"{self!r}: input {H}×{W_} (padded {H + top + bottom}×{W_ + left + right}) is "
                 f"smaller than the dilated kernel {dH * (kH - 1) + 1}×{dW * (kW - 1) + 1}"
             )
-        # x_pad channels last, (N, H + pads, W + pads, C): one copy at most (none for a
-        # channels-last input without padding), which also casts to the layer's dtype
-        x_hwc = x.transpose(0, 2, 3, 1)
-        pad_shape = (N, H + top + bottom, W_ + left + right, C)
-        if any(self._pads):
-            x_pad = np.zeros(pad_shape, dtype)
-            x_pad[:, top : top + H, left : left + W_] = x_hwc
-        else:
-            x_pad = np.ascontiguousarray(x_hwc, dtype=dtype)
-        # X̂ (N, H′, W′, G, kH, kW, C/G), copied from a strided view of x_pad (below). Built
-        # and multiplied a few images at a time, so that each block of X̂ is still in the cache
-        # when the GEMM reads it.
+        x_pad = self._padded(x, dtype)
+        # X̂ with a column of ones after each group's K columns when there is a bias: b is then
+        # one more column of Ŵ, the weight of a constant input 1, so the product adds it, and
+        # the product for dL/dŴ gives dL/db as its last row. The ones are written once, when
+        # the work array is made.
         Cg, Og, K = C // G, O // G, kH * kW * (C // G)
-        slices = fold_slices(self.kernel_size, self.stride, self.dilation, (Ho, Wo))
-        w = self._weight_matrix()  # Ŵ: (G, O/G, K)
+        Kb = K + (self.bias is not None)
+        cols, made = self._workspace("cols", (N * Ho * Wo, G * Kb), dtype)
+        by_group = cols.reshape(N, Ho, Wo, G, Kb)
+        if made and Kb > K:
+            by_group[..., K] = 1
+        # the K columns of X̂ (N, H′, W′, G, kH, kW, C/G), a view of the work array
+        patches = by_group[..., :K].reshape(N, Ho, Wo, G, kH, kW, Cg)
+        assert np.shares_memory(patches, cols)  # a view: writing it writes X̂
+        w = self._weight_matrix()  # [Ŵ b]: (G, O/G, Kb)
         Y = np.empty((N * Ho * Wo, O), dtype)
-        view = None
-        if len(slices) == 1 and slices[0][2] == (slice(0, H, 1), slice(0, W_, 1)):
-            cols = x_pad.reshape(N * Ho * Wo, G * K)  # a 1×1 kernel, stride 1: X̂ is x_pad
-            patches = None
-        else:
-            patches = np.empty((N, Ho, Wo, G, kH, kW, Cg), dtype)
-            cols = patches.reshape(N * Ho * Wo, G * K)
-            if Cg > 1:
-                view = patch_view(x_pad, G, self.kernel_size, self.stride, self.dilation)
-        for n0, n1 in image_chunks(N, Ho * Wo):
+        # X̂ built and multiplied a few images at a time, so that each block of X̂ is still in
+        # the cache when the GEMM reads it
+        view = self._patch_view(x_pad) if Cg > 1 else None
+        slices = fold_slices(self.kernel_size, self.stride, self.dilation, (Ho, Wo))
+        for n0, n1 in image_chunks(N, Ho * Wo, G * Kb * cols.itemsize):
             rows_of = slice(n0 * Ho * Wo, n1 * Ho * Wo)
-            if view is not None and patches is not None:
+            if view is not None:
                 # one copy: X̂[(n,h′,w′), (g,i,j,c)] = x_pad[n, s·h′ + d·i, s·w′ + d·j, g·C/G + c]
                 patches[n0:n1] = view[n0:n1]
-            elif patches is not None:
+            else:
                 # one channel per group: a copy per kernel offset (i, j) runs along w′, where
                 # the single copy above would run over the kW entries of a kernel row only
                 for i, j, (rows, columns) in slices:
@@ -290,22 +287,51 @@ class Conv2d(Module):
                         n1 - n0, Ho, Wo, G, Cg
                     )
             for k in range(G):
-                block = cols[rows_of, k * K : (k + 1) * K]
+                block = cols[rows_of, k * Kb : (k + 1) * Kb]
                 if G == 1:
                     gemm(block, w[0].T, out=Y[rows_of])
                 else:  # each group's outputs are a block of Y's columns
                     Y[rows_of, k * Og : (k + 1) * Og] = gemm(block, w[k].T)
-        if self.bias is not None:
-            Y += self.bias.data
-        self._cache = (x.shape, pad_shape, (Ho, Wo), cols)
+        self._cache = (x.shape, (N, *x_pad.shape[1:]), (Ho, Wo), cols)
         # Y is (N, H′, W′, O) in memory: y (N, O, H′, W′) is a view of it, channels last
         return Y.reshape(N, Ho, Wo, O).transpose(0, 3, 1, 2)
 
+    def _padded(self, x: Array, dtype: Any) -> Array:
+        """x_pad, channels last (N, H + pads, W + pads, C), in the layer's dtype: x itself for a
+        channels-last input without padding, else a work array whose zero border is made
+        once (each call writes only the inside)."""
+        top, bottom, left, right = self._pads
+        N, C, H, W_ = x.shape
+        x_hwc = x.transpose(0, 2, 3, 1)
+        if not any(self._pads) and x_hwc.flags.c_contiguous and x.dtype == dtype:
+            return x_hwc
+        shape = (N, H + top + bottom, W_ + left + right, C)
+        x_pad, _ = self._workspace("x_pad", shape, dtype, zeros=True)
+        x_pad[:, top : top + H, left : left + W_] = x_hwc
+        return x_pad
+
+    def _patch_view(self, x_pad: Array) -> Array:
+        """``patch_view`` of x_pad, kept while x_pad is the same work array (building the
+        strided view costs about as much as copying a small X̂)."""
+        kept = self.__dict__.get("_workspaces", {}).get("x_pad")
+        cached = self.__dict__.get("_view")
+        if cached is not None and cached[0] is x_pad and x_pad is kept:
+            return cached[1]
+        view = patch_view(x_pad, self.groups, self.kernel_size, self.stride, self.dilation)
+        self._view = (x_pad, view) if x_pad is kept else None
+        return view
+
     def _weight_matrix(self) -> Array:
-        """Ŵ: the weight (O, C/G, kH, kW) as (G, O/G, kH·kW·C/G), columns ordered (i, j, c)."""
+        """[Ŵ b]: the weight (O, C/G, kH, kW) as (G, O/G, kH·kW·C/G), columns ordered (i, j, c),
+        with the bias as one more column when there is one."""
         G, O = self.groups, self.out_channels
-        w = self.weight.data.transpose(0, 2, 3, 1)  # (O, kH, kW, C/G)
-        return np.ascontiguousarray(w).reshape(G, O // G, -1)
+        w = self.weight.data.transpose(0, 2, 3, 1).reshape(G, O // G, -1)  # (O, kH, kW, C/G)
+        if self.bias is None:
+            return np.ascontiguousarray(w)
+        out = np.empty((G, O // G, w.shape[2] + 1), w.dtype)
+        out[:, :, :-1] = w
+        out[:, :, -1] = self.bias.data.reshape(G, O // G)
+        return out
 
     def _grad_matrix(self, grad_output: Array) -> tuple[Array, Array]:
         cache = self._cache
@@ -328,30 +354,30 @@ class Conv2d(Module):
 
     def _param_grads(self, g: Array, cols: Array) -> None:
         G, O = self.groups, self.out_channels
-        Og, K = O // G, cols.shape[1] // G
+        Og, Kb = O // G, cols.shape[1] // G
         kH, kW = self.kernel_size
-        # (dL/dŴ)ᵀ = X̂ᵀ · dL/dY, (K, O/G) per group: the same product as (dL/dY)ᵀ · X̂, which
-        # OpenBLAS has run at a fraction of the speed for this shape (a long inner dimension,
-        # N·H′·W′, and a small output) on an earlier 2-core AMD EPYC; on a Zen 3 EPYC the two
-        # measured within 5% of each other
-        dW_t = np.empty((G, K, Og), dtype=cols.dtype)
+        K = kH * kW * (self.in_channels // G)
+        # [dL/dŴ dL/db]ᵀ = [X̂ 1]ᵀ · dL/dY, (Kb, O/G) per group: the row of ones in [X̂ 1]ᵀ sums
+        # dL/dY over its rows, which is dL/db. (X̂ᵀ · dL/dY, not (dL/dY)ᵀ · X̂: OpenBLAS has
+        # run the latter at a fraction of the speed for this shape, a long inner dimension
+        # N·H′·W′ and a small output, on an earlier 2-core AMD EPYC; on a Zen 3 EPYC the two
+        # measured within 5% of each other.)
+        dW_t = np.empty((G, Kb, Og), dtype=cols.dtype)
         for k in range(G):
-            gemm(cols[:, k * K : (k + 1) * K].T, g[:, k * Og : (k + 1) * Og], out=dW_t[k])
+            gemm(cols[:, k * Kb : (k + 1) * Kb].T, g[:, k * Og : (k + 1) * Og], out=dW_t[k])
         # back to the weight's layout (O, C/G, kH, kW)
-        dW = dW_t.transpose(0, 2, 1).reshape(O, kH, kW, K // (kH * kW))
+        dW = dW_t[:, :K].transpose(0, 2, 1).reshape(O, kH, kW, K // (kH * kW))
         self.weight.accumulate(dW.transpose(0, 3, 1, 2))
         if self.bias is not None:
-            self.bias.accumulate(np.add.reduce(g, axis=0))
+            self.bias.accumulate(dW_t[:, K].reshape(O))
 
     def backward(self, grad_output: Array) -> Array:
         g, cols = self._grad_matrix(grad_output)
         self._param_grads(g, cols)
         assert self._cache is not None
         x_shape, pad_shape, (Ho, Wo) = self._cache[:3]
-        # X̂ is not needed for dL/dx: it is let go before dL/dX̂, as large, is made (a second
-        # backward pass without a forward one is then an error, as in PyTorch).
+        # a second backward pass without a forward one is an error, as in PyTorch
         self._cache = None
-        del cols
         N, C, H, W_ = x_shape
         G, O = self.groups, self.out_channels
         Og, Cg = O // G, C // G
@@ -360,19 +386,23 @@ class Conv2d(Module):
         # Ŵ[:, i, j] is added into the strided slice of dL/dx_pad that X̂[…, i, j] was read
         # from. A block of dL/dx_pad stays in the cache across its kH·kW additions, and the
         # whole dL/dX̂ (as large as X̂) is never made.
-        w = self._weight_matrix().reshape(G, Og, kH * kW, Cg)
-        w_ij = [[np.ascontiguousarray(w[k, :, i * kW + j]) for i in range(kH) for j in range(kW)]
-                for k in range(G)]  # fmt: skip
+        K = kH * kW * Cg
+        w = self._weight_matrix()[:, :, :K].reshape(G, Og, kH * kW, Cg)
+        w_ij = np.ascontiguousarray(w.transpose(0, 2, 1, 3))  # (G, kH·kW, O/G, C/G)
         d_pad = np.zeros(pad_shape, dtype=g.dtype)
         d_pad_g = d_pad.reshape(*pad_shape[:3], G, Cg)
         slices = fold_slices(self.kernel_size, self.stride, self.dilation, (Ho, Wo))
-        for n0, n1 in image_chunks(N, Ho * Wo):
+        chunks = image_chunks(N, Ho * Wo, G * (K + 1) * g.itemsize)
+        most = max(n1 - n0 for n0, n1 in chunks) * Ho * Wo
+        d_patch_ws, _ = self._workspace("d_patch", (most, Cg), g.dtype)
+        for n0, n1 in chunks:
             g_block = g[n0 * Ho * Wo : n1 * Ho * Wo]
+            d_patch = d_patch_ws[: len(g_block)]
             for k in range(G):
                 g_group = g_block[:, k * Og : (k + 1) * Og]
                 for i, j, (rows, columns) in slices:
-                    d_patch = gemm(g_group, w_ij[k][i * kW + j]).reshape(n1 - n0, Ho, Wo, Cg)
-                    d_pad_g[n0:n1, rows, columns, k] += d_patch
+                    gemm(g_group, w_ij[k, i * kW + j], out=d_patch)
+                    d_pad_g[n0:n1, rows, columns, k] += d_patch.reshape(n1 - n0, Ho, Wo, Cg)
         top, _, left, _ = self._pads
         return d_pad[:, top : top + H, left : left + W_].transpose(0, 3, 1, 2)
 

@@ -90,11 +90,19 @@ class MaxPool2d(_Pool2d):
     is −∞, so it is never chosen. stride defaults to kernel_size.
 
     Computed offset by offset, as Conv2d's fold: the kH·kW strided slices x_pad[…, s·h′ + d·i,
-    s·w′ + d·j], one per window offset (i, j), each an (N, C, H′, W′) view. The forward takes
-    their running maximum; the backward finds, slice by slice, where each equals the maximum,
-    keeps the first offset of each window among ties (``keep_first``) and routes dL/dy there. Every step is a whole-
-    array operation, in the input's memory layout (channels last after a Conv2d). Caches the
-    padded input and y.
+    s·w′ + d·j], one per window offset (i, j), each an (N, C, H′, W′) view. Every step is a
+    whole-array operation, in the input's memory layout (channels last after a Conv2d).
+
+    When the windows tile the input (stride = kernel_size, no dilation: MaxPool2d(2)), the
+    forward pass takes the maximum of each window row, mᵢ = maxⱼ x_pad[…, i, j], then y = maxᵢ mᵢ,
+    and the backward pass routes dL/dy in the same two stages (``route_first_max``): to the
+    row holding the first maximum among the mᵢ, then within that row to the first maximum
+    among its entries. The first maximum of the first row that holds the window's maximum is
+    the window's first maximum in row-major order, so this is PyTorch's choice among ties.
+    Caches the padded input, y and the mᵢ. Otherwise (overlapping windows), the backward pass
+    finds, slice by slice, where each equals the maximum, keeps the first offset of each
+    window among ties (``keep_first``) and routes dL/dy there. A window holding a NaN has no
+    maximum to route to (both ways): its gradient is dropped.
     """
 
     def __init__(
@@ -105,35 +113,61 @@ class MaxPool2d(_Pool2d):
         dilation: IntOrPair = 1,
     ) -> None:
         super().__init__(kernel_size, stride, padding, dilation)
-        # (input shape, padded input, y)
-        self._cache: tuple[tuple[int, ...], Array, Array] | None = None
+        # (input shape, padded input, y, the window rows' maxima mᵢ when the windows tile)
+        self._cache: tuple[tuple[int, ...], Array, Array, list[Array] | None] | None = None
 
-    def _slices(self, out_hw: tuple[int, int]) -> list[tuple[int, int, tuple[slice, slice]]]:
+    def _slices(self, out_hw: tuple[int, int]) -> tuple[tuple[int, int, tuple[slice, slice]], ...]:
         return fold_slices(self.kernel_size, self.stride, self.dilation, out_hw)
+
+    def _tiled(self) -> bool:
+        return self.stride == self.kernel_size and self.dilation == (1, 1)
+
+    def _windows6(self, a: Array, out_hw: tuple[int, int]) -> Array:
+        """For tiling windows: the first H′·kH rows and W′·kW columns of the padded array a,
+        viewed as (N, C, H′, kH, W′, kW), each window whole (a view: writing it writes a)."""
+        (Ho, Wo), (kH, kW) = out_hw, self.kernel_size
+        N, C = a.shape[:2]
+        view = a[:, :, : Ho * kH, : Wo * kW].reshape(N, C, Ho, kH, Wo, kW)
+        assert view.base is not None
+        return view
 
     def forward(self, x: Array) -> Array:
         Ho, Wo = self._shapes(x)  # checks the input
         x_pad = self._pad(x, -np.inf)
+        shape = (*x.shape[:2], Ho, Wo)
+        if self._tiled():
+            x6 = self._windows6(x_pad, (Ho, Wo))
+            (kH, kW) = self.kernel_size
+            row_max = [
+                running_max([x6[:, :, :, i, :, j] for j in range(kW)], empty_as(x, shape))
+                for i in range(kH)
+            ]
+            y = running_max(row_max, empty_as(x, shape))
+            self._cache = (x.shape, x_pad, y, row_max)
+            return y
         (_, _, first), *rest = self._slices((Ho, Wo))
-        y = empty_as(x, (*x.shape[:2], Ho, Wo))
+        y = empty_as(x, shape)
         y[...] = x_pad[:, :, first[0], first[1]]
         for _, _, (rows, columns) in rest:
             np.maximum(y, x_pad[:, :, rows, columns], out=y)
-        self._cache = (x.shape, x_pad, y)
+        self._cache = (x.shape, x_pad, y, None)
         return y
 
     def backward(self, grad_output: Array) -> Array:
         if self._cache is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
-        x_shape, x_pad, y = self._cache
+        x_shape, x_pad, y, row_max = self._cache
         if grad_output.shape != y.shape:
             raise ValueError(
                 f"{self!r}: backward expects grad_output of shape {y.shape}, "
                 f"got {grad_output.shape}"
             )
         grad_output = same_layout(grad_output, y)
-        if self.stride == self.kernel_size and self.dilation == (1, 1):
-            return self._crop(self._backward_tiled(grad_output, x_pad, y), *x_shape[2:])
+        # a NaN in y (a window holding one) has no first maximum to route to: the general
+        # path below, whose comparisons with y drop it
+        if row_max is not None and not np.isnan(np.add.reduce(y, axis=None)):
+            d_pad = self._backward_tiled(grad_output, x_pad, row_max)
+            return self._crop(d_pad, *x_shape[2:])
         d_pad = np.zeros_like(x_pad, dtype=grad_output.dtype)
         slices = self._slices(y.shape[2:])
         hits = [x_pad[:, :, rows, columns] == y for _, _, (rows, columns) in slices]
@@ -142,28 +176,69 @@ class MaxPool2d(_Pool2d):
             d_pad[:, :, rows, columns] += grad_output * hit
         return self._crop(d_pad, *x_shape[2:])
 
-    def _backward_tiled(self, grad_output: Array, x_pad: Array, y: Array) -> Array:
-        """The backward pass when the windows tile the input (stride = kernel, no dilation:
-        MaxPool2d(2)): x_pad's first H′·kH rows and W′·kW columns, viewed as (N, C, H′, kH,
-        W′, kW), hold each window whole, so one comparison with y finds every maximum and one
-        product with dL/dy (broadcast over kH, kW) writes dL/dx_pad; only the choice among ties
-        goes offset by offset, on booleans."""
-        (N, C, Ho, Wo), (kH, kW) = y.shape, self.kernel_size
-        covered = (slice(None), slice(None), slice(0, Ho * kH), slice(0, Wo * kW))
-        windows6 = x_pad[covered].reshape(N, C, Ho, kH, Wo, kW)
-        is_max = windows6 == y[:, :, :, None, :, None]
-        keep_first([is_max[:, :, :, i, :, j] for i in range(kH) for j in range(kW)])
+    def _backward_tiled(self, grad_output: Array, x_pad: Array, row_max: list[Array]) -> Array:
+        """dL/dx_pad when the windows tile the input: dL/dy routed to the window row with the
+        first maximum among the rows' maxima mᵢ, then to the first maximum of that row, each
+        share written straight into its strided slice of dL/dx_pad (every entry of a window
+        gets its share, 0 or all of dL/dy)."""
+        (Ho, Wo), (kH, kW) = grad_output.shape[2:], self.kernel_size
+        x6 = self._windows6(x_pad, (Ho, Wo))
         whole = x_pad.shape[2:] == (Ho * kH, Wo * kW)
         # rows or columns that no window reads (a remainder below or right) get 0
         d_pad = (np.empty_like if whole else np.zeros_like)(x_pad, dtype=grad_output.dtype)
-        d6 = d_pad[covered].reshape(N, C, Ho, kH, Wo, kW)
-        assert not d6.flags.owndata  # a view: writing d6 writes d_pad
-        np.multiply(grad_output[:, :, :, None, :, None], is_max, out=d6)
+        d6 = self._windows6(d_pad, (Ho, Wo))
+        for i, share in enumerate(route_first_max(grad_output, row_max)):
+            route_first_max(
+                share,
+                [x6[:, :, :, i, :, j] for j in range(kW)],
+                out=[d6[:, :, :, i, :, j] for j in range(kW)],
+            )
         return d_pad
 
     def __repr__(self) -> str:
         extra = f", dilation={self.dilation}" if self.dilation != (1, 1) else ""
         return f"MaxPool2d({self._describe()}{extra})"
+
+
+def running_max(values: list[Array], out: Array) -> Array:
+    """The elementwise maximum of values (arrays of one shape), written into out."""
+    if len(values) == 1:
+        out[...] = values[0]
+        return out
+    np.maximum(values[0], values[1], out=out)
+    for v in values[2:]:
+        np.maximum(out, v, out=out)
+    return out
+
+
+def route_first_max(g: Array, values: list[Array], out: list[Array] | None = None) -> list[Array]:
+    """Each values[k]'s share of g (arrays of one shape, no NaN): g where values[k] is the
+    first maximum of values[0], values[1], … (PyTorch's choice among ties), 0 elsewhere.
+
+    values[k] is the first maximum where it is the last value above every earlier one
+    (a later value equal to the maximum is not above it). Walking back from the last value,
+    each takes g where it is such a value, from what the later ones left: shares_k = rest ⊙
+    [vₖ > max(v₀ … vₖ₋₁)], rest −= shares_k; values[0] takes what is left. Written into
+    ``out`` (views are welcome) when given."""
+    K = len(values)
+    if K == 1:
+        if out is None:
+            return [g]
+        np.copyto(out[0], g)
+        return [out[0]]
+    above = []
+    best = values[0]
+    for k in range(1, K):
+        above.append(values[k] > best)
+        if k < K - 1:
+            best = np.maximum(best, values[k])
+    shares: list[Array] = []  # from the last value back
+    rest = g
+    for k in range(K - 1, 0, -1):
+        shares.append(np.multiply(rest, above[k - 1], out=None if out is None else out[k]))
+        rest = np.subtract(rest, shares[-1], out=None if out is None or k > 1 else out[0])
+    shares.append(rest)
+    return shares[::-1]
 
 
 def keep_first(hits: list[Array]) -> None:
