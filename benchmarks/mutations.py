@@ -54,7 +54,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "linear-db-dropped",
         NN + "linear.py",
-        "np.add.reduce(grad_output, axis=0, out=b._grad)",
+        "column_sums(grad_output, out=b._grad)",
         "b._grad.fill(0)",
         LAYERS,
         "dL/db left at zero",
@@ -62,7 +62,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "linear-db-averaged",
         NN + "linear.py",
-        "np.add.reduce(grad_output, axis=0, out=b._grad)",
+        "column_sums(grad_output, out=b._grad)",
         "np.mean(grad_output, axis=0, out=b._grad)",
         LAYERS,
         "dL/db = mean over the batch instead of the sum",
@@ -488,10 +488,9 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "batchnorm-dx-without-batch-terms",
         NN + "normalization.py",
-        "dx = x_hat * _per_channel(sum_gx * (scale / m), x_hat.ndim)\n"
         "        np.subtract(grad_output * _per_channel(scale, x_hat.ndim), dx, out=dx)\n"
         "        dx -= _per_channel(sum_g * (scale / m), x_hat.ndim)\n",
-        "dx = grad_output * _per_channel(scale, x_hat.ndim)\n",
+        "        dx[...] = grad_output * _per_channel(scale, x_hat.ndim)\n",
         NEW_LAYERS,
         "BatchNorm's dL/dx forgets that the batch mean and variance depend on x",
     ),
@@ -570,6 +569,14 @@ MUTATIONS: list[Mutation] = [
         "Conv2d's dL/db left at zero",
     ),
     Mutation(
+        "module-new-reuses-held-arrays",
+        NN + "module.py",
+        "_UNREFERENCED = _references([((), np.empty(0))], 0)\n",
+        "_UNREFERENCED = _references([((), np.empty(0))], 0) + 1\n",
+        NEW_LAYERS,
+        "a layer hands out again an output that the caller (or one view) still holds",
+    ),
+    Mutation(
         "conv-bias-column-zeros",
         NN + "conv.py",
         "by_group[..., K] = 1",
@@ -628,8 +635,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "maxpool-tiled-remainder-not-zeroed",
         NN + "pooling.py",
-        "(np.empty_like if whole else np.zeros_like)",
-        "np.empty_like",
+        "zeros=not whole)",
+        "zeros=False)",
         CONV,
         "MaxPool2d(2) leaves garbage in dL/dx of the rows and columns no window reads",
     ),

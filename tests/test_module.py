@@ -112,3 +112,44 @@ def test_linear_refuses_a_wrong_last_dimension() -> None:
     layer = Linear(3, 2, rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"expects input of shape \(…, 3\), got \(2, 5, 4\)"):
         layer(np.ones((2, 5, 4)))
+
+
+def test_new_hands_out_only_arrays_that_nothing_references() -> None:
+    """Module._new takes back one of the layer's earlier arrays only when no reference to it
+    is left: not the caller's, not a view's; while one is held it makes a new array."""
+    layer = Module()
+    shape, f32 = (64, 1024), np.dtype(np.float32)  # 256 KiB: kept
+    a = layer._new("y", shape, f32)
+    a_id = id(a)
+    view = layer._new("y", shape, f32)[::2]  # only a view is left of the second
+    b = layer._new("y", shape, f32)
+    assert b is not a and not np.shares_memory(b, view) and not np.shares_memory(b, a)
+    del a
+    c = layer._new("y", shape, f32)  # the first one, free again
+    assert id(c) == a_id and not np.shares_memory(c, view) and not np.shares_memory(c, b)
+    zeros = layer._new("dx", shape, f32, zeros=True)
+    zeros += 1
+    del zeros
+    assert not layer._new("dx", shape, f32, zeros=True).any()
+    cl = layer._new("y", (2, 64, 32, 16), f32, channels_last=True)
+    assert cl.shape == (2, 64, 32, 16) and cl.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def test_outputs_the_caller_keeps_stay_as_they_were() -> None:
+    """A training loop that keeps each step's output and dL/dx (a list of predictions, say)
+    sees them unchanged by later steps, as with new arrays each step."""
+    from backprop import Conv2d, MaxPool2d, ReLU, Sequential
+
+    rng = np.random.default_rng(3)
+    model = Sequential(Conv2d(1, 8, 3, padding=1, rng=rng), ReLU(), MaxPool2d(2))
+    kept: list[np.ndarray] = []
+    copies: list[np.ndarray] = []
+    for _ in range(4):
+        x = rng.standard_normal((64, 1, 16, 16))
+        y = model(x, requires_grad=True)
+        dx = model.backward(rng.standard_normal(y.shape))
+        assert dx is not None
+        kept += [y, dx]
+        copies += [y.copy(), dx.copy()]
+    for a, b in zip(kept, copies, strict=True):
+        np.testing.assert_array_equal(a, b)

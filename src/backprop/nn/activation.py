@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..arrays import Array
-from .module import Module
+from .module import KEEP_FROM, Module
 from .registry import LayerType, register
 
 
@@ -25,7 +25,10 @@ class ReLU(Module):
 
     def forward(self, x: Array) -> Array:
         # np.maximum, as torch.relu: 0 (not −0.0) for a negative x and for −inf; nan stays nan
-        self._y = y = np.maximum(x, self._zero_for(x))
+        if x.nbytes < KEEP_FROM:
+            self._y = y = np.maximum(x, self._zero_for(x))
+        else:  # into an array of the layer's, see Module._new
+            self._y = y = np.maximum(x, self._zero_for(x), out=self._new_like("y", x))
         return y
 
     def _zero_for(self, x: Array) -> Array | int:

@@ -269,7 +269,7 @@ class Conv2d(Module):
         patches = by_group[..., :K].reshape(N, Ho, Wo, G, kH, kW, Cg)
         assert np.shares_memory(patches, cols)  # a view: writing it writes X̂
         w = self._weight_matrix()  # [Ŵ b]: (G, O/G, Kb)
-        Y = np.empty((N * Ho * Wo, O), dtype)
+        Y = self._new("y", (N * Ho * Wo, O), dtype)
         # X̂ built and multiplied a few images at a time, so that each block of X̂ is still in
         # the cache when the GEMM reads it
         view = self._patch_view(x_pad) if Cg > 1 else None
@@ -389,7 +389,7 @@ class Conv2d(Module):
         K = kH * kW * Cg
         w = self._weight_matrix()[:, :, :K].reshape(G, Og, kH * kW, Cg)
         w_ij = np.ascontiguousarray(w.transpose(0, 2, 1, 3))  # (G, kH·kW, O/G, C/G)
-        d_pad = np.zeros(pad_shape, dtype=g.dtype)
+        d_pad = self._new("dx", pad_shape, g.dtype, zeros=True)
         d_pad_g = d_pad.reshape(*pad_shape[:3], G, Cg)
         slices = fold_slices(self.kernel_size, self.stride, self.dilation, (Ho, Wo))
         chunks = image_chunks(N, Ho * Wo, G * (K + 1) * g.itemsize)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..arrays import Array
+from ..arrays import Array, column_sums
 from ._checks import float_dtype, whole_number
 from .module import Module, Parameter
 from .registry import LayerType, register
@@ -100,10 +100,10 @@ class Linear(Module):
             W._grad += x.T @ grad_output
         if b is not None:
             if b._grad_is_zero:
-                np.add.reduce(grad_output, axis=0, out=b._grad)
+                column_sums(grad_output, out=b._grad)
                 b._grad_is_zero = False
             else:
-                b._grad += np.add.reduce(grad_output, axis=0)
+                b._grad += column_sums(grad_output)
 
     def __repr__(self) -> str:
         return (

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..arrays import Array
+from ..arrays import Array, column_sums
 from .module import Module, Parameter
 from .registry import LayerType, register
 
@@ -102,9 +102,9 @@ class _BatchNorm(Module):
                 )
             # ufunc.reduce: the loop behind .mean(), without its Python-level wrapper (which,
             # on a small batch, costs more than the sum)
-            mean = np.add.reduce(x, axis=axes)
+            mean = _channel_sums(x)
             mean *= 1 / m
-            xc = x - _per_channel(mean, x.ndim)
+            xc = np.subtract(x, _per_channel(mean, x.ndim), out=self._new_like("x_hat", x))
             var = _sum_of_products(xc, xc, axes)
             var *= 1 / m
             if self.training and self.running_mean is not None:
@@ -112,7 +112,7 @@ class _BatchNorm(Module):
         else:
             assert self.running_mean is not None and self.running_var is not None
             mean, var = self.running_mean, self.running_var
-            xc = x - _per_channel(mean, x.ndim)
+            xc = np.subtract(x, _per_channel(mean, x.ndim), out=self._new_like("x_hat", x))
         inv_std = var + self.eps
         np.sqrt(inv_std, out=inv_std)
         np.divide(1.0, inv_std, out=inv_std)
@@ -121,7 +121,9 @@ class _BatchNorm(Module):
         self._cache = (x_hat, inv_std, use_batch)
         if self.weight is None or self.bias is None:
             return x_hat
-        y = x_hat * _per_channel(self.weight.data, x.ndim)
+        y = np.multiply(
+            x_hat, _per_channel(self.weight.data, x.ndim), out=self._new_like("y", x_hat)
+        )
         y += _per_channel(self.bias.data, x.ndim)
         return y
 
@@ -149,7 +151,7 @@ class _BatchNorm(Module):
         axes = (0, *range(2, x_hat.ndim))
         # Σ dL/dy and Σ dL/dy ⊙ x̂ are dL/dβ and dL/dγ; the same sums of dL/dx̂ = γ ⊙ dL/dy
         # are γ times them, so each reduction runs once.
-        sum_g = np.add.reduce(grad_output, axis=axes)
+        sum_g = _channel_sums(grad_output)
         sum_gx = _sum_of_products(grad_output, x_hat, axes)
         scale = inv_std  # dL/dx̂ = γ ⊙ dL/dy, and dL/dx has a factor 1/√(σ²+ε): γ/√(σ²+ε)
         if self.weight is not None and self.bias is not None:
@@ -162,7 +164,9 @@ class _BatchNorm(Module):
         # form of the class docstring with the 1/m taken inside and γ/√(σ²+ε) folded into
         # the per-channel factors, so that only four passes run over arrays of x's size
         m = x_hat.size // self.num_features
-        dx = x_hat * _per_channel(sum_gx * (scale / m), x_hat.ndim)
+        dx = np.multiply(
+            x_hat, _per_channel(sum_gx * (scale / m), x_hat.ndim), out=self._new_like("dx", x_hat)
+        )
         np.subtract(grad_output * _per_channel(scale, x_hat.ndim), dx, out=dx)
         dx -= _per_channel(sum_g * (scale / m), x_hat.ndim)
         return dx
@@ -178,6 +182,17 @@ class _BatchNorm(Module):
 def _per_channel(v: Array, ndim: int) -> Array:
     """A (C,) vector viewed to broadcast along axis 1 of an ndim-D array (N, C, *)."""
     return v if ndim == 2 else v.reshape((-1,) + (1,) * (ndim - 2))
+
+
+def _channel_sums(a: Array) -> Array:
+    """Σ of a (N, C, *) array over every axis but C: one product with a vector of ones when
+    the values of each channel form a column of a matrix (N, C), or (N, C, H, W) laid out
+    channels last (``column_sums``); NumPy's reduction otherwise."""
+    if a.ndim == 2:
+        return column_sums(a)
+    if a.ndim == 4 and a.transpose(0, 2, 3, 1).flags.c_contiguous:
+        return column_sums(a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1]))
+    return np.add.reduce(a, axis=(0, *range(2, a.ndim)))
 
 
 def _sum_of_products(a: Array, b: Array, axes: tuple[int, ...]) -> Array:

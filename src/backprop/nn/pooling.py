@@ -12,7 +12,16 @@ from typing import Any
 import numpy as np
 
 from ..arrays import Array
-from .conv import IntOrPair, empty_as, fold_slices, out_size, pair, same_layout, windows
+from .conv import (
+    IntOrPair,
+    channels_last,
+    empty_as,
+    fold_slices,
+    out_size,
+    pair,
+    same_layout,
+    windows,
+)
 from .module import Module
 from .registry import LayerType, register
 
@@ -138,11 +147,15 @@ class MaxPool2d(_Pool2d):
         if self._tiled():
             x6 = self._windows6(x_pad, (Ho, Wo))
             (kH, kW) = self.kernel_size
+            cl = bool(channels_last(x) and not x.flags.c_contiguous)
             row_max = [
-                running_max([x6[:, :, :, i, :, j] for j in range(kW)], empty_as(x, shape))
+                running_max(
+                    [x6[:, :, :, i, :, j] for j in range(kW)],
+                    self._new(f"m{i}", shape, x.dtype, channels_last=cl),
+                )
                 for i in range(kH)
             ]
-            y = running_max(row_max, empty_as(x, shape))
+            y = running_max(row_max, self._new("y", shape, x.dtype, channels_last=cl))
             self._cache = (x.shape, x_pad, y, row_max)
             return y
         (_, _, first), *rest = self._slices((Ho, Wo))
@@ -184,8 +197,9 @@ class MaxPool2d(_Pool2d):
         (Ho, Wo), (kH, kW) = grad_output.shape[2:], self.kernel_size
         x6 = self._windows6(x_pad, (Ho, Wo))
         whole = x_pad.shape[2:] == (Ho * kH, Wo * kW)
+        cl = bool(channels_last(x_pad) and not x_pad.flags.c_contiguous)
         # rows or columns that no window reads (a remainder below or right) get 0
-        d_pad = (np.empty_like if whole else np.zeros_like)(x_pad, dtype=grad_output.dtype)
+        d_pad = self._new("dx", x_pad.shape, grad_output.dtype, channels_last=cl, zeros=not whole)
         d6 = self._windows6(d_pad, (Ho, Wo))
         for i, share in enumerate(route_first_max(grad_output, row_max)):
             route_first_max(
