@@ -104,8 +104,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "relu-mask-ge-0",
         NN + "activation.py",
-        "mask = np.less_equal(y, 0)",
-        "mask = np.less(y, 0)",
+        "return np.not_equal(y, 0)",
+        "return np.greater_equal(y, 0)",
         LAYERS,
         "ReLU passes the gradient where the input was negative",
     ),
@@ -599,6 +599,22 @@ MUTATIONS: list[Mutation] = [
         "if zeros is None:",
         LAYERS,
         "ReLU keeps the zeros of its first float32 batch for every later batch",
+    ),
+    Mutation(
+        "conv-dx-kernel-not-flipped",
+        NN + "conv.py",
+        "w_flip = self.weight.data[:, :, ::-1, ::-1]",
+        "w_flip = self.weight.data[:, :, :, :]",
+        CONV,
+        "Conv2d's dL/dx for 'same' padding correlates dL/dy with W itself, not W rotated by 180°",
+    ),
+    Mutation(
+        "conv-dx-padding-on-the-wrong-side",
+        NN + "conv.py",
+        "g_pad[:, kH - 1 - top : kH - 1 - top + H",
+        "g_pad[:, top : top + H",
+        CONV,
+        "Conv2d's dL/dx for 'same' padding pads dL/dy by pad_top above, not kH − 1 − pad_top",
     ),
     Mutation(
         "conv-dx-overlaps-overwrite",

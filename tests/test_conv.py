@@ -172,6 +172,36 @@ def test_a_copied_conv2d_shares_no_work_arrays(copy_of: Any) -> None:
     assert_close("conv2d dL/dW after a copy ran", layer.weight.grad, wt.grad)
 
 
+@pytest.mark.parametrize(
+    "args, kwargs, shape",
+    [
+        ((3, 5, 3), {"padding": 1}, (2, 3, 6, 7)),
+        ((4, 2, (3, 5)), {"padding": "same", "bias": False}, (3, 4, 5, 6)),
+        ((2, 3, 2), {"padding": "same"}, (2, 2, 5, 4)),  # even kernel: extra zero row below
+        ((1, 4, 5), {"padding": 2}, (1, 1, 6, 6)),  # one channel, a batch of 1
+        ((3, 3, 1), {}, (2, 3, 4, 4)),  # 1×1: W_flip is W
+    ],
+)
+def test_conv2d_input_gradient_through_the_flipped_kernel(
+    args: tuple[Any, ...], kwargs: dict[str, Any], shape: tuple[int, ...]
+) -> None:
+    """Where y has x's size (stride 1, "same"), dL/dx is the padded dL/dy's patches times the
+    flipped kernel (docs/conv.md, section 3); against PyTorch, twice on the same layer (the
+    padded dL/dy is a work array whose zero border is written once)."""
+    rng = np.random.default_rng(13)
+    layer = Conv2d(*args, **kwargs, rng=rng)
+    for _ in range(2):
+        x = rng.standard_normal(shape)
+        y = layer(x)
+        assert y.shape[2:] == x.shape[2:]
+        upstream = rng.standard_normal(y.shape)
+        dx = layer.backward(upstream)
+        assert "g_pad" in vars(layer)["_workspaces"]  # the flipped-kernel path ran
+        xt, _, yt = torch_conv(layer, x)
+        yt.backward(torch.tensor(upstream))
+        assert_close(f"conv2d dL/dx, flipped kernel, {args} {kwargs}", dx, xt.grad)
+
+
 def channels_last_copy(a: np.ndarray) -> np.ndarray:
     """The same (N, C, H, W) values laid out (N, H, W, C) in memory."""
     return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)

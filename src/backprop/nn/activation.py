@@ -57,10 +57,9 @@ class ReLU(Module):
         y = self._y
         if y is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
-        # not [y <= 0], as PyTorch's threshold_backward: the same as [y > 0] but at nan, where
-        # the gradient passes
-        mask = np.less_equal(y, 0)
-        return np.logical_not(mask, out=mask)
+        # [y ≠ 0]: y = max(x, 0) is positive, 0 or nan, so this is [y > 0] but at nan, where the
+        # gradient passes, as PyTorch's threshold_backward (not [y <= 0]) lets it
+        return np.not_equal(y, 0)
 
 
 class Sigmoid(Module):

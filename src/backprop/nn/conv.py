@@ -121,11 +121,19 @@ def channels_last(x: Array) -> bool:
     return bool(x.transpose(0, 2, 3, 1).flags.c_contiguous)
 
 
+def axis_order(a: Array) -> list[int]:
+    """a's axes from the largest stride to the smallest: [0, 1, 2, 3] for (N, C, H, W) laid out
+    as it reads, [0, 2, 3, 1] for channels last, whether or not a is a cropped view."""
+    strides = a.strides
+    return sorted(range(a.ndim), key=lambda k: -abs(strides[k]))
+
+
 def same_layout(a: Array, like: Array) -> Array:
-    """a, or a copy of it in the memory layout of ``like`` if the two differ (an elementwise
-    operation on arrays of different layouts walks one of them out of order, several times
-    slower than the copy)."""
-    if channels_last(a) == channels_last(like) and a.flags.c_contiguous == like.flags.c_contiguous:
+    """a, or a copy of it in the memory layout of ``like`` if their axes lie in memory in
+    another order (an elementwise operation on arrays of different layouts walks one of them
+    out of order, several times slower than the copy; a cropped view in the same order, as
+    Conv2d's dL/dx with padding, is walked in order as it is)."""
+    if axis_order(a) == axis_order(like):
         return a
     out = empty_as(like, a.shape, a.dtype)
     out[...] = a
@@ -152,7 +160,10 @@ class Conv2d(Module):
     forward, per group:  Y = X̂ · Ŵᵀ      X̂: (N·H′·W′, kH·kW·C/G) the patches  Ŵ: (O/G, kH·kW·C/G)
     backward:  dL/dŴ = (dL/dY)ᵀ · X̂      dL/db = Σ_{n,h′,w′} dL/dy
                dL/dX̂ = dL/dY · Ŵ, folded back: dL/dx_pad[…, s·h′ + d·i, s·w′ + d·j] += dL/dX̂[…, i, j]
-               for each of the kH·kW kernel offsets (i, j), then the padding cropped off.
+               for each of the kH·kW kernel offsets (i, j), then the padding cropped off;
+               or, when y has x's size (stride 1, "same", no dilation, one group), as the
+               correlation of the zero-padded dL/dy with the flipped kernel: one more
+               patch copy and one GEMM, no fold (``_input_grad_flipped``).
 
     kernel_size, stride, padding and dilation are each an int or a pair (rows, columns), as in
     PyTorch; padding may also be "valid" (no padding) or "same" (stride 1 only; an odd total
@@ -169,8 +180,10 @@ class Conv2d(Module):
     (i, j, c) rather than (c, i, j), and Ŵ is the weight's matching reordering (a copy the size
     of the weight); the products are the same sums in another order of terms.
 
-    Caches the patch matrix X̂ (the only thing both gradients need besides dL/dy and Ŵ), until
-    the backward pass has used it.
+    The bias is a column of Ŵ against a column of ones in X̂ (see ``forward``). Caches the
+    patch matrix X̂ (the only thing both gradients need besides dL/dy and Ŵ), until the
+    backward pass has used it; X̂, the padded x and the padded dL/dy are work arrays kept from
+    one step to the next.
     """
 
     def __init__(
@@ -272,7 +285,7 @@ class Conv2d(Module):
         Y = self._new("y", (N * Ho * Wo, O), dtype)
         # X̂ built and multiplied a few images at a time, so that each block of X̂ is still in
         # the cache when the GEMM reads it
-        view = self._patch_view(x_pad) if Cg > 1 else None
+        view = self._view_of("x_pad", x_pad, G, self.stride) if Cg > 1 else None
         slices = fold_slices(self.kernel_size, self.stride, self.dilation, (Ho, Wo))
         for n0, n1 in image_chunks(N, Ho * Wo, G * Kb * cols.itemsize):
             rows_of = slice(n0 * Ho * Wo, n1 * Ho * Wo)
@@ -310,16 +323,18 @@ class Conv2d(Module):
         x_pad[:, top : top + H, left : left + W_] = x_hwc
         return x_pad
 
-    def _patch_view(self, x_pad: Array) -> Array:
-        """``patch_view`` of x_pad, kept while x_pad is the same work array (building the
-        strided view costs about as much as copying a small X̂)."""
-        kept = self.__dict__.get("_workspaces", {}).get("x_pad")
-        cached = self.__dict__.get("_view")
-        if cached is not None and cached[0] is x_pad and x_pad is kept:
-            return cached[1]
-        view = patch_view(x_pad, self.groups, self.kernel_size, self.stride, self.dilation)
-        self._view = (x_pad, view) if x_pad is kept else None
-        return view
+    def _view_of(self, name: str, a: Array, groups: int, stride: tuple[int, int]) -> Array:
+        """``patch_view`` of the work array ``name``, a (no dilation for dL/dx's), kept while a
+        is that work array: building the strided view costs about as much as copying a
+        small X̂."""
+        dilation = self.dilation if name == "x_pad" else (1, 1)
+        if a is not self.__dict__.get("_workspaces", {}).get(name):
+            return patch_view(a, groups, self.kernel_size, stride, dilation)
+        views: dict[str, tuple[Array, Array]] = self.__dict__.setdefault("_views", {})
+        kept = views.get(name)
+        if kept is None or kept[0] is not a:
+            kept = views[name] = (a, patch_view(a, groups, self.kernel_size, stride, dilation))
+        return kept[1]
 
     def _weight_matrix(self) -> Array:
         """[Ŵ b]: the weight (O, C/G, kH, kW) as (G, O/G, kH·kW·C/G), columns ordered (i, j, c),
@@ -382,6 +397,8 @@ class Conv2d(Module):
         G, O = self.groups, self.out_channels
         Og, Cg = O // G, C // G
         kH, kW = self.kernel_size
+        if G == 1 and self.stride == (1, 1) and self.dilation == (1, 1) and (Ho, Wo) == (H, W_):
+            return self._input_grad_flipped(g, x_shape)
         # dL/dx, one kernel offset (i, j) and a few images at a time: dL/dX̂[…, i, j] = dL/dY ·
         # Ŵ[:, i, j] is added into the strided slice of dL/dx_pad that X̂[…, i, j] was read
         # from. A block of dL/dx_pad stays in the cache across its kH·kW additions, and the
@@ -405,6 +422,40 @@ class Conv2d(Module):
                     d_pad_g[n0:n1, rows, columns, k] += d_patch.reshape(n1 - n0, Ho, Wo, Cg)
         top, _, left, _ = self._pads
         return d_pad[:, top : top + H, left : left + W_].transpose(0, 3, 1, 2)
+
+    def _input_grad_flipped(self, g: Array, x_shape: tuple[int, ...]) -> Array:
+        """dL/dx as the correlation of the zero-padded dL/dy with the flipped kernel (docs/conv.md,
+        section 3), for stride 1, no dilation, one group and an output the size of the input
+        ("same"): dL/dY_pad's patches (one copy, as X̂ in the forward pass) times W_flip, one
+        GEMM of as many products as the forward one, straight into a channels-last dL/dx,
+        with no fold.
+            dL/dx[n,h,w,c] = Σ_{i,j,o} dL/dy_pad[n, h + i, w + j, o] · W[o, c, kH − 1 − i, kW − 1 − j]
+        dL/dy_pad: dL/dy with kH − 1 − pad_top rows of zeros above (kW − 1 − pad_left columns
+        left), and the rest below (right) up to H + kH − 1 rows (W + kW − 1 columns)."""
+        N, C, H, W_ = x_shape
+        O = self.out_channels
+        kH, kW = self.kernel_size
+        top, _, left, _ = self._pads
+        shape = (N, H + kH - 1, W_ + kW - 1, O)
+        g_pad, _ = self._workspace("g_pad", shape, g.dtype, zeros=True)  # zero border: once
+        g_pad[:, kH - 1 - top : kH - 1 - top + H, kW - 1 - left : kW - 1 - left + W_] = g.reshape(
+            N, H, W_, O
+        )
+        view = self._view_of("g_pad", g_pad, 1, (1, 1))  # (N, H, W, 1, kH, kW, O)
+        # W_flip as a (kH·kW·O, C) matrix, rows ordered (i, j, o) as the patches' columns
+        K = kH * kW * O
+        w_flip = self.weight.data[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(K, C)
+        w_flip = np.ascontiguousarray(w_flip, dtype=g.dtype)
+        dx = self._new("dx", (N, C, H, W_), g.dtype, channels_last=True)
+        dX = dx.transpose(0, 2, 3, 1).reshape(N * H * W_, C)  # a view: dx's rows (n, h, w)
+        chunks = image_chunks(N, H * W_, K * g.itemsize)
+        most = max(n1 - n0 for n0, n1 in chunks)
+        patches, _ = self._workspace("g_cols", (most, *view.shape[1:]), g.dtype)
+        for n0, n1 in chunks:
+            block = patches[: n1 - n0]
+            block[...] = view[n0:n1]
+            gemm(block.reshape(-1, K), w_flip, out=dX[n0 * H * W_ : n1 * H * W_])
+        return dx
 
     def parameters(self) -> list[Parameter]:
         return [self.weight] if self.bias is None else [self.weight, self.bias]

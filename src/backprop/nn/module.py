@@ -336,13 +336,13 @@ class Module:
         return np.empty_like(x)
 
     def __getstate__(self) -> dict[str, Any]:
-        # A copy (copy.copy, copy.deepcopy) or a pickle gets no work arrays and no kept
-        # outputs: a shallow copy
+        # A copy (copy.copy, copy.deepcopy) or a pickle gets no work arrays (nor views of
+        # them) and no kept outputs: a shallow copy
         # would otherwise write into the original's, and a deep copy would keep views of
         # arrays it no longer shares.
         state = self.__dict__.copy()
-        state.pop("_workspaces", None)
-        state.pop("_kept", None)
+        for name in ("_workspaces", "_views", "_kept"):
+            state.pop(name, None)
         return state
 
     def __repr__(self) -> str:

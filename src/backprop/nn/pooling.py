@@ -178,7 +178,8 @@ class MaxPool2d(_Pool2d):
         grad_output = same_layout(grad_output, y)
         # a NaN in y (a window holding one) has no first maximum to route to: the general
         # path below, whose comparisons with y drop it
-        if row_max is not None and not np.isnan(np.add.reduce(y, axis=None)):
+        # (summed in memory order: y is dense, in channels last after a Conv2d)
+        if row_max is not None and not np.isnan(np.add.reduce(y.ravel(order="K"))):
             d_pad = self._backward_tiled(grad_output, x_pad, row_max)
             return self._crop(d_pad, *x_shape[2:])
         d_pad = np.zeros_like(x_pad, dtype=grad_output.dtype)
