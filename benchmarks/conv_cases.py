@@ -36,8 +36,10 @@ class ConvCase:
     libs: tuple[str, ...] = ("backprop", "torch", "gemm")
 
     def conv_gemm_flops(self) -> int:
-        """2·N·H′·W′·O·C·kH·kW for each convolution's forward product and its dL/dW, and for
-        its dL/dx but the first layer's (the input's gradient, which neither library computes)."""
+        """2·N·H′·W′·O·(C·kH·kW + 1) for each convolution's forward product and its dL/dW (the
+        + 1: backprop's patch matrix carries a column of ones, so that these products add the
+        bias and give dL/db), and 2·N·H′·W′·O·C·kH·kW for its dL/dx but the first layer's (the
+        input's gradient, which neither library computes)."""
         _, H, W = self.image
         total = 0
         first = True
@@ -47,7 +49,7 @@ class ConvCase:
                 _, cin, cout, k, pad = layer
                 H, W = H + 2 * pad - k + 1, W + 2 * pad - k + 1
                 one = 2 * self.batch * H * W * cout * cin * k * k
-                total += one * (2 if first else 3)
+                total += 2 * (one + 2 * self.batch * H * W * cout) + (0 if first else one)
                 first = False
             elif kind == "maxpool":
                 H, W = H // layer[1], W // layer[1]

@@ -133,7 +133,7 @@ def same_layout(a: Array, like: Array) -> Array:
     another order (an elementwise operation on arrays of different layouts walks one of them
     out of order, several times slower than the copy; a cropped view in the same order, as
     Conv2d's dL/dx with padding, is walked in order as it is)."""
-    if axis_order(a) == axis_order(like):
+    if a.strides == like.strides or axis_order(a) == axis_order(like):
         return a
     out = empty_as(like, a.shape, a.dtype)
     out[...] = a
@@ -280,7 +280,7 @@ class Conv2d(Module):
             by_group[..., K] = 1
         # the K columns of X̂ (N, H′, W′, G, kH, kW, C/G), a view of the work array
         patches = by_group[..., :K].reshape(N, Ho, Wo, G, kH, kW, Cg)
-        assert np.shares_memory(patches, cols)  # a view: writing it writes X̂
+        assert not patches.flags.owndata  # a view: writing it writes X̂
         w = self._weight_matrix()  # [Ŵ b]: (G, O/G, Kb)
         Y = self._new("y", (N * Ho * Wo, O), dtype)
         # X̂ built and multiplied a few images at a time, so that each block of X̂ is still in
@@ -388,17 +388,35 @@ class Conv2d(Module):
 
     def backward(self, grad_output: Array) -> Array:
         g, cols = self._grad_matrix(grad_output)
-        self._param_grads(g, cols)
         assert self._cache is not None
         x_shape, pad_shape, (Ho, Wo) = self._cache[:3]
         # a second backward pass without a forward one is an error, as in PyTorch
         self._cache = None
+        # dL/dx first, while dL/dy is still in the cache from the layer above (the product
+        # for dL/dŴ then streams all of X̂ through it)
+        if (
+            self.groups == 1
+            and self.stride == (1, 1)
+            and self.dilation == (1, 1)
+            and (Ho, Wo) == x_shape[2:]
+        ):
+            dx = self._input_grad_flipped(g, x_shape)
+        else:
+            dx = self._input_grad_folded(g, x_shape, pad_shape, (Ho, Wo))
+        self._param_grads(g, cols)
+        return dx
+
+    def _input_grad_folded(
+        self,
+        g: Array,
+        x_shape: tuple[int, ...],
+        pad_shape: tuple[int, ...],
+        out_hw: tuple[int, int],
+    ) -> Array:
         N, C, H, W_ = x_shape
-        G, O = self.groups, self.out_channels
+        (Ho, Wo), G, O = out_hw, self.groups, self.out_channels
         Og, Cg = O // G, C // G
         kH, kW = self.kernel_size
-        if G == 1 and self.stride == (1, 1) and self.dilation == (1, 1) and (Ho, Wo) == (H, W_):
-            return self._input_grad_flipped(g, x_shape)
         # dL/dx, one kernel offset (i, j) and a few images at a time: dL/dX̂[…, i, j] = dL/dY ·
         # Ŵ[:, i, j] is added into the strided slice of dL/dx_pad that X̂[…, i, j] was read
         # from. A block of dL/dx_pad stays in the cache across its kH·kW additions, and the
