@@ -25,6 +25,7 @@ class ReLU(Module):
 
     def forward(self, x: Array) -> Array:
         # np.maximum, as torch.relu: 0 (not −0.0) for a negative x and for −inf; nan stays nan
+        self._y = None  # the last output, if no one else holds it, can be this one (_new)
         if x.nbytes < KEEP_FROM:
             self._y = y = np.maximum(x, self._zero_for(x))
         else:  # into an array of the layer's, see Module._new

@@ -104,7 +104,7 @@ class _BatchNorm(Module):
             # on a small batch, costs more than the sum)
             mean = _channel_sums(x)
             mean *= 1 / m
-            xc = np.subtract(x, _per_channel(mean, x.ndim), out=self._new_like("x_hat", x))
+            xc = x - _per_channel(mean, x.ndim)
             var = _sum_of_products(xc, xc, axes)
             var *= 1 / m
             if self.training and self.running_mean is not None:
@@ -112,7 +112,7 @@ class _BatchNorm(Module):
         else:
             assert self.running_mean is not None and self.running_var is not None
             mean, var = self.running_mean, self.running_var
-            xc = np.subtract(x, _per_channel(mean, x.ndim), out=self._new_like("x_hat", x))
+            xc = x - _per_channel(mean, x.ndim)
         inv_std = var + self.eps
         np.sqrt(inv_std, out=inv_std)
         np.divide(1.0, inv_std, out=inv_std)
@@ -121,9 +121,7 @@ class _BatchNorm(Module):
         self._cache = (x_hat, inv_std, use_batch)
         if self.weight is None or self.bias is None:
             return x_hat
-        y = np.multiply(
-            x_hat, _per_channel(self.weight.data, x.ndim), out=self._new_like("y", x_hat)
-        )
+        y = x_hat * _per_channel(self.weight.data, x.ndim)
         y += _per_channel(self.bias.data, x.ndim)
         return y
 
@@ -164,9 +162,7 @@ class _BatchNorm(Module):
         # form of the class docstring with the 1/m taken inside and γ/√(σ²+ε) folded into
         # the per-channel factors, so that only four passes run over arrays of x's size
         m = x_hat.size // self.num_features
-        dx = np.multiply(
-            x_hat, _per_channel(sum_gx * (scale / m), x_hat.ndim), out=self._new_like("dx", x_hat)
-        )
+        dx = x_hat * _per_channel(sum_gx * (scale / m), x_hat.ndim)
         np.subtract(grad_output * _per_channel(scale, x_hat.ndim), dx, out=dx)
         dx -= _per_channel(sum_g * (scale / m), x_hat.ndim)
         return dx

@@ -142,6 +142,7 @@ class MaxPool2d(_Pool2d):
 
     def forward(self, x: Array) -> Array:
         Ho, Wo = self._shapes(x)  # checks the input
+        self._cache = None  # the last call's arrays can be this one's (Module._new)
         x_pad = self._pad(x, -np.inf)
         shape = (*x.shape[:2], Ho, Wo)
         if self._tiled():
