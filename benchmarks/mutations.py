@@ -585,6 +585,22 @@ MUTATIONS: list[Mutation] = [
         "Conv2d's column of ones in X̂ holds zeros: b never added, dL/db zero",
     ),
     Mutation(
+        "conv-bias-row-zeros-one-channel",
+        NN + "conv.py",
+        "by_group[:, K] = 1",
+        "by_group[:, K] = 0",
+        CONV,
+        "Conv2d on one channel per group: the row of ones in its transposed X̂ holds zeros",
+    ),
+    Mutation(
+        "conv-im2col-one-channel-kernel-transposed",
+        NN + "conv.py",
+        "1, 4, 5, 0, 2, 3",
+        "1, 5, 4, 0, 2, 3",
+        CONV,
+        "Conv2d on one channel per group takes a kernel's columns for its rows",
+    ),
+    Mutation(
         "conv-im2col-kernel-transposed",
         NN + "conv.py",
         "by_group.transpose(0, 3, 4, 1, 5, 6, 2)",

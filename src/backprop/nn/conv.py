@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -268,37 +269,19 @@ class Conv2d(Module):
                 f"smaller than the dilated kernel {dH * (kH - 1) + 1}×{dW * (kW - 1) + 1}"
             )
         x_pad = self._padded(x, dtype)
-        # X̂ with a column of ones after each group's K columns when there is a bias: b is then
-        # one more column of Ŵ, the weight of a constant input 1, so the product adds it, and
-        # the product for dL/dŴ gives dL/db as its last row. The ones are written once, when
-        # the work array is made.
-        Cg, Og, K = C // G, O // G, kH * kW * (C // G)
-        Kb = K + (self.bias is not None)
-        cols, made = self._workspace("cols", (N * Ho * Wo, G * Kb), dtype)
-        by_group = cols.reshape(N, Ho, Wo, G, Kb)
-        if made and Kb > K:
-            by_group[..., K] = 1
-        # the K columns of X̂ (N, H′, W′, G, kH, kW, C/G), a view of the work array
-        patches = by_group[..., :K].reshape(N, Ho, Wo, G, kH, kW, Cg)
-        assert not patches.flags.owndata  # a view: writing it writes X̂
+        Og, Kb = O // G, kH * kW * (C // G) + (self.bias is not None)
+        cols, patches, view = self._patch_matrix(x_pad, (N, Ho, Wo))
         w = self._weight_matrix()  # [Ŵ b]: (G, O/G, Kb)
         Y = self._new("y", (N * Ho * Wo, O), dtype)
         # X̂ built and multiplied a few images at a time, so that each block of X̂ is still in
         # the cache when the GEMM reads it
-        view = self._view_of("x_pad", x_pad, G, self.stride) if Cg > 1 else None
-        slices = fold_slices(self.kernel_size, self.stride, self.dilation, (Ho, Wo))
         for n0, n1 in image_chunks(N, Ho * Wo, G * Kb * cols.itemsize):
             rows_of = slice(n0 * Ho * Wo, n1 * Ho * Wo)
-            if view is not None:
-                # one copy: X̂[(n,h′,w′), (g,i,j,c)] = x_pad[n, s·h′ + d·i, s·w′ + d·j, g·C/G + c]
+            # one copy: X̂[(n,h′,w′), (g,i,j,c)] = x_pad[n, s·h′ + d·i, s·w′ + d·j, g·C/G + c]
+            if patches.ndim == 7:  # (N, H′, W′, G, kH, kW, C/G)
                 patches[n0:n1] = view[n0:n1]
-            else:
-                # one channel per group: a copy per kernel offset (i, j) runs along w′, where
-                # the single copy above would run over the kW entries of a kernel row only
-                for i, j, (rows, columns) in slices:
-                    patches[n0:n1, :, :, :, i, j] = x_pad[n0:n1, rows, columns].reshape(
-                        n1 - n0, Ho, Wo, G, Cg
-                    )
+            else:  # one channel per group, X̂ transposed: (G, kH, kW, N, H′, W′)
+                patches[:, :, :, n0:n1] = view[:, :, :, n0:n1]
             for k in range(G):
                 block = cols[rows_of, k * Kb : (k + 1) * Kb]
                 if G == 1:
@@ -308,6 +291,54 @@ class Conv2d(Module):
         self._cache = (x.shape, (N, *x_pad.shape[1:]), (Ho, Wo), cols)
         # Y is (N, H′, W′, O) in memory: y (N, O, H′, W′) is a view of it, channels last
         return Y.reshape(N, Ho, Wo, O).transpose(0, 3, 1, 2)
+
+    def _patch_matrix(
+        self, x_pad: Array, out_shape: tuple[int, int, int]
+    ) -> tuple[Array, Array, Array]:
+        """X̂, a work array with a column of ones after each group's K columns when there is a
+        bias (b is then one more column of Ŵ, the weight of a constant input 1: the forward
+        product adds it, and the product for dL/dŴ gives dL/db as its last row; the ones are
+        written once, when the work array is made); the view of X̂ that the patches are copied
+        into; and the strided view of x_pad they are copied from.
+
+        With several channels per group X̂ is (N·H′·W′, G·(K + 1)), a row per output position
+        (n, h′, w′), and a patch is copied as kH runs of kW·C/G numbers that lie side by side
+        in x_pad. With one channel per group (a first layer on grey images) such a row would
+        be runs of kW numbers, so X̂ is kept transposed, a row per kernel offset (g, i, j),
+        copied as runs of W′; ``cols`` is then the transposed view, (N·H′·W′, G·(K + 1)) all
+        the same, which the GEMMs read as it is."""
+        N, Ho, Wo = out_shape
+        G, (kH, kW) = self.groups, self.kernel_size
+        Cg = self.in_channels // G
+        K = kH * kW * Cg
+        Kb = K + (self.bias is not None)
+        dtype = x_pad.dtype
+        kernel, stride, dilation = self.kernel_size, self.stride, self.dilation
+        if Cg > 1:
+            cols, made = self._workspace("cols", (N * Ho * Wo, G * Kb), dtype)
+            by_group = cols.reshape(N, Ho, Wo, G, Kb)
+            if made and Kb > K:
+                by_group[..., K] = 1
+            patches = by_group[..., :K].reshape(N, Ho, Wo, G, kH, kW, Cg)
+            view = self._view_of(
+                "x_pad", x_pad, lambda a: patch_view(a, G, kernel, stride, dilation)
+            )
+        else:
+            cols_t, made = self._workspace("cols_t", (G * Kb, N * Ho * Wo), dtype)
+            by_group = cols_t.reshape(G, Kb, N, Ho, Wo)
+            if made and Kb > K:
+                by_group[:, K] = 1
+            patches = by_group[:, :K].reshape(G, kH, kW, N, Ho, Wo)
+            view = self._view_of(
+                "x_pad",
+                x_pad,
+                lambda a: windows(a.transpose(0, 3, 1, 2), kernel, stride, dilation).transpose(
+                    1, 4, 5, 0, 2, 3
+                ),
+            )
+            cols = cols_t.T
+        assert not patches.flags.owndata  # a view: writing it writes X̂
+        return cols, patches, view
 
     def _padded(self, x: Array, dtype: Any) -> Array:
         """x_pad, channels last (N, H + pads, W + pads, C), in the layer's dtype: x itself for a
@@ -323,17 +354,16 @@ class Conv2d(Module):
         x_pad[:, top : top + H, left : left + W_] = x_hwc
         return x_pad
 
-    def _view_of(self, name: str, a: Array, groups: int, stride: tuple[int, int]) -> Array:
-        """``patch_view`` of the work array ``name``, a (no dilation for dL/dx's), kept while a
-        is that work array: building the strided view costs about as much as copying a
-        small X̂."""
-        dilation = self.dilation if name == "x_pad" else (1, 1)
+    def _view_of(self, name: str, a: Array, build: Callable[[Array], Array]) -> Array:
+        """build(a), a strided view of the work array ``name`` (which a is, or is not), kept
+        while a is that work array: building a view with sliding_window_view costs about as
+        much as copying a small X̂."""
         if a is not self.__dict__.get("_workspaces", {}).get(name):
-            return patch_view(a, groups, self.kernel_size, stride, dilation)
+            return build(a)
         views: dict[str, tuple[Array, Array]] = self.__dict__.setdefault("_views", {})
         kept = views.get(name)
         if kept is None or kept[0] is not a:
-            kept = views[name] = (a, patch_view(a, groups, self.kernel_size, stride, dilation))
+            kept = views[name] = (a, build(a))
         return kept[1]
 
     def _weight_matrix(self) -> Array:
@@ -459,7 +489,8 @@ class Conv2d(Module):
         g_pad[:, kH - 1 - top : kH - 1 - top + H, kW - 1 - left : kW - 1 - left + W_] = g.reshape(
             N, H, W_, O
         )
-        view = self._view_of("g_pad", g_pad, 1, (1, 1))  # (N, H, W, 1, kH, kW, O)
+        kernel = self.kernel_size
+        view = self._view_of("g_pad", g_pad, lambda a: patch_view(a, 1, kernel, (1, 1), (1, 1)))
         # W_flip as a (kH·kW·O, C) matrix, rows ordered (i, j, o) as the patches' columns
         K = kH * kW * O
         w_flip = self.weight.data[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(K, C)
