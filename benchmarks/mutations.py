@@ -577,6 +577,14 @@ MUTATIONS: list[Mutation] = [
         "a layer hands out again an output that the caller (or one view) still holds",
     ),
     Mutation(
+        "module-new-counts-the-view-not-its-owner",
+        NN + "module.py",
+        "kept.append((key, a if a.base is None else a.base))",
+        "kept.append((key, a))",
+        NEW_LAYERS,
+        "a layer takes back a channels-last array while a view of it (a cropped dL/dx) is held",
+    ),
+    Mutation(
         "conv-bias-column-zeros",
         NN + "conv.py",
         "by_group[..., K] = 1",

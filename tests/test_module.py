@@ -131,8 +131,13 @@ def test_new_hands_out_only_arrays_that_nothing_references() -> None:
     zeros += 1
     del zeros
     assert not layer._new("dx", shape, f32, zeros=True).any()
-    cl = layer._new("y", (2, 64, 32, 16), f32, channels_last=True)
+    cl = layer._new("cl", (2, 64, 32, 16), f32, channels_last=True)
     assert cl.shape == (2, 64, 32, 16) and cl.transpose(0, 2, 3, 1).flags.c_contiguous
+    corner = cl[:, :, :4, :4]  # a view of a view: only it is left
+    del cl
+    for _ in range(2):
+        again = layer._new("cl", (2, 64, 32, 16), f32, channels_last=True)
+        assert not np.shares_memory(again, corner)
 
 
 def test_outputs_the_caller_keeps_stay_as_they_were() -> None:
@@ -141,15 +146,26 @@ def test_outputs_the_caller_keeps_stay_as_they_were() -> None:
     from backprop import Conv2d, MaxPool2d, ReLU, Sequential
 
     rng = np.random.default_rng(3)
-    model = Sequential(Conv2d(1, 8, 3, padding=1, rng=rng), ReLU(), MaxPool2d(2))
-    kept: list[np.ndarray] = []
-    copies: list[np.ndarray] = []
-    for _ in range(4):
-        x = rng.standard_normal((64, 1, 16, 16))
-        y = model(x, requires_grad=True)
-        dx = model.backward(rng.standard_normal(y.shape))
-        assert dx is not None
-        kept += [y, dx]
-        copies += [y.copy(), dx.copy()]
-    for a, b in zip(kept, copies, strict=True):
-        np.testing.assert_array_equal(a, b)
+    conv = Conv2d(1, 8, 3, padding=1, rng=rng)
+    for model in (
+        Sequential(conv, ReLU(), MaxPool2d(2)),
+        Sequential(MaxPool2d(2, padding=1)),  # its dL/dx: a cropped view of a kept array
+        Sequential(ReLU()),
+    ):
+        kept: list[np.ndarray] = []
+        copies: list[np.ndarray] = []
+        for _ in range(4):
+            x = (
+                rng.standard_normal((64, 1, 16, 16))
+                if model[0] is conv
+                else conv(
+                    rng.standard_normal((64, 1, 16, 16))  # channels last, as a Conv2d gives
+                )
+            )
+            y = model(x, requires_grad=True)
+            dx = model.backward(rng.standard_normal(y.shape))
+            assert dx is not None
+            kept += [y, dx]
+            copies += [y.copy(), dx.copy()]
+        for a, b in zip(kept, copies, strict=True):
+            np.testing.assert_array_equal(a, b)

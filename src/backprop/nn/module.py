@@ -316,17 +316,19 @@ class Module:
         if not KEEP_FROM <= math.prod(shape) * dtype.itemsize < KEEP_BELOW:
             return _allocate(shape, dtype, channels_last, zeros)
         key = (shape, dtype, channels_last)
+        # The list holds each array's owner (for channels last, the (N, H, W, C) array whose
+        # view is handed out): every view of it, however taken, references the owner.
         kept: list[tuple[Any, Array]] = self.__dict__.setdefault("_kept", {}).setdefault(name, [])
         if _REFCOUNTS:
             for i in range(len(kept)):
                 if kept[i][0] == key and _references(kept, i) == _UNREFERENCED:
-                    a = kept[i][1]
+                    owner = kept[i][1]
                     if zeros:
-                        a.fill(0)
-                    return a
+                        owner.fill(0)
+                    return owner.transpose(0, 3, 1, 2) if channels_last else owner
         a = _allocate(shape, dtype, channels_last, zeros)
         if _REFCOUNTS:
-            kept.append((key, a))
+            kept.append((key, a if a.base is None else a.base))
             del kept[:-2]
         return a
 
