@@ -123,7 +123,7 @@ class MaxPool2d(_Pool2d):
     ) -> None:
         super().__init__(kernel_size, stride, padding, dilation)
         # (input shape, padded input, y, the window rows' maxima mᵢ when the windows tile)
-        self._cache: tuple[tuple[int, ...], Array, Array, list[Array] | None] | None = None
+        self._cache: tuple[tuple[int, ...], Array, Array, Array | None] | None = None
 
     def _slices(self, out_hw: tuple[int, int]) -> tuple[tuple[int, int, tuple[slice, slice]], ...]:
         return fold_slices(self.kernel_size, self.stride, self.dilation, out_hw)
@@ -146,18 +146,15 @@ class MaxPool2d(_Pool2d):
         x_pad = self._pad(x, -np.inf)
         shape = (*x.shape[:2], Ho, Wo)
         if self._tiled():
-            x6 = self._windows6(x_pad, (Ho, Wo))
-            (kH, kW) = self.kernel_size
+            (N, C), (kH, kW) = x.shape[:2], self.kernel_size
+            x6 = self._windows6(x_pad, (Ho, Wo))  # (N, C, H′, kH, W′, kW)
             cl = bool(channels_last(x) and not x.flags.c_contiguous)
-            row_max = [
-                running_max(
-                    [x6[:, :, :, i, :, j] for j in range(kW)],
-                    self._new(f"m{i}", shape, x.dtype, channels_last=cl),
-                )
-                for i in range(kH)
-            ]
-            y = running_max(row_max, self._new("y", shape, x.dtype, channels_last=cl))
-            self._cache = (x.shape, x_pad, y, row_max)
+            # mᵢ of every window row i at once, (N, C, H′, kH, W′), in x's memory layout
+            m = self._new("m", (N, C, Ho * kH, Wo), x.dtype, channels_last=cl)
+            m = running_max([x6[..., j] for j in range(kW)], m.reshape(N, C, Ho, kH, Wo))
+            y = self._new("y", shape, x.dtype, channels_last=cl)
+            y = running_max([m[:, :, :, i] for i in range(kH)], y)
+            self._cache = (x.shape, x_pad, y, m)
             return y
         (_, _, first), *rest = self._slices((Ho, Wo))
         y = empty_as(x, shape)
@@ -170,7 +167,7 @@ class MaxPool2d(_Pool2d):
     def backward(self, grad_output: Array) -> Array:
         if self._cache is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
-        x_shape, x_pad, y, row_max = self._cache
+        x_shape, x_pad, y, m = self._cache
         if grad_output.shape != y.shape:
             raise ValueError(
                 f"{self!r}: backward expects grad_output of shape {y.shape}, "
@@ -180,8 +177,8 @@ class MaxPool2d(_Pool2d):
         # a NaN in y (a window holding one) has no first maximum to route to: the general
         # path below, whose comparisons with y drop it
         # (summed in memory order: y is dense, in channels last after a Conv2d)
-        if row_max is not None and not np.isnan(np.add.reduce(y.ravel(order="K"))):
-            d_pad = self._backward_tiled(grad_output, x_pad, row_max)
+        if m is not None and not np.isnan(np.add.reduce(y.ravel(order="K"))):
+            d_pad = self._backward_tiled(grad_output, x_pad, m)
             return self._crop(d_pad, *x_shape[2:])
         d_pad = np.zeros_like(x_pad, dtype=grad_output.dtype)
         slices = self._slices(y.shape[2:])
@@ -191,24 +188,24 @@ class MaxPool2d(_Pool2d):
             d_pad[:, :, rows, columns] += grad_output * hit
         return self._crop(d_pad, *x_shape[2:])
 
-    def _backward_tiled(self, grad_output: Array, x_pad: Array, row_max: list[Array]) -> Array:
+    def _backward_tiled(self, grad_output: Array, x_pad: Array, m: Array) -> Array:
         """dL/dx_pad when the windows tile the input: dL/dy routed to the window row with the
-        first maximum among the rows' maxima mᵢ, then to the first maximum of that row, each
-        share written straight into its strided slice of dL/dx_pad (every entry of a window
-        gets its share, 0 or all of dL/dy)."""
-        (Ho, Wo), (kH, kW) = grad_output.shape[2:], self.kernel_size
+        first maximum among the rows' maxima mᵢ (every row's share at once, (N, C, H′, kH, W′)),
+        then within each row to its first maximum, every share written straight into its
+        strided slice of dL/dx_pad (each entry of a window gets its share, 0 or all of dL/dy)."""
+        (N, C, Ho, kH, Wo), kW = m.shape, self.kernel_size[1]
         x6 = self._windows6(x_pad, (Ho, Wo))
         whole = x_pad.shape[2:] == (Ho * kH, Wo * kW)
         cl = bool(channels_last(x_pad) and not x_pad.flags.c_contiguous)
         # rows or columns that no window reads (a remainder below or right) get 0
         d_pad = self._new("dx", x_pad.shape, grad_output.dtype, channels_last=cl, zeros=not whole)
         d6 = self._windows6(d_pad, (Ho, Wo))
-        for i, share in enumerate(route_first_max(grad_output, row_max)):
-            route_first_max(
-                share,
-                [x6[:, :, :, i, :, j] for j in range(kW)],
-                out=[d6[:, :, :, i, :, j] for j in range(kW)],
-            )
+        rows = self._new("rows", (N, C, Ho * kH, Wo), grad_output.dtype, channels_last=cl)
+        rows = rows.reshape(N, C, Ho, kH, Wo)
+        route_first_max(
+            grad_output, [m[:, :, :, i] for i in range(kH)], [rows[:, :, :, i] for i in range(kH)]
+        )
+        route_first_max(rows, [x6[..., j] for j in range(kW)], [d6[..., j] for j in range(kW)])
         return d_pad
 
     def __repr__(self) -> str:
