@@ -104,8 +104,9 @@ def fold_slices(
     )
 
 
-# Bytes of X̂ handled together by Conv2d: a block that stays in the cache between the copy
-# that builds it and the product that reads it (2048 rows of a 3×3 kernel over 64 channels).
+# Bytes handled together by Conv2d: a block of X̂ that stays in the cache between the copy
+# that builds it and the product that reads it (2048 rows of a 3×3 kernel over 64 channels),
+# or of dL/dY's rows with the dL/dX̂ block the fold makes of them.
 CHUNK_BYTES = 2**21
 
 
@@ -457,7 +458,8 @@ class Conv2d(Module):
         d_pad = self._new("dx", pad_shape, g.dtype, zeros=True)
         d_pad_g = d_pad.reshape(*pad_shape[:3], G, Cg)
         slices = fold_slices(self.kernel_size, self.stride, self.dilation, (Ho, Wo))
-        chunks = image_chunks(N, Ho * Wo, G * (K + 1) * g.itemsize)
+        # blocks of dL/dY rows (O numbers) with their dL/dX̂ offset block (C/G) in CHUNK_BYTES
+        chunks = image_chunks(N, Ho * Wo, (O + Cg) * g.itemsize)
         most = max(n1 - n0 for n0, n1 in chunks) * Ho * Wo
         d_patch_ws, _ = self._workspace("d_patch", (most, Cg), g.dtype)
         for n0, n1 in chunks:
