@@ -11,6 +11,7 @@ the conv GEMMs' FLOP rate is reported as a share of that peak.
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -176,24 +177,31 @@ def build_torch(case: ConvCase) -> tuple[Work, int]:
 
 def gemm_peak(dtype: str, seconds: float) -> float:
     """GFLOP/s of NumPy's GEMM on 1024×1024 · 1024×1024 into a preallocated output (the BLAS
-    peak of this process), the best of several blocks."""
+    peak of this process), the best of several blocks of three products (at least one block)."""
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((1024, 1024)).astype(dtype) for _ in range(2))
     c = np.empty((1024, 1024), dtype)
     np.matmul(a, b, out=c)
     best, deadline = 0.0, time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
+    while True:
         t0 = time.perf_counter()
         for _ in range(3):
             np.matmul(a, b, out=c)
         best = max(best, 3 * 2 * 1024**3 / (time.perf_counter() - t0) / 1e9)
-    return best
+        if time.perf_counter() >= deadline:
+            return best
 
 
-def conv_gemm_share(case: ConvCase, seconds: float) -> dict[str, float]:
+def conv_gemm_share(case: ConvCase, seconds: float, pairs: int = 5) -> dict[str, float]:
     """The conv GEMMs of backprop's training steps: their GFLOP/s (FLOPs counted from the
-    shapes of each product, time measured around each), their share of a step's time, and the
-    GEMM peak of the same process."""
+    shapes of each product, time measured around each), their share of a step's time, and
+    their share of the GEMM peak of the same process.
+
+    Measured in ``pairs`` alternating pairs of blocks: training steps for seconds/pairs (the
+    conv GEMMs' rate), then the 1024³ GEMM for a tenth of that (its best block: the peak at
+    that moment). The share of the peak is the median of the pairs' ratios, so that a slow
+    spell of the machine (on a shared virtual machine they come and go within seconds) lowers
+    both sides of one ratio rather than one side of the whole measurement."""
     import backprop.nn.conv as conv
 
     spent = {"seconds": 0.0, "flops": 0.0}
@@ -206,26 +214,38 @@ def conv_gemm_share(case: ConvCase, seconds: float) -> dict[str, float]:
         spent["flops"] += 2.0 * result.size * a.shape[-1]
         return result
 
+    step, _ = build_backprop(case)
+    rates, peaks = [], []
+    gemm_seconds = flops = total = 0.0
+    steps = 0
     conv.gemm = timed
     try:
-        step, _ = build_backprop(case)
         for _ in range(3):
             step()
-        spent.update(seconds=0.0, flops=0.0)
-        steps, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds or steps < 5:
-            step()
-            steps += 1
-        total = time.perf_counter() - t0
+        for _ in range(pairs):
+            spent.update(seconds=0.0, flops=0.0)
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < seconds / pairs or n < 2:
+                step()
+                n += 1
+            total += time.perf_counter() - t0
+            steps += n
+            gemm_seconds += spent["seconds"]
+            flops += spent["flops"]
+            rates.append(spent["flops"] / spent["seconds"] / 1e9)
+            conv.gemm = inner
+            peaks.append(gemm_peak(case.dtype, seconds / pairs / 10))
+            conv.gemm = timed
     finally:
         conv.gemm = inner
-    if spent["flops"] / steps != case.conv_gemm_flops():
+    if flops / steps != case.conv_gemm_flops():
         raise SystemExit(f"{case.name}: the conv GEMMs counted disagree with the shapes' count")
-    peak = gemm_peak(case.dtype, seconds)
-    rate = spent["flops"] / spent["seconds"] / 1e9
     return {
-        "peak_gflops": peak,
-        "conv_gemm_gflops": rate,
-        "conv_gemm_time_share": spent["seconds"] / total,
-        "flops_per_step": spent["flops"] / steps,
+        "peak_gflops": statistics.median(peaks),
+        "conv_gemm_gflops": statistics.median(rates),
+        "conv_gemm_share_of_peak": statistics.median(
+            r / p for r, p in zip(rates, peaks, strict=True)
+        ),
+        "conv_gemm_time_share": gemm_seconds / total,
+        "flops_per_step": flops / steps,
     }
