@@ -110,11 +110,15 @@ def fold_slices(
 CHUNK_BYTES = 2**21
 
 
-def image_chunks(n_images: int, rows_per_image: int, row_bytes: int) -> list[tuple[int, int]]:
-    """[(n0, n1), …]: consecutive runs of images with about CHUNK_BYTES of X̂ each (rows of
+def image_chunks(n_images: int, rows_per_image: int, row_bytes: int) -> tuple[tuple[int, int], ...]:
+    """((n0, n1), …): consecutive runs of images with about CHUNK_BYTES of X̂ each (rows of
     ``row_bytes``), at least one image a run."""
-    step = max(1, CHUNK_BYTES // (rows_per_image * row_bytes))
-    return [(n0, min(n0 + step, n_images)) for n0 in range(0, n_images, step)]
+    return _runs(n_images, max(1, CHUNK_BYTES // (rows_per_image * row_bytes)))
+
+
+@functools.lru_cache(maxsize=256)
+def _runs(n: int, step: int) -> tuple[tuple[int, int], ...]:
+    return tuple((n0, min(n0 + step, n)) for n0 in range(0, n, step))
 
 
 def channels_last(x: Array) -> bool:
