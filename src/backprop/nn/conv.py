@@ -179,8 +179,8 @@ class Conv2d(Module):
     copies it unchanged.
 
     Memory layout. The work is done channels last, (N, H, W, C) in memory, as PyTorch's
-    ``channels_last`` format: a row of X̂ is then kH·kW runs of C contiguous numbers, copied
-    in kH·kW vectorised slices, and Y = X̂ · Ŵᵀ, with one row per (n, h′, w′), *is* the output
+    ``channels_last`` format: a row of X̂ is then kH runs of kW·C contiguous numbers, copied
+    from one strided view of x_pad, and Y = X̂ · Ŵᵀ, with one row per (n, h′, w′), *is* the output
     in that layout. So y is returned as an (N, O, H′, W′) view of Y, no transpose copied, and
     the ReLU, pooling and BatchNorm2d after it keep that layout. The columns of X̂ are ordered
     (i, j, c) rather than (c, i, j), and Ŵ is the weight's matching reordering (a copy the size
@@ -456,8 +456,7 @@ class Conv2d(Module):
         # Ŵ[:, i, j] is added into the strided slice of dL/dx_pad that X̂[…, i, j] was read
         # from. A block of dL/dx_pad stays in the cache across its kH·kW additions, and the
         # whole dL/dX̂ (as large as X̂) is never made.
-        K = kH * kW * Cg
-        w = self._weight_matrix()[:, :, :K].reshape(G, Og, kH * kW, Cg)
+        w = self.weight.data.transpose(0, 2, 3, 1).reshape(G, Og, kH * kW, Cg)
         w_ij = np.ascontiguousarray(w.transpose(0, 2, 1, 3))  # (G, kH·kW, O/G, C/G)
         d_pad = self._new("dx", pad_shape, g.dtype, zeros=True)
         d_pad_g = d_pad.reshape(*pad_shape[:3], G, Cg)

@@ -44,13 +44,15 @@ _REFCOUNTS = (
 )
 _UNREFERENCED = _references([((), np.empty(0))], 0)
 # Module._new keeps arrays of KEEP_FROM bytes up to KEEP_BELOW. Smaller ones come from the
-# allocator's heap, which keeps them: not worth the bookkeeping. Larger ones cost a page fault
-# per 2 MiB (NumPy asks for huge pages from 4 MiB on), and once one is freed glibc raises its
-# threshold for handing memory back to that size, so that the arrays of a step stay mapped
-# (measured: no page fault per step of PyTorch's MNIST example either way), while keeping them
-# would hold a forward output idle through the backward pass (a third more peak memory there).
+# allocator's heap, which keeps them: not worth the bookkeeping. Larger ones: once one is freed,
+# glibc raises its threshold for handing memory back to the system to that size, and a step
+# that frees arrays of a few MiB keeps its memory mapped (measured: no page fault per step of
+# PyTorch's MNIST example, nor of a 784-1024-1024-10 MLP at batch 512, without keeping them),
+# while a kept output can lie idle through the backward pass while the next layer's cache
+# holds its successor: the MLP's step peaked at 1.44× what it needs with 2 MiB ReLU outputs
+# kept, 1.22× without. The arrays of a small CNN's step lie below, where it faulted.
 KEEP_FROM = 64 * 1024
-KEEP_BELOW = 4 * 2**20
+KEEP_BELOW = 2**20
 
 
 def _allocate(
@@ -282,8 +284,8 @@ class Module:
 
         Why keep it: the C allocator hands a large array that was freed back to the system,
         and the next step's array of the same size then costs a page fault per 4 KiB page on
-        first touch (about a fifth of a small CNN's step on a 2-core machine). A work array
-        is never what a layer returns: its outputs and dL/dx are new arrays each call."""
+        first touch (up to a fifth of a small CNN's step on a 2-core virtual machine). A work
+        array is never what a layer returns: its outputs and dL/dx come from ``_new``."""
         spaces: dict[str, Array] = self.__dict__.setdefault("_workspaces", {})
         a = spaces.get(name)
         if a is not None and a.shape == shape and a.dtype == dtype:
@@ -305,7 +307,7 @@ class Module:
         ``zeros``) would give, laid out (N, H, W, C) in memory for a 4-D (N, C, H, W) shape with
         ``channels_last``: one of the layer's last two arrays of this name that nothing
         references any more (not the caller, not a later layer's cache, not a view), else a
-        new one. Only for arrays of 64 KiB up to 4 MiB (``KEEP_FROM``, ``KEEP_BELOW``).
+        new one. Only for arrays of 64 KiB up to 1 MiB (``KEEP_FROM``, ``KEEP_BELOW``).
 
         No one can tell the difference from a new array: an array is taken back only when no
         reference to it is left. What it saves is the allocation: the C allocator returns a
@@ -345,9 +347,8 @@ class Module:
 
     def __getstate__(self) -> dict[str, Any]:
         # A copy (copy.copy, copy.deepcopy) or a pickle gets no work arrays (nor views of
-        # them) and no kept outputs: a shallow copy
-        # would otherwise write into the original's, and a deep copy would keep views of
-        # arrays it no longer shares.
+        # them) and no kept outputs: a shallow copy would otherwise write into the original's,
+        # and a deep copy would keep views of arrays it no longer shares.
         state = self.__dict__.copy()
         for name in ("_workspaces", "_views", "_kept"):
             state.pop(name, None)
