@@ -69,7 +69,12 @@ def check_random_conv(rng: np.random.Generator, batch: int | None = None) -> Non
     if batch is not None:
         config["input"] = (batch, *config["input"][1:])
     layer = Conv2d(*config["args"], **config["kwargs"], rng=rng)
-    x = rng.standard_normal(config["input"])
+    check_conv_step(layer, rng.standard_normal(config["input"]), rng, str(config))
+
+
+def check_conv_step(layer: Conv2d, x: np.ndarray, rng: np.random.Generator, what: str) -> None:
+    """One forward and backward pass of ``layer`` on x: y, dL/dx, dL/dW and dL/db against
+    PyTorch's autograd, under a random upstream gradient."""
     y = layer(x)
     upstream = rng.standard_normal(y.shape)
     layer.zero_grad()
@@ -77,11 +82,11 @@ def check_random_conv(rng: np.random.Generator, batch: int | None = None) -> Non
 
     xt, wt, yt = torch_conv(layer, x)
     yt.backward(torch.tensor(upstream))
-    assert_close(f"conv2d forward {config}", y, yt.detach().numpy())
-    assert_close(f"conv2d dL/dx {config}", dx, xt.grad)
-    assert_close(f"conv2d dL/dW {config}", layer.weight.grad, wt.grad)
+    assert_close(f"conv2d forward {what}", y, yt.detach().numpy())
+    assert_close(f"conv2d dL/dx {what}", dx, xt.grad)
+    assert_close(f"conv2d dL/dW {what}", layer.weight.grad, wt.grad)
     if layer.bias is not None:
-        assert_close(f"conv2d dL/db {config}", layer.bias.grad, upstream.sum(axis=(0, 2, 3)))
+        assert_close(f"conv2d dL/db {what}", layer.bias.grad, upstream.sum(axis=(0, 2, 3)))
 
 
 @pytest.mark.parametrize("seed", CONFIG_SEEDS)
@@ -131,25 +136,15 @@ def test_conv2d_matches_torch_one_image_per_block(
 
 def test_one_conv2d_over_changing_inputs_keeps_its_work_arrays_right() -> None:
     """Conv2d keeps X̂ and the padded input between calls: the same layer over batches of
-    other sizes, dtypes and layouts, and back, matches PyTorch every time (the ones column
-    and the zero border written once must survive every rewrite of the rest)."""
+    other sizes and layouts, and back, matches PyTorch every time (the ones column and the
+    zero border written once must survive every rewrite of the rest)."""
     rng = np.random.default_rng(11)
-    layer = Conv2d(3, 4, 3, padding=1, rng=rng)
-    for n, layout in [(5, "nchw"), (2, "nhwc"), (5, "nhwc"), (5, "nchw"), (1, "nchw")]:
-        x = rng.standard_normal((n, 3, 6, 5))
-        if layout == "nhwc":
-            x = channels_last_copy(x)
-        y = layer(x)
-        upstream = rng.standard_normal(y.shape)
-        layer.zero_grad()
-        dx = layer.backward(upstream)
-        xt, wt, yt = torch_conv(layer, x)
-        yt.backward(torch.tensor(upstream))
-        assert_close(f"conv2d forward, batch {n} {layout}", y, yt.detach().numpy())
-        assert_close(f"conv2d dL/dx, batch {n} {layout}", dx, xt.grad)
-        assert_close(f"conv2d dL/dW, batch {n} {layout}", layer.weight.grad, wt.grad)
-        assert layer.bias is not None
-        assert_close(f"conv2d dL/db, batch {n}", layer.bias.grad, upstream.sum(axis=(0, 2, 3)))
+    for layer in (Conv2d(3, 4, 3, padding=1, rng=rng), Conv2d(1, 4, 3, padding=1, rng=rng)):
+        for n, layout in [(5, "nchw"), (2, "nhwc"), (5, "nhwc"), (5, "nchw"), (1, "nchw")]:
+            x = rng.standard_normal((n, layer.in_channels, 6, 5))
+            if layout == "nhwc":
+                x = channels_last_copy(x)
+            check_conv_step(layer, x, rng, f"{layer!r}, batch {n} {layout}")
 
 
 @pytest.mark.parametrize("copy_of", [copy.copy, copy.deepcopy])
