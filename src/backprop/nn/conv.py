@@ -134,6 +134,12 @@ def axis_order(a: Array) -> list[int]:
     return sorted(range(a.ndim), key=lambda k: -abs(strides[k]))
 
 
+def only_channels_last(x: Array) -> bool:
+    """Whether x is laid out channels last and not also as it reads (a tensor with H = W = 1
+    or C = 1 is both): the layout that ``empty_as`` and ``Module._new`` then make."""
+    return channels_last(x) and not x.flags.c_contiguous
+
+
 def same_layout(a: Array, like: Array) -> Array:
     """a, or a copy of it in the memory layout of ``like`` if their axes lie in memory in
     another order (an elementwise operation on arrays of different layouts walks one of them
@@ -150,7 +156,7 @@ def empty_as(like: Array, shape: tuple[int, int, int, int], dtype: Any = None) -
     """An uninitialised (N, C, H, W) array in the memory layout of ``like`` (NCHW or channels
     last): elementwise work between the two is then a pass over contiguous memory."""
     dtype = like.dtype if dtype is None else dtype
-    if channels_last(like) and not like.flags.c_contiguous:
+    if only_channels_last(like):
         N, C, H, W = shape
         return np.empty((N, H, W, C), dtype).transpose(0, 3, 1, 2)
     return np.empty(shape, dtype)

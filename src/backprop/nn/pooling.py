@@ -14,9 +14,9 @@ import numpy as np
 from ..arrays import Array
 from .conv import (
     IntOrPair,
-    channels_last,
     empty_as,
     fold_slices,
+    only_channels_last,
     out_size,
     pair,
     same_layout,
@@ -148,7 +148,7 @@ class MaxPool2d(_Pool2d):
         if self._tiled():
             (N, C), (kH, kW) = x.shape[:2], self.kernel_size
             x6 = self._windows6(x_pad, (Ho, Wo))  # (N, C, H′, kH, W′, kW)
-            cl = bool(channels_last(x) and not x.flags.c_contiguous)
+            cl = only_channels_last(x)
             # mᵢ of every window row i at once, (N, C, H′, kH, W′), in x's memory layout
             m = self._new("m", (N, C, Ho * kH, Wo), x.dtype, channels_last=cl)
             m = running_max([x6[..., j] for j in range(kW)], m.reshape(N, C, Ho, kH, Wo))
@@ -196,7 +196,7 @@ class MaxPool2d(_Pool2d):
         (N, C, Ho, kH, Wo), kW = m.shape, self.kernel_size[1]
         x6 = self._windows6(x_pad, (Ho, Wo))
         whole = x_pad.shape[2:] == (Ho * kH, Wo * kW)
-        cl = bool(channels_last(x_pad) and not x_pad.flags.c_contiguous)
+        cl = only_channels_last(x_pad)
         # rows or columns that no window reads (a remainder below or right) get 0
         d_pad = self._new("dx", x_pad.shape, grad_output.dtype, channels_last=cl, zeros=not whole)
         d6 = self._windows6(d_pad, (Ho, Wo))
