@@ -156,11 +156,8 @@ class MaxPool2d(_Pool2d):
             y = running_max([m[:, :, :, i] for i in range(kH)], y)
             self._cache = (x.shape, x_pad, y, m)
             return y
-        (_, _, first), *rest = self._slices((Ho, Wo))
-        y = empty_as(x, shape)
-        y[...] = x_pad[:, :, first[0], first[1]]
-        for _, _, (rows, columns) in rest:
-            np.maximum(y, x_pad[:, :, rows, columns], out=y)
+        offsets = [x_pad[:, :, rows, columns] for _, _, (rows, columns) in self._slices((Ho, Wo))]
+        y = running_max(offsets, empty_as(x, shape))
         self._cache = (x.shape, x_pad, y, None)
         return y
 
@@ -224,7 +221,7 @@ def running_max(values: list[Array], out: Array) -> Array:
     return out
 
 
-def route_first_max(g: Array, values: list[Array], out: list[Array] | None = None) -> list[Array]:
+def route_first_max(g: Array, values: list[Array], out: list[Array]) -> None:
     """Each values[k]'s share of g (arrays of one shape, no NaN): g where values[k] is the
     first maximum of values[0], values[1], … (PyTorch's choice among ties), 0 elsewhere.
 
@@ -232,26 +229,21 @@ def route_first_max(g: Array, values: list[Array], out: list[Array] | None = Non
     (a later value equal to the maximum is not above it). Walking back from the last value,
     each takes g where it is such a value, from what the later ones left: shares_k = rest ⊙
     [vₖ > max(v₀ … vₖ₋₁)], rest −= shares_k; values[0] takes what is left. Written into
-    ``out`` (views are welcome) when given."""
+    ``out``, one array (a view is welcome) per value."""
     K = len(values)
     if K == 1:
-        if out is None:
-            return [g]
         np.copyto(out[0], g)
-        return [out[0]]
+        return
     above = []
     best = values[0]
     for k in range(1, K):
         above.append(values[k] > best)
         if k < K - 1:
             best = np.maximum(best, values[k])
-    shares: list[Array] = []  # from the last value back
-    rest = g
+    rest = g  # from the last value back
     for k in range(K - 1, 0, -1):
-        shares.append(np.multiply(rest, above[k - 1], out=None if out is None else out[k]))
-        rest = np.subtract(rest, shares[-1], out=None if out is None or k > 1 else out[0])
-    shares.append(rest)
-    return shares[::-1]
+        np.multiply(rest, above[k - 1], out=out[k])
+        rest = np.subtract(rest, out[k], out=out[0] if k == 1 else None)
 
 
 def keep_first(hits: list[Array]) -> None:
