@@ -587,10 +587,26 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "conv-bias-column-zeros",
         NN + "conv.py",
-        "by_group[..., K] = 1",
-        "by_group[..., K] = 0",
+        "cols.reshape(-1, G, Kb)[:, :, K] = 1",
+        "cols.reshape(-1, G, Kb)[:, :, K] = 0",
         CONV,
         "Conv2d's column of ones in X̂ holds zeros: b never added, dL/db zero",
+    ),
+    Mutation(
+        "conv-xhat-kept-whole",
+        NN + "conv.py",
+        "rows = N if len(chunks) == 1 else max(n1 - n0 for n0, n1 in chunks)",
+        "rows = N",
+        CONV,
+        "Conv2d keeps the whole X̂ however large (42 MB more in the MNIST example's step)",
+    ),
+    Mutation(
+        "conv-xhat-blocks-not-rebuilt",
+        NN + "conv.py",
+        "                patches[: n1 - n0] = view[n0:n1]\n",
+        "",
+        CONV,
+        "dL/dW multiplies every block of dL/dY by the forward pass's last block of X̂",
     ),
     Mutation(
         "conv-bias-row-zeros-one-channel",

@@ -421,11 +421,12 @@ def conv_memory_lines(m: dict[str, Any] | None) -> list[str]:
         f"`python -m benchmarks.conv_memory`): peak {m['peak_bytes'] / 2**20:.1f} MiB during "
         f"the steps (tracemalloc), against {m['need_bytes'] / 2**20:.1f} MiB needed "
         f"(parameters, gradients, every layer's output and the softmax probabilities): "
-        f"**{m['peak_bytes'] / m['need_bytes']:.2f}×**. The excess is im2col's: the second "
-        "convolution's patch matrix X̂ (N·24·24 rows of 32·3·3, 40.5 MiB) is 9× its input, and "
-        "is kept from the forward pass for dL/dW (dL/dX̂ is made a few images at a time, never "
-        "whole). Building X̂ again in the backward pass would save that memory at the cost of "
-        "a second copy of it per step.",
+        f"**{m['peak_bytes'] / m['need_bytes']:.2f}×**. The second convolution's patch matrix "
+        "X̂ (N·24·24 rows of 32·3·3, 40.5 MiB, 9× its input) is never held whole: both passes "
+        "build it a block of images at a time (about 2 MiB) into one work array, the backward "
+        "pass again for dL/dW, and dL/dX̂ is made a block at a time too (docs/conv.md, "
+        "section 2). The excess is the layers' work arrays and the dL/dx arrays of the "
+        "backward pass.",
         "",
     ]
 

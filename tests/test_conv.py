@@ -147,24 +147,36 @@ def test_one_conv2d_over_changing_inputs_keeps_its_work_arrays_right() -> None:
             check_conv_step(layer, x, rng, f"{layer!r}, batch {n} {layout}")
 
 
+@pytest.mark.parametrize("chunk_bytes", [None, 1])
 @pytest.mark.parametrize("copy_of", [copy.copy, copy.deepcopy])
-def test_a_copied_conv2d_shares_no_work_arrays(copy_of: Any) -> None:
+def test_a_copied_conv2d_shares_no_work_arrays(
+    copy_of: Any, chunk_bytes: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A copy made between the forward and the backward pass, then run on other data, gives
     that data's output and leaves the original's cached X̂ alone: the original's gradients are
-    those of its own input."""
+    those of its own input. A copy's own backward pass, from the forward pass it was copied
+    after, gives the same gradients. With CHUNK_BYTES = 1, X̂ is a work array of one image's
+    rows that the backward pass fills again from the padded input, image by image."""
+    import backprop.nn.conv as conv
+
+    if chunk_bytes is not None:
+        monkeypatch.setattr(conv, "CHUNK_BYTES", chunk_bytes)
     rng = np.random.default_rng(12)
     layer = Conv2d(2, 3, 3, padding=1, rng=rng)
     x, other = rng.standard_normal((2, 2, 2, 5, 5))
     y = layer(x)
-    twin = copy_of(layer)
+    if chunk_bytes is not None:  # X̂ is kept as one image's rows (and its ones column)
+        assert vars(layer)["_workspaces"]["cols"].shape == (5 * 5, 2 * 3 * 3 + 1)
+    twin, late_twin = copy_of(layer), copy_of(layer)
     _, _, y_other = torch_conv(layer, other)
     assert_close("conv2d forward of a copy", twin(other), y_other.detach().numpy())
     upstream = rng.standard_normal(y.shape)
-    layer.zero_grad()
-    layer.backward(upstream)
     _, wt, yt = torch_conv(layer, x)
     yt.backward(torch.tensor(upstream))
-    assert_close("conv2d dL/dW after a copy ran", layer.weight.grad, wt.grad)
+    for which in (late_twin, layer):
+        which.zero_grad()
+        which.backward(upstream)
+        assert_close("conv2d dL/dW after a copy ran", which.weight.grad, wt.grad)
 
 
 @pytest.mark.parametrize(

@@ -193,9 +193,12 @@ class Conv2d(Module):
     of the weight); the products are the same sums in another order of terms.
 
     The bias is a column of Ŵ against a column of ones in X̂ (see ``forward``). Caches the
-    patch matrix X̂ (the only thing both gradients need besides dL/dy and Ŵ), until the
-    backward pass has used it; X̂, the padded x and the padded dL/dy are work arrays kept from
-    one step to the next.
+    patch matrix X̂ (the only thing both gradients need besides dL/dy and Ŵ) until the
+    backward pass has used it, when X̂ is one block of images (``CHUNK_BYTES``); a larger X̂ is
+    built a block at a time into a work array of one block's rows, and built again, block by
+    block, for dL/dŴ, from the cached x_pad (so x must not be changed in place between the
+    two passes, as for Linear, which caches x itself). X̂, the padded x and the padded dL/dy
+    are work arrays kept from one step to the next.
     """
 
     def __init__(
@@ -250,8 +253,9 @@ class Conv2d(Module):
         self.bias = (
             Parameter(rng.uniform(-bound, bound, out_channels).astype(dtype)) if bias else None
         )
-        # (input shape, padded input shape, output (H′, W′), X̂ of shape (G, N·H′·W′, K))
-        self._cache: tuple[tuple[int, ...], tuple[int, ...], tuple[int, int], Array] | None = None
+        # (input shape, padded input shape, output (H′, W′), X̂ (the whole of it, or the work
+        # array of one block of images), x_pad, the blocks of images)
+        self._cache: tuple[Any, ...] | None = None
 
     def _pad_amounts(self) -> tuple[int, int, int, int]:
         if self.padding == "valid":
@@ -281,30 +285,34 @@ class Conv2d(Module):
             )
         x_pad = self._padded(x, dtype)
         Og, Kb = O // G, kH * kW * (C // G) + (self.bias is not None)
-        cols, patches, view = self._patch_matrix(x_pad, (N, Ho, Wo))
+        chunks = image_chunks(N, Ho * Wo, G * Kb * x_pad.itemsize)
+        cols, patches, view = self._patch_matrix(x_pad, (N, Ho, Wo), chunks)
+        whole = len(cols) == N * Ho * Wo  # X̂ whole, or one block of images at a time
         w = self._weight_matrix()  # [Ŵ b]: (G, O/G, Kb)
         Y = self._new("y", (N * Ho * Wo, O), dtype)
         # X̂ built and multiplied a few images at a time, so that each block of X̂ is still in
         # the cache when the GEMM reads it
-        for n0, n1 in image_chunks(N, Ho * Wo, G * Kb * cols.itemsize):
+        for n0, n1 in chunks:
             rows_of = slice(n0 * Ho * Wo, n1 * Ho * Wo)
+            block = cols[rows_of] if whole else cols[: (n1 - n0) * Ho * Wo]
             # one copy: X̂[(n,h′,w′), (g,i,j,c)] = x_pad[n, s·h′ + d·i, s·w′ + d·j, g·C/G + c]
-            if patches.ndim == 7:  # (N, H′, W′, G, kH, kW, C/G)
-                patches[n0:n1] = view[n0:n1]
+            if patches.ndim == 7:  # (N, H′, W′, G, kH, kW, C/G), or a block's images
+                patches[slice(n0, n1) if whole else slice(n1 - n0)] = view[n0:n1]
             else:  # one channel per group, X̂ transposed: (G, kH, kW, N, H′, W′)
                 patches[:, :, :, n0:n1] = view[:, :, :, n0:n1]
             for k in range(G):
-                block = cols[rows_of, k * Kb : (k + 1) * Kb]
                 if G == 1:
-                    gemm(block, w[0].T, out=Y[rows_of])
+                    gemm(block[:, :Kb], w[0].T, out=Y[rows_of])
                 else:  # each group's outputs are a block of Y's columns
-                    Y[rows_of, k * Og : (k + 1) * Og] = gemm(block, w[k].T)
-        self._cache = (x.shape, (N, *x_pad.shape[1:]), (Ho, Wo), cols)
+                    Y[rows_of, k * Og : (k + 1) * Og] = gemm(
+                        block[:, k * Kb : (k + 1) * Kb], w[k].T
+                    )
+        self._cache = (x.shape, (N, *x_pad.shape[1:]), (Ho, Wo), cols, x_pad, chunks)
         # Y is (N, H′, W′, O) in memory: y (N, O, H′, W′) is a view of it, channels last
         return Y.reshape(N, Ho, Wo, O).transpose(0, 3, 1, 2)
 
     def _patch_matrix(
-        self, x_pad: Array, out_shape: tuple[int, int, int]
+        self, x_pad: Array, out_shape: tuple[int, int, int], chunks: tuple[tuple[int, int], ...]
     ) -> tuple[Array, Array, Array]:
         """X̂, a work array with a column of ones after each group's K columns when there is a
         bias (b is then one more column of Ŵ, the weight of a constant input 1: the forward
@@ -326,14 +334,13 @@ class Conv2d(Module):
         dtype = x_pad.dtype
         kernel, stride, dilation = self.kernel_size, self.stride, self.dilation
         if Cg > 1:
-            cols, made = self._workspace("cols", (N * Ho * Wo, G * Kb), dtype)
-            by_group = cols.reshape(N, Ho, Wo, G, Kb)
+            # the whole X̂, or when it takes more than one block of images, one block's rows
+            # (built again, block by block, for dL/dŴ)
+            rows = N if len(chunks) == 1 else max(n1 - n0 for n0, n1 in chunks)
+            cols, made = self._workspace("cols", (rows * Ho * Wo, G * Kb), dtype)
             if made and Kb > K:
-                by_group[..., K] = 1
-            patches = by_group[..., :K].reshape(N, Ho, Wo, G, kH, kW, Cg)
-            view = self._view_of(
-                "x_pad", x_pad, lambda a: patch_view(a, G, kernel, stride, dilation)
-            )
+                cols.reshape(-1, G, Kb)[:, :, K] = 1
+            patches, view = self._patch_blocks(cols, x_pad, (Ho, Wo))
         else:
             cols_t, made = self._workspace("cols_t", (G * Kb, N * Ho * Wo), dtype)
             by_group = cols_t.reshape(G, Kb, N, Ho, Wo)
@@ -350,6 +357,21 @@ class Conv2d(Module):
             cols = cols_t.T
         assert not patches.flags.owndata  # a view: writing it writes X̂
         return cols, patches, view
+
+    def _patch_blocks(
+        self, cols: Array, x_pad: Array, out_hw: tuple[int, int]
+    ) -> tuple[Array, Array]:
+        """With several channels per group: X̂ (``cols``, the whole of it or a block of images'
+        rows) as the (images, H′, W′, G, kH, kW, C/G) view that patches are copied into, and the
+        (N, H′, W′, G, kH, kW, C/G) strided view of x_pad they are copied from."""
+        G, (kH, kW), (Ho, Wo) = self.groups, self.kernel_size, out_hw
+        Cg = self.in_channels // G
+        images = len(cols) // (Ho * Wo)
+        by_group = cols.reshape(images, Ho, Wo, G, cols.shape[1] // G)
+        patches = by_group[..., : kH * kW * Cg].reshape(images, Ho, Wo, G, kH, kW, Cg)
+        kernel, stride, dilation = self.kernel_size, self.stride, self.dilation
+        view = self._view_of("x_pad", x_pad, lambda a: patch_view(a, G, kernel, stride, dilation))
+        return patches, view
 
     def _padded(self, x: Array, dtype: Any) -> Array:
         """x_pad, channels last (N, H + pads, W + pads, C), in the layer's dtype: x itself for a
@@ -389,11 +411,11 @@ class Conv2d(Module):
         out[:, :, -1] = self.bias.data.reshape(G, O // G)
         return out
 
-    def _grad_matrix(self, grad_output: Array) -> tuple[Array, Array]:
+    def _grad_matrix(self, grad_output: Array) -> tuple[Array, tuple[Any, ...]]:
         cache = self._cache
         if cache is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
-        x_shape, _, (Ho, Wo), cols = cache
+        x_shape, _, (Ho, Wo), cols = cache[:4]
         N, O = x_shape[0], self.out_channels
         if grad_output.shape != (N, O, Ho, Wo):
             raise ValueError(
@@ -402,13 +424,14 @@ class Conv2d(Module):
             )
         # dL/dY, rows (n, h′, w′) as in X̂: (N·H′·W′, O), a view of a channels-last dL/dy
         g = grad_output.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, O)
-        return g.astype(cols.dtype, copy=False), cols
+        return g.astype(cols.dtype, copy=False), cache
 
     def backward_params(self, grad_output: Array) -> None:
         self._param_grads(*self._grad_matrix(grad_output))
         self._cache = None
 
-    def _param_grads(self, g: Array, cols: Array) -> None:
+    def _param_grads(self, g: Array, cache: tuple[Any, ...]) -> None:
+        _, _, (Ho, Wo), cols, x_pad, chunks = cache
         G, O = self.groups, self.out_channels
         Og, Kb = O // G, cols.shape[1] // G
         kH, kW = self.kernel_size
@@ -419,8 +442,28 @@ class Conv2d(Module):
         # N·H′·W′ and a small output, on an earlier 2-core AMD EPYC; on a Zen 3 EPYC the two
         # measured within 5% of each other.)
         dW_t = np.empty((G, Kb, Og), dtype=cols.dtype)
-        for k in range(G):
-            gemm(cols[:, k * Kb : (k + 1) * Kb].T, g[:, k * Og : (k + 1) * Og], out=dW_t[k])
+        if len(cols) == len(g):  # the whole X̂
+            for k in range(G):
+                gemm(cols[:, k * Kb : (k + 1) * Kb].T, g[:, k * Og : (k + 1) * Og], out=dW_t[k])
+        else:
+            # X̂ built again, a block of images at a time, and each block multiplied while it
+            # is in the cache: Σ over the blocks of X̂_blockᵀ · dL/dY_block. (A whole X̂ kept
+            # from the forward pass would be read back from memory, and take memory: 42 MB for
+            # the MNIST example's second convolution at batch 64.)
+            patches, view = self._patch_blocks(cols, x_pad, (Ho, Wo))
+            part = np.empty_like(dW_t)
+            for b, (n0, n1) in enumerate(chunks):
+                patches[: n1 - n0] = view[n0:n1]
+                block, g_block = cols[: (n1 - n0) * Ho * Wo], g[n0 * Ho * Wo : n1 * Ho * Wo]
+                out = part if b else dW_t
+                for k in range(G):
+                    gemm(
+                        block[:, k * Kb : (k + 1) * Kb].T,
+                        g_block[:, k * Og : (k + 1) * Og],
+                        out=out[k],
+                    )
+                if b:
+                    dW_t += part
         # back to the weight's layout (O, C/G, kH, kW)
         dW = dW_t[:, :K].transpose(0, 2, 1).reshape(O, kH, kW, K // (kH * kW))
         self.weight.accumulate(dW.transpose(0, 3, 1, 2))
@@ -428,9 +471,8 @@ class Conv2d(Module):
             self.bias.accumulate(dW_t[:, K].reshape(O))
 
     def backward(self, grad_output: Array) -> Array:
-        g, cols = self._grad_matrix(grad_output)
-        assert self._cache is not None
-        x_shape, pad_shape, (Ho, Wo) = self._cache[:3]
+        g, cache = self._grad_matrix(grad_output)
+        x_shape, pad_shape, (Ho, Wo) = cache[:3]
         # a second backward pass without a forward one is an error, as in PyTorch
         self._cache = None
         # dL/dx first, while dL/dy is still in the cache from the layer above (the product
@@ -444,7 +486,7 @@ class Conv2d(Module):
             dx = self._input_grad_flipped(g, x_shape)
         else:
             dx = self._input_grad_folded(g, x_shape, pad_shape, (Ho, Wo))
-        self._param_grads(g, cols)
+        self._param_grads(g, cache)
         return dx
 
     def _input_grad_folded(
