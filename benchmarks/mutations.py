@@ -598,7 +598,7 @@ MUTATIONS: list[Mutation] = [
         "rows = N if len(chunks) == 1 else max(n1 - n0 for n0, n1 in chunks)",
         "rows = N",
         CONV,
-        "Conv2d keeps the whole X̂ however large (42 MB more in the MNIST example's step)",
+        "Conv2d keeps the whole X̂ however large (40.5 MiB more in the MNIST example's step)",
     ),
     Mutation(
         "conv-xhat-blocks-not-rebuilt",

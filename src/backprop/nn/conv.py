@@ -448,7 +448,7 @@ class Conv2d(Module):
         else:
             # X̂ built again, a block of images at a time, and each block multiplied while it
             # is in the cache: Σ over the blocks of X̂_blockᵀ · dL/dY_block. (A whole X̂ kept
-            # from the forward pass would be read back from memory, and take memory: 42 MB for
+            # from the forward pass would be read back from memory, and take memory: 40.5 MiB for
             # the MNIST example's second convolution at batch 64.)
             patches, view = self._patch_blocks(cols, x_pad, (Ho, Wo))
             part = np.empty_like(dW_t)
