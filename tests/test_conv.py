@@ -512,6 +512,45 @@ def test_a_torch_cnn_crosses_with_the_same_loss_gradients_and_update() -> None:
         assert_close(f"cnn after SGD {key}", theirs.numpy(), ref.numpy())
 
 
+def test_a_cnn_trained_with_one_image_blocks_follows_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three SGD steps on changing batches with X̂ built one image at a time (CHUNK_BYTES = 1),
+    so that dL/dW comes from X̂ built again in the backward pass: the first convolution (three
+    channels, parameter gradients only) from its padded copy of x, the second (no padding)
+    from the ReLU's output itself, which it holds. The parameters after each step equal
+    PyTorch's."""
+    import backprop.nn.conv as conv
+    from backprop import SGD, CrossEntropyLoss
+    from backprop.interop import from_torch
+
+    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)
+    torch.manual_seed(1)
+    tmodel = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.Conv2d(4, 5, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(80, 3),
+    ).double()  # fmt: skip
+    model = from_torch(tmodel)
+    ours, theirs = SGD(model.parameters(), lr=0.1), torch.optim.SGD(tmodel.parameters(), lr=0.1)
+    loss_fn, rng = CrossEntropyLoss(), np.random.default_rng(3)
+    for step, n in enumerate((4, 2, 4)):
+        x, y = rng.standard_normal((n, 3, 6, 6)), rng.integers(0, 3, n)
+        loss = loss_fn(model(x), y)
+        model.zero_grad()
+        model.backward(loss_fn.backward())
+        ours.step()
+        theirs.zero_grad()
+        tloss = F.cross_entropy(tmodel(torch.tensor(x)), torch.tensor(y))
+        tloss.backward()
+        theirs.step()
+        assert_close(f"cnn loss, one-image blocks, step {step}", loss, tloss.item())
+        mine = dict(model.named_parameters())
+        for key, p in tmodel.named_parameters():
+            ref = p.detach().numpy()
+            got = mine[key].data
+            assert_close(
+                f"cnn after, one-image blocks, {key}", got.T if key == "5.weight" else got, ref
+            )
+
+
 def test_explain_conv2d_and_maxpool2d_print_pytorchs_numbers() -> None:
     from backprop.explain_layer import explain_layer
 
