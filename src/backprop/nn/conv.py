@@ -283,6 +283,9 @@ class Conv2d(Module):
                 f"{self!r}: input {H}×{W_} (padded {H + top + bottom}×{W_ + left + right}) is "
                 f"smaller than the dilated kernel {dH * (kH - 1) + 1}×{dW * (kW - 1) + 1}"
             )
+        if N == 0:  # an empty batch: an empty output, as in PyTorch, and zero gradients
+            self._cache = (x.shape, (0, *x.shape[2:]), (Ho, Wo), None, None, ())
+            return np.empty((0, O, Ho, Wo), dtype)
         x_pad = self._padded(x, dtype)
         Og, Kb = O // G, kH * kW * (C // G) + (self.bias is not None)
         chunks = image_chunks(N, Ho * Wo, G * Kb * x_pad.itemsize)
@@ -415,7 +418,7 @@ class Conv2d(Module):
         cache = self._cache
         if cache is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
-        x_shape, _, (Ho, Wo), cols = cache[:4]
+        x_shape, _, (Ho, Wo) = cache[:3]
         N, O = x_shape[0], self.out_channels
         if grad_output.shape != (N, O, Ho, Wo):
             raise ValueError(
@@ -424,7 +427,7 @@ class Conv2d(Module):
             )
         # dL/dY, rows (n, h′, w′) as in X̂: (N·H′·W′, O), a view of a channels-last dL/dy
         g = grad_output.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, O)
-        return g.astype(cols.dtype, copy=False), cache
+        return g.astype(self.weight.data.dtype, copy=False), cache
 
     def backward_params(self, grad_output: Array) -> None:
         self._param_grads(*self._grad_matrix(grad_output))
@@ -432,6 +435,11 @@ class Conv2d(Module):
 
     def _param_grads(self, g: Array, cache: tuple[Any, ...]) -> None:
         _, _, (Ho, Wo), cols, x_pad, chunks = cache
+        if not len(g):  # an empty batch: sums over no values
+            self.weight.accumulate(np.zeros_like(self.weight.data))
+            if self.bias is not None:
+                self.bias.accumulate(np.zeros_like(self.bias.data))
+            return
         G, O = self.groups, self.out_channels
         Og, Kb = O // G, cols.shape[1] // G
         kH, kW = self.kernel_size
@@ -475,6 +483,9 @@ class Conv2d(Module):
         x_shape, pad_shape, (Ho, Wo) = cache[:3]
         # a second backward pass without a forward one is an error, as in PyTorch
         self._cache = None
+        if not x_shape[0]:
+            self._param_grads(g, cache)
+            return np.zeros(x_shape, g.dtype)
         # dL/dx first, while dL/dy is still in the cache from the layer above (the product
         # for dL/dŴ then streams all of X̂ through it)
         if (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..arrays import Array
@@ -37,7 +38,10 @@ class Flatten(Module):
                 f"input of shape {x.shape}"
             )
         self._shape = x.shape
-        return x.reshape(*x.shape[:start], -1, *x.shape[end + 1 :]) if x.ndim else x.reshape(1)
+        if not x.ndim:
+            return x.reshape(1)
+        # the merged size written out, not -1, which NumPy cannot infer for an empty x
+        return x.reshape(*x.shape[:start], math.prod(x.shape[start : end + 1]), *x.shape[end + 1 :])
 
     def backward(self, grad_output: Array) -> Array:
         if self._shape is None:

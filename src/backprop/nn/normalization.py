@@ -94,6 +94,8 @@ class _BatchNorm(Module):
         axes = (0, *range(2, x.ndim))
         m = x.size // self.num_features
         use_batch = self.training or self.running_mean is None
+        if use_batch and m == 0:
+            return self._empty_batch(x)
         if use_batch:
             if self.training and m == 1:
                 raise ValueError(
@@ -124,6 +126,18 @@ class _BatchNorm(Module):
         y = x_hat * _per_channel(self.weight.data, x.ndim)
         y += _per_channel(self.bias.data, x.ndim)
         return y
+
+    def _empty_batch(self, x: Array) -> Array:
+        """No values to take statistics from (N = 0, or a length of 0): as PyTorch, the output
+        is as empty as x, training counts the batch in num_batches_tracked and leaves the
+        running statistics alone, and the backward pass gives zero gradients for γ and β."""
+        count = self.num_batches_tracked
+        if self.training and count is not None:
+            count.fill(count + 1)
+        # backward's path for fixed statistics: dL/dx = dL/dy · γ/√(σ²+ε), empty like x; the
+        # sums for dL/dγ and dL/dβ are over no values, 0
+        self._cache = (x, np.ones(self.num_features, self.dtype), False)
+        return np.empty(x.shape, self.dtype)
 
     def _update_running_stats(self, mean: Array, var: Array, m: int) -> None:
         running_mean, running_var = self.running_mean, self.running_var
