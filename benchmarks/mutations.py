@@ -112,8 +112,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "relu-backward-in-place",
         NN + "activation.py",
-        "return grad_output * self._mask()",
-        "return np.multiply(grad_output, self._mask(), out=grad_output)",
+        "return grad_output * self._mask(grad_output)",
+        "return np.multiply(grad_output, self._mask(grad_output), out=grad_output)",
         LAYERS,
         "ReLU zeroes the caller's gradient array in place",
     ),
@@ -569,6 +569,14 @@ MUTATIONS: list[Mutation] = [
         "Conv2d's dL/db left at zero",
     ),
     Mutation(
+        "module-grad-shape-unchecked",
+        NN + "module.py",
+        "        if grad_output.shape != shape:\n",
+        "        if False:\n",
+        ("tests/test_edges.py",),
+        "a backward pass takes a dL/dy that NumPy broadcasts, and returns a wrong dL/dx",
+    ),
+    Mutation(
         "module-new-reuses-held-arrays",
         NN + "module.py",
         "_UNREFERENCED = _references([((), np.empty(0))], 0)\n",
@@ -724,7 +732,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "softmax-backward-diagonal-only",
         NN + "activation.py",
-        "return y * (grad_output - np.sum(grad_output * y, axis=self.dim, keepdims=True))",
+        "return y * (grad_output - np.sum(grad_output * y, axis=self._axis, keepdims=True))",
         "return y * (1 - y) * grad_output",
         NEW_LAYERS,
         "Softmax's backward keeps only the Jacobian's diagonal",
@@ -732,7 +740,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "logsoftmax-backward-elementwise",
         NN + "activation.py",
-        "return grad_output - p * np.sum(grad_output, axis=self.dim, keepdims=True)",
+        "return grad_output - p * np.sum(grad_output, axis=self._axis, keepdims=True)",
         "return grad_output - p * grad_output",
         NEW_LAYERS,
         "LogSoftmax's backward without the sum over the row",

@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from backprop import SGD, Adam, CrossEntropyLoss, Linear, MSELoss, ReLU, Sequential
+from backprop import SGD, Adam, CrossEntropyLoss, Linear, MSELoss, ReLU, Sequential, nn
 from backprop.arrays import MemoryLimitError, check_memory
 from backprop.cli import main
 from backprop.data import MAX_CLASSES
 from backprop.history import log_spaced_steps
+from backprop.nn.registry import LAYERS
 from backprop.predict import softmax
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +46,53 @@ def test_a_list_given_to_a_layer_is_converted() -> None:
     np.testing.assert_array_equal(model(x), model(np.array(x)))
     with pytest.raises(TypeError, match=r"^Linear\(.*\): input must be an array of numbers"):
         layer([["a", "b"]])
+
+
+# every registered layer, built small, with an input it takes
+LAYER_INPUTS: dict[str, tuple[Any, tuple[int, ...]]] = {
+    "AdaptiveAvgPool2d": (lambda: nn.AdaptiveAvgPool2d(1), (2, 3, 4, 4)),
+    "AvgPool2d": (lambda: nn.AvgPool2d(2), (2, 3, 4, 4)),
+    "BatchNorm1d": (lambda: nn.BatchNorm1d(3), (4, 3)),
+    "BatchNorm2d": (lambda: nn.BatchNorm2d(3), (2, 3, 4, 4)),
+    "Conv2d": (lambda: nn.Conv2d(3, 2, 3), (2, 3, 4, 4)),
+    "Dropout": (lambda: nn.Dropout(0.5), (4, 3)),
+    "Embedding": (lambda: nn.Embedding(5, 2), (4, 3)),
+    "Flatten": (lambda: nn.Flatten(), (2, 3, 4)),
+    "GELU": (lambda: nn.GELU(), (4, 3)),
+    "Identity": (lambda: nn.Identity(), (4, 3)),
+    "LayerNorm": (lambda: nn.LayerNorm(3), (4, 3)),
+    "LeakyReLU": (lambda: nn.LeakyReLU(), (4, 3)),
+    "Linear": (lambda: Linear(3, 2), (4, 3)),
+    "LogSoftmax": (lambda: nn.LogSoftmax(), (4, 3)),
+    "MaxPool2d": (lambda: nn.MaxPool2d(2), (2, 3, 4, 4)),
+    "ReLU": (lambda: ReLU(), (4, 3)),
+    "Sigmoid": (lambda: nn.Sigmoid(), (4, 3)),
+    "Softmax": (lambda: nn.Softmax(), (4, 3)),
+    "Tanh": (lambda: nn.Tanh(), (4, 3)),
+    "Unflatten": (lambda: nn.Unflatten(1, (3, 1)), (4, 3)),
+}
+
+
+def test_every_registered_layer_has_a_wrong_gradient_case() -> None:
+    assert sorted(LAYER_INPUTS) == sorted(LAYERS)
+
+
+@pytest.mark.parametrize("name", sorted(LAYER_INPUTS))
+def test_a_backward_pass_refuses_a_gradient_of_another_shape(name: str) -> None:
+    """dL/dy without its batch axis broadcasts against y's shape: NumPy would take it and
+    return a dL/dx of the right shape and the wrong values. Every layer names itself, the
+    shape it expects and the shape it got; and backward_owned (Sequential's) checks as well."""
+    make, shape = LAYER_INPUTS[name]
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 5, shape) if name == "Embedding" else rng.standard_normal(shape)
+    layer = make()
+    y = layer(x)
+    wrong = np.ones(y.shape[1:])
+    expected = re.escape(f"backward expects grad_output of shape {y.shape}, got {wrong.shape}")
+    for backward in (layer.backward, layer.backward_owned):
+        with pytest.raises(ValueError, match=rf"^{re.escape(type(layer).__name__)}\(.*{expected}"):
+            backward(wrong.copy())
+    assert layer.backward(np.ones(y.shape)).shape == x.shape  # and the right shape passes
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,8 @@ CASES = [
     (lambda: T.Flatten(), (2, 3, 2), (0, 3, 2)),
     (lambda: T.Flatten(1, 2), (2, 3, 2), (2, 0, 2)),
     (lambda: T.Flatten(0, 1), (2, 3, 2), (0, 3, 2)),
+    (lambda: T.Softmax(dim=0), (4, 3), (0, 3)),
+    (lambda: T.LogSoftmax(dim=-1), (2, 3), (2, 0)),
 ]
 
 

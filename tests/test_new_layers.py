@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from layer_checks import check_layer, randomize
+from torch_reference import assert_close
 
 from backprop import (
     GELU,
@@ -247,6 +249,34 @@ def test_activations_at_their_edges() -> None:
     np.testing.assert_allclose(GELU()(tail)[1], -10 * 7.619853024160527e-24, rtol=1e-13)
     with pytest.raises(TypeError, match="dim=None"):
         from_torch(torch.nn.Softmax())
+
+
+@pytest.mark.parametrize(
+    "cls, tcls", [(Softmax, torch.nn.Softmax), (LogSoftmax, torch.nn.LogSoftmax)]
+)
+def test_softmax_dims_as_pytorch_takes_them(cls: Any, tcls: Any) -> None:
+    """A 0-d input (dim −1 or 0), an empty one, and a dim that names no axis: an IndexError
+    that names the layer and the dims there are, as PyTorch's "Dimension out of range"."""
+    for x, dim in [(np.array(2.5), -1), (np.array(2.5), 0), (np.empty((0, 3)), 0)]:
+        layer = cls(dim=dim)
+        xt = torch.tensor(x, requires_grad=True)
+        yt = tcls(dim=dim)(xt)
+        (yt * 2).sum().backward()
+        assert_close(f"{cls.__name__} dim {dim} of {x.shape}", layer(x), yt.detach().numpy())
+        assert xt.grad is not None
+        assert_close(
+            f"{cls.__name__} dL/dx", layer.backward(np.full(x.shape, 2.0)), xt.grad.numpy()
+        )
+    with pytest.raises(
+        IndexError, match=r"dim 2 is out of range for input of shape \(2, 3\) \(dims -2 to 1\)"
+    ):
+        cls(dim=2)(np.ones((2, 3)))
+    layer = cls()
+    layer(np.ones((2, 3)))
+    with pytest.raises(
+        ValueError, match=r"backward expects grad_output of shape \(2, 3\), got \(3,\)"
+    ):
+        layer.backward(np.ones(3))
 
 
 def test_dropout_drops_p_and_scales_the_rest_in_training() -> None:

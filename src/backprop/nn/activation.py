@@ -48,16 +48,17 @@ class ReLU(Module):
         return zeros
 
     def backward(self, grad_output: Array) -> Array:
-        return grad_output * self._mask()
+        return grad_output * self._mask(grad_output)
 
     def backward_owned(self, grad_output: Array) -> Array:
         # Zeroing entries in place saves a gradient-sized array at every ReLU of a training step.
-        return np.multiply(grad_output, self._mask(), out=grad_output)
+        return np.multiply(grad_output, self._mask(grad_output), out=grad_output)
 
-    def _mask(self) -> Array:
+    def _mask(self, grad_output: Array) -> Array:
         y = self._y
         if y is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
+        self._check_grad(grad_output, y.shape)
         # [y ≠ 0]: y = max(x, 0) is positive, 0 or nan, so this is [y > 0] but at nan, where the
         # gradient passes, as PyTorch's threshold_backward (not [y <= 0]) lets it
         return np.not_equal(y, 0)
@@ -86,6 +87,7 @@ class Sigmoid(Module):
         y = self._y
         if y is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
+        self._check_grad(grad_output, y.shape)
         return grad_output * y * (1 - y)
 
 
@@ -108,6 +110,7 @@ class Tanh(Module):
         y = self._y
         if y is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
+        self._check_grad(grad_output, y.shape)
         return grad_output * (1 - y * y)
 
 
@@ -149,6 +152,7 @@ class GELU(Module):
         if self._cache is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
         x, c = self._cache
+        self._check_grad(grad_output, x.shape)
         if self.approximate == "tanh":
             du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
             return grad_output * (0.5 * (1 + c) + 0.5 * x * (1 - c * c) * du)
@@ -179,6 +183,7 @@ class LeakyReLU(Module):
     def backward(self, grad_output: Array) -> Array:
         if self._positive is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
+        self._check_grad(grad_output, self._positive.shape)
         return np.where(self._positive, grad_output, grad_output * self.negative_slope)
 
     def __repr__(self) -> str:
@@ -201,18 +206,39 @@ class Softmax(Module):
         if type(dim) is not int:
             raise TypeError(f"{type(self).__name__}: dim must be an int, got {dim!r}")
         self.dim = dim
+        self._axis: int | None = dim
         self._y: Array | None = None
 
     def forward(self, x: Array) -> Array:
-        e = np.exp(x - np.max(x, axis=self.dim, keepdims=True))
-        self._y = y = e / np.sum(e, axis=self.dim, keepdims=True)
+        self._check_dim(x)
+        if not x.size:  # nothing to normalise (and no maximum to subtract), as in PyTorch
+            self._y = y = np.exp(x)
+            return y
+        e = np.exp(x - np.max(x, axis=self._axis, keepdims=True))
+        self._y = y = e / np.sum(e, axis=self._axis, keepdims=True)
         return y
 
-    def backward(self, grad_output: Array) -> Array:
+    def _check_dim(self, x: Array) -> None:
+        """dim must name an axis of x (−1 and 0 for a 0-d x, as PyTorch takes them); the
+        axis the sums run along, the whole of a 0-d x, is kept for the backward pass."""
+        ndim = max(x.ndim, 1)
+        if not -ndim <= self.dim < ndim:
+            raise IndexError(
+                f"{self!r}: dim {self.dim} is out of range for input of shape {x.shape} "
+                f"(dims {-ndim} to {ndim - 1})"
+            )
+        self._axis = self.dim if x.ndim else None
+
+    def _cached(self, grad_output: Array) -> Array:
         y = self._y
         if y is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
-        return y * (grad_output - np.sum(grad_output * y, axis=self.dim, keepdims=True))
+        self._check_grad(grad_output, y.shape)
+        return y
+
+    def backward(self, grad_output: Array) -> Array:
+        y = self._cached(grad_output)
+        return y * (grad_output - np.sum(grad_output * y, axis=self._axis, keepdims=True))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(dim={self.dim})"
@@ -229,16 +255,18 @@ class LogSoftmax(Softmax):
     """
 
     def forward(self, x: Array) -> Array:
-        shifted = x - np.max(x, axis=self.dim, keepdims=True)
-        y = shifted - np.log(np.sum(np.exp(shifted), axis=self.dim, keepdims=True))
+        self._check_dim(x)
+        if not x.size:
+            self._y = np.exp(x)
+            return np.array(x, copy=True)
+        shifted = x - np.max(x, axis=self._axis, keepdims=True)
+        y = shifted - np.log(np.sum(np.exp(shifted), axis=self._axis, keepdims=True))
         self._y = np.exp(y)  # softmax(x)
         return y
 
     def backward(self, grad_output: Array) -> Array:
-        p = self._y
-        if p is None:
-            raise RuntimeError(f"{self!r}: backward() called before forward()")
-        return grad_output - p * np.sum(grad_output, axis=self.dim, keepdims=True)
+        p = self._cached(grad_output)
+        return grad_output - p * np.sum(grad_output, axis=self._axis, keepdims=True)
 
 
 def _softmax_torch_config(module: Any) -> dict[str, Any]:

@@ -420,11 +420,7 @@ class Conv2d(Module):
             raise RuntimeError(f"{self!r}: backward() called before forward()")
         x_shape, _, (Ho, Wo) = cache[:3]
         N, O = x_shape[0], self.out_channels
-        if grad_output.shape != (N, O, Ho, Wo):
-            raise ValueError(
-                f"{self!r}: backward expects grad_output of shape {(N, O, Ho, Wo)}, "
-                f"got {grad_output.shape}"
-            )
+        self._check_grad(grad_output, (N, O, Ho, Wo))
         # dL/dY, rows (n, h′, w′) as in X̂: (N·H′·W′, O), a view of a channels-last dL/dy
         g = grad_output.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, O)
         return g.astype(self.weight.data.dtype, copy=False), cache

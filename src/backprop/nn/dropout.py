@@ -32,8 +32,10 @@ class Dropout(Module):
         self.p = float(p)
         self.rng = np.random.default_rng() if rng is None else rng
         self._scale: Array | None = None
+        self._shape: tuple[int, ...] | None = None
 
     def forward(self, x: Array) -> Array:
+        self._shape = x.shape
         if not self.training or self.p == 0:
             self._scale = None
             return x
@@ -44,6 +46,9 @@ class Dropout(Module):
         return x * scale
 
     def backward(self, grad_output: Array) -> Array:
+        if self._shape is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward()")
+        self._check_grad(grad_output, self._shape)
         return grad_output if self._scale is None else grad_output * self._scale
 
     def __repr__(self) -> str:

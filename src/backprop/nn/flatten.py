@@ -26,7 +26,7 @@ class Flatten(Module):
             )
         self.start_dim = start_dim
         self.end_dim = end_dim
-        self._shape: tuple[int, ...] | None = None
+        self._shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None  # x's, y's
 
     def forward(self, x: Array) -> Array:
         n = max(x.ndim, 1)
@@ -37,16 +37,17 @@ class Flatten(Module):
                 f"{self!r}: start_dim {self.start_dim} and end_dim {self.end_dim} do not fit "
                 f"input of shape {x.shape}"
             )
-        self._shape = x.shape
-        if not x.ndim:
-            return x.reshape(1)
         # the merged size written out, not -1, which NumPy cannot infer for an empty x
-        return x.reshape(*x.shape[:start], math.prod(x.shape[start : end + 1]), *x.shape[end + 1 :])
+        merged = math.prod(x.shape[start : end + 1])
+        y = x.reshape(*x.shape[:start], merged, *x.shape[end + 1 :]) if x.ndim else x.reshape(1)
+        self._shapes = (x.shape, y.shape)
+        return y
 
     def backward(self, grad_output: Array) -> Array:
-        if self._shape is None:
+        if self._shapes is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
-        return grad_output.reshape(self._shape)
+        self._check_grad(grad_output, self._shapes[1])
+        return grad_output.reshape(self._shapes[0])
 
     def __repr__(self) -> str:
         return f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim})"
@@ -66,7 +67,7 @@ class Unflatten(Module):
             raise ValueError(
                 f"Unflatten: unflattened_size must hold sizes >= 1, got {unflattened_size!r}"
             )
-        self._x_shape: tuple[int, ...] | None = None
+        self._shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None  # x's, y's
 
     def forward(self, x: Array) -> Array:
         dim = self.dim % x.ndim
@@ -77,13 +78,15 @@ class Unflatten(Module):
             raise ValueError(
                 f"{self!r} expects dimension {self.dim} of size {size}, got input {x.shape}"
             )
-        self._x_shape = x.shape
-        return x.reshape(*x.shape[:dim], *self.unflattened_size, *x.shape[dim + 1 :])
+        y = x.reshape(*x.shape[:dim], *self.unflattened_size, *x.shape[dim + 1 :])
+        self._shapes = (x.shape, y.shape)
+        return y
 
     def backward(self, grad_output: Array) -> Array:
-        if self._x_shape is None:
+        if self._shapes is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
-        return grad_output.reshape(self._x_shape)
+        self._check_grad(grad_output, self._shapes[1])
+        return grad_output.reshape(self._shapes[0])
 
     def __repr__(self) -> str:
         return f"Unflatten(dim={self.dim}, unflattened_size={self.unflattened_size})"

@@ -81,11 +81,7 @@ class Linear(Module):
         x = self._x
         if x is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
-        if grad_output.shape != (*x.shape[:-1], self.out_features):
-            raise ValueError(
-                f"{self!r}: backward expects grad_output of shape "
-                f"{(*x.shape[:-1], self.out_features)}, got {grad_output.shape}"
-            )
+        self._check_grad(grad_output, (*x.shape[:-1], self.out_features))
         if x.ndim != 2:
             # (…, in) as (N, in): a view, so the 2-D case below serves every shape.
             x = x.reshape(-1, self.in_features)
@@ -115,10 +111,17 @@ class Linear(Module):
 class Identity(Module):
     """y = x        backward:  dL/dx = dL/dy"""
 
+    def __init__(self) -> None:
+        self._shape: tuple[int, ...] | None = None
+
     def forward(self, x: Array) -> Array:
+        self._shape = x.shape
         return x
 
     def backward(self, grad_output: Array) -> Array:
+        if self._shape is None:
+            raise RuntimeError(f"{self!r}: backward() called before forward()")
+        self._check_grad(grad_output, self._shape)
         return grad_output
 
 

@@ -155,6 +155,15 @@ class Module:
     def backward(self, grad_output: Array) -> Array:
         raise NotImplementedError
 
+    def _check_grad(self, grad_output: Array, shape: tuple[int, ...]) -> None:
+        """The backward passes' first check: dL/dy has y's shape. (NumPy would broadcast a
+        smaller one, (C,) for a (N, C) output say, into a dL/dx of the right shape and the
+        wrong values.)"""
+        if grad_output.shape != shape:
+            raise ValueError(
+                f"{self!r}: backward expects grad_output of shape {shape}, got {grad_output.shape}"
+            )
+
     def backward_params(self, grad_output: Array) -> None:
         """Accumulate the parameter gradients only, for a layer whose dL/dx is not needed (the
         first of a network: ``Sequential.backward`` calls it unless dL/dx was asked for)."""

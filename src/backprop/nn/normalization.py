@@ -155,11 +155,7 @@ class _BatchNorm(Module):
         if self._cache is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
         x_hat, inv_std, use_batch = self._cache
-        if grad_output.shape != x_hat.shape:
-            raise ValueError(
-                f"{self!r}: backward expects grad_output of shape {x_hat.shape}, "
-                f"got {grad_output.shape}"
-            )
+        self._check_grad(grad_output, x_hat.shape)
         axes = (0, *range(2, x_hat.ndim))
         # Σ dL/dy and Σ dL/dy ⊙ x̂ are dL/dβ and dL/dγ; the same sums of dL/dx̂ = γ ⊙ dL/dy
         # are γ times them, so each reduction runs once.
@@ -313,11 +309,7 @@ class LayerNorm(Module):
         if self._cache is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
         x_hat, inv_std = self._cache
-        if grad_output.shape != x_hat.shape:
-            raise ValueError(
-                f"{self!r}: backward expects grad_output of shape {x_hat.shape}, "
-                f"got {grad_output.shape}"
-            )
+        self._check_grad(grad_output, x_hat.shape)
         d = len(self.normalized_shape)
         lead = tuple(range(x_hat.ndim - d))
         axes = tuple(range(x_hat.ndim - d, x_hat.ndim))

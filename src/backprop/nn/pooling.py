@@ -165,11 +165,7 @@ class MaxPool2d(_Pool2d):
         if self._cache is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
         x_shape, x_pad, y, m = self._cache
-        if grad_output.shape != y.shape:
-            raise ValueError(
-                f"{self!r}: backward expects grad_output of shape {y.shape}, "
-                f"got {grad_output.shape}"
-            )
+        self._check_grad(grad_output, y.shape)
         grad_output = same_layout(grad_output, y)
         # a NaN in y (a window holding one) has no first maximum to route to: the general
         # path below, whose comparisons with y drop it
@@ -305,11 +301,7 @@ class AvgPool2d(_Pool2d):
             raise RuntimeError(f"{self!r}: backward() called before forward()")
         x_shape, pad_shape, divisor = self._cache
         Ho, Wo = self._shapes(np.empty((0, 0, *x_shape[2:])))
-        if grad_output.shape != (*x_shape[:2], Ho, Wo):
-            raise ValueError(
-                f"{self!r}: backward expects grad_output of shape {(*x_shape[:2], Ho, Wo)}, "
-                f"got {grad_output.shape}"
-            )
+        self._check_grad(grad_output, (*x_shape[:2], Ho, Wo))
         share = grad_output / divisor
         d_pad = np.zeros(pad_shape, dtype=share.dtype)
         for _, _, (rows, columns) in fold_slices(
@@ -381,11 +373,7 @@ class AdaptiveAvgPool2d(Module):
             raise RuntimeError(f"{self!r}: backward() called before forward()")
         rows, columns = self._bins(*self._x_shape[2:])
         expected = (*self._x_shape[:2], len(rows), len(columns))
-        if grad_output.shape != expected:
-            raise ValueError(
-                f"{self!r}: backward expects grad_output of shape {expected}, "
-                f"got {grad_output.shape}"
-            )
+        self._check_grad(grad_output, expected)
         dx = np.zeros(self._x_shape, dtype=grad_output.dtype)
         for h, (a, b) in enumerate(rows):
             for w, (c, d) in enumerate(columns):

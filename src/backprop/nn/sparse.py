@@ -76,11 +76,7 @@ class Embedding(Module):
         x = self._x
         if x is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
-        if grad_output.shape != (*x.shape, self.embedding_dim):
-            raise ValueError(
-                f"{self!r}: backward expects grad_output of shape "
-                f"{(*x.shape, self.embedding_dim)}, got {grad_output.shape}"
-            )
+        self._check_grad(grad_output, (*x.shape, self.embedding_dim))
         index, g = x.reshape(-1), grad_output.reshape(-1, self.embedding_dim)
         if index.size * self.num_embeddings <= ONE_HOT_LIMIT:
             # The same scatter-add as a product: with X the (n, num) one-hot matrix of the
