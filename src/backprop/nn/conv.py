@@ -483,7 +483,7 @@ class Conv2d(Module):
             self._param_grads(g, cache)
             return np.zeros(x_shape, g.dtype)
         # dL/dx first, while dL/dy is still in the cache from the layer above (the product
-        # for dL/dŴ then streams all of X̂ through it)
+        # for dL/dŴ then streams X̂ through, whole or built again block by block)
         if (
             self.groups == 1
             and self.stride == (1, 1)
