@@ -112,7 +112,11 @@ CHUNK_BYTES = 2**21
 
 def image_chunks(n_images: int, rows_per_image: int, row_bytes: int) -> tuple[tuple[int, int], ...]:
     """((n0, n1), …): consecutive runs of images with about CHUNK_BYTES of X̂ each (rows of
-    ``row_bytes``), at least one image a run."""
+    ``row_bytes``), at least one image a run; for an empty batch, one empty run, so that the
+    passes run as for any batch (their products of no rows give an empty y and dL/dx, and
+    zero for dL/dW)."""
+    if not n_images:
+        return ((0, 0),)
     return _runs(n_images, max(1, CHUNK_BYTES // (rows_per_image * row_bytes)))
 
 
@@ -283,9 +287,6 @@ class Conv2d(Module):
                 f"{self!r}: input {H}×{W_} (padded {H + top + bottom}×{W_ + left + right}) is "
                 f"smaller than the dilated kernel {dH * (kH - 1) + 1}×{dW * (kW - 1) + 1}"
             )
-        if N == 0:  # an empty batch: an empty output, as in PyTorch, and zero gradients
-            self._cache = (x.shape, (0, *x.shape[2:]), (Ho, Wo), None, None, ())
-            return np.empty((0, O, Ho, Wo), dtype)
         x_pad = self._padded(x, dtype)
         Og, Kb = O // G, kH * kW * (C // G) + (self.bias is not None)
         chunks = image_chunks(N, Ho * Wo, G * Kb * x_pad.itemsize)
@@ -431,11 +432,6 @@ class Conv2d(Module):
 
     def _param_grads(self, g: Array, cache: tuple[Any, ...]) -> None:
         _, _, (Ho, Wo), cols, x_pad, chunks = cache
-        if not len(g):  # an empty batch: sums over no values
-            self.weight.accumulate(np.zeros_like(self.weight.data))
-            if self.bias is not None:
-                self.bias.accumulate(np.zeros_like(self.bias.data))
-            return
         G, O = self.groups, self.out_channels
         Og, Kb = O // G, cols.shape[1] // G
         kH, kW = self.kernel_size
@@ -479,9 +475,6 @@ class Conv2d(Module):
         x_shape, pad_shape, (Ho, Wo) = cache[:3]
         # a second backward pass without a forward one is an error, as in PyTorch
         self._cache = None
-        if not x_shape[0]:
-            self._param_grads(g, cache)
-            return np.zeros(x_shape, g.dtype)
         # dL/dx first, while dL/dy is still in the cache from the layer above (the product
         # for dL/dŴ then streams X̂ through, whole or built again block by block)
         if (
