@@ -299,8 +299,7 @@ class Module:
         a = spaces.get(name)
         if a is not None and a.shape == shape and a.dtype == dtype:
             return a, False
-        a = np.zeros(shape, dtype) if zeros else np.empty(shape, dtype)
-        spaces[name] = a
+        a = spaces[name] = _allocate(shape, np.dtype(dtype), False, zeros)
         return a, True
 
     def _new(
