@@ -488,9 +488,9 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "batchnorm-dx-without-batch-terms",
         NN + "normalization.py",
-        "        np.subtract(grad_output * _per_channel(scale, x_hat.ndim), dx, out=dx)\n"
-        "        dx -= _per_channel(sum_g * (scale / m), x_hat.ndim)\n",
-        "        dx[...] = grad_output * _per_channel(scale, x_hat.ndim)\n",
+        "        np.subtract(grad_output * _per_channel(scale, ndim), dx, out=dx)\n"
+        "        dx -= _per_channel(sum_g * per_value, ndim)\n",
+        "        dx[...] = grad_output * _per_channel(scale, ndim)\n",
         NEW_LAYERS,
         "BatchNorm's dL/dx forgets that the batch mean and variance depend on x",
     ),

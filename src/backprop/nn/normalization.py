@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..arrays import Array, column_sums
+from ..arrays import Array, column_means, column_sums
 from .module import Module, Parameter
 from .registry import LayerType, register
 
@@ -36,8 +36,8 @@ class _BatchNorm(Module):
     there are none, and the batch statistics are used in both modes. Training with one value
     per channel (m = 1) is refused, as PyTorch refuses it (the variance would be 0/0).
 
-    Cached by forward: x̂ and 1/√(σ² + ε) (the backward needs nothing else) and whether the
-    batch statistics were used. γ starts at 1 and β at 0.
+    Cached by forward: x − μ, 1/√(σ² + ε) and γ/√(σ² + ε) (the backward needs nothing else;
+    x̂ is their product) and whether the batch statistics were used. γ starts at 1 and β at 0.
     Subclasses fix the input's number of axes: BatchNorm1d (N, C) or (N, C, L); a BatchNorm2d
     (N, C, H, W) needs only ``_check_input``.
     """
@@ -78,7 +78,7 @@ class _BatchNorm(Module):
         self.register_buffer("running_var", np.ones(num_features, dtype) if tracked else None)
         self.register_buffer("num_batches_tracked", np.zeros((), np.int64) if tracked else None)
         self.dtype = dtype
-        self._cache: tuple[Array, Array, bool] | None = None
+        self._cache: tuple[Array, Array, Array, bool] | None = None
 
     def _check_input(self, x: Array) -> None:
         raise NotImplementedError
@@ -91,24 +91,20 @@ class _BatchNorm(Module):
             )
         if x.dtype != self.dtype:
             x = x.astype(self.dtype)
-        axes = (0, *range(2, x.ndim))
         m = x.size // self.num_features
         use_batch = self.training or self.running_mean is None
-        if use_batch and m == 0:
-            return self._empty_batch(x)
-        if use_batch:
-            if self.training and m == 1:
+        if use_batch and m <= 1:
+            if m == 0:
+                return self._empty_batch(x)
+            if self.training:
                 raise ValueError(
                     f"{self!r}: expected more than 1 value per channel when training, "
                     f"got input of shape {x.shape}"
                 )
-            # ufunc.reduce: the loop behind .mean(), without its Python-level wrapper (which,
-            # on a small batch, costs more than the sum)
-            mean = _channel_sums(x)
-            mean *= 1 / m
+        if use_batch:
+            mean = _channel_means(x)
             xc = x - _per_channel(mean, x.ndim)
-            var = _sum_of_products(xc, xc, axes)
-            var *= 1 / m
+            var = _channel_means_of_squares(xc)
             if self.training and self.running_mean is not None:
                 self._update_running_stats(mean, var, m)
         else:
@@ -118,13 +114,13 @@ class _BatchNorm(Module):
         inv_std = var + self.eps
         np.sqrt(inv_std, out=inv_std)
         np.divide(1.0, inv_std, out=inv_std)
-        x_hat = xc
-        x_hat *= _per_channel(inv_std, x.ndim)  # in place: x − μ is not needed any more
-        self._cache = (x_hat, inv_std, use_batch)
-        if self.weight is None or self.bias is None:
-            return x_hat
-        y = x_hat * _per_channel(self.weight.data, x.ndim)
-        y += _per_channel(self.bias.data, x.ndim)
+        # y = γ ⊙ x̂ + β = (x − μ) ⊙ (γ/√(σ² + ε)) + β: x̂ itself is never stored, a pass saved;
+        # the backward pass needs only x − μ and the two per-channel factors
+        scale = inv_std if self.weight is None else self.weight.data * inv_std
+        self._cache = (xc, inv_std, scale, use_batch)
+        y = xc * _per_channel(scale, x.ndim)
+        if self.bias is not None:
+            y += _per_channel(self.bias.data, x.ndim)
         return y
 
     def _empty_batch(self, x: Array) -> Array:
@@ -136,7 +132,8 @@ class _BatchNorm(Module):
             count.fill(count + 1)
         # backward's path for fixed statistics: dL/dx = dL/dy · γ/√(σ²+ε), empty like x; the
         # sums for dL/dγ and dL/dβ are over no values, 0
-        self._cache = (x, np.ones(self.num_features, self.dtype), False)
+        one = np.ones(self.num_features, self.dtype)
+        self._cache = (x, one, one, False)
         return np.empty(x.shape, self.dtype)
 
     def _update_running_stats(self, mean: Array, var: Array, m: int) -> None:
@@ -154,27 +151,29 @@ class _BatchNorm(Module):
     def backward(self, grad_output: Array) -> Array:
         if self._cache is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
-        x_hat, inv_std, use_batch = self._cache
-        self._check_grad(grad_output, x_hat.shape)
-        axes = (0, *range(2, x_hat.ndim))
-        # Σ dL/dy and Σ dL/dy ⊙ x̂ are dL/dβ and dL/dγ; the same sums of dL/dx̂ = γ ⊙ dL/dy
-        # are γ times them, so each reduction runs once.
+        xc, inv_std, scale, use_batch = self._cache
+        self._check_grad(grad_output, xc.shape)
+        ndim = xc.ndim
+        # Σ dL/dy and Σ dL/dy ⊙ x̂ (= 1/√(σ² + ε) ⊙ Σ dL/dy ⊙ (x − μ)) are dL/dβ and dL/dγ; the
+        # same sums of dL/dx̂ = γ ⊙ dL/dy are γ times them, so each reduction runs once.
         sum_g = _channel_sums(grad_output)
-        sum_gx = _sum_of_products(grad_output, x_hat, axes)
-        scale = inv_std  # dL/dx̂ = γ ⊙ dL/dy, and dL/dx has a factor 1/√(σ²+ε): γ/√(σ²+ε)
+        sum_gx = _sum_of_products(grad_output, xc, (0, *range(2, ndim)))
+        sum_gx *= inv_std
         if self.weight is not None and self.bias is not None:
             self.weight.accumulate(sum_gx)
             self.bias.accumulate(sum_g)
-            scale = self.weight.data * inv_std
+        # scale = γ/√(σ² + ε) (1/√(σ² + ε) without γ): dL/dx̂ = γ ⊙ dL/dy, and dL/dx has a
+        # factor 1/√(σ² + ε)
         if not use_batch:
-            return grad_output * _per_channel(scale, x_hat.ndim)
+            return grad_output * _per_channel(scale, ndim)
         # dL/dx = (γ/√(σ²+ε)) ⊙ (dL/dy − Σ dL/dy / m − x̂ ⊙ Σ (dL/dy ⊙ x̂) / m): the one-line
-        # form of the class docstring with the 1/m taken inside and γ/√(σ²+ε) folded into
-        # the per-channel factors, so that only four passes run over arrays of x's size
-        m = x_hat.size // self.num_features
-        dx = x_hat * _per_channel(sum_gx * (scale / m), x_hat.ndim)
-        np.subtract(grad_output * _per_channel(scale, x_hat.ndim), dx, out=dx)
-        dx -= _per_channel(sum_g * (scale / m), x_hat.ndim)
+        # form of the class docstring with the 1/m taken inside, γ/√(σ²+ε) folded into the
+        # per-channel factors and x̂ = (x − μ)/√(σ²+ε), so that only four passes run over
+        # arrays of x's size
+        per_value = scale / (xc.size // self.num_features)
+        dx = xc * _per_channel(sum_gx * (per_value * inv_std), ndim)
+        np.subtract(grad_output * _per_channel(scale, ndim), dx, out=dx)
+        dx -= _per_channel(sum_g * per_value, ndim)
         return dx
 
     def __repr__(self) -> str:
@@ -190,15 +189,51 @@ def _per_channel(v: Array, ndim: int) -> Array:
     return v if ndim == 2 else v.reshape((-1,) + (1,) * (ndim - 2))
 
 
+def _channels_as_columns(a: Array) -> Array | None:
+    """A (N, C, *) array as a matrix whose column c holds channel c's values, if it is one
+    without a copy: (N, C) itself, or (N, C, H, W) laid out channels last as (N·H·W, C)."""
+    if a.ndim == 2:
+        return a
+    if a.ndim == 4 and a.transpose(0, 2, 3, 1).flags.c_contiguous:
+        return a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1])
+    return None
+
+
 def _channel_sums(a: Array) -> Array:
     """Σ of a (N, C, *) array over every axis but C: one product with a vector of ones when
-    the values of each channel form a column of a matrix (N, C), or (N, C, H, W) laid out
-    channels last (``column_sums``); NumPy's reduction otherwise."""
-    if a.ndim == 2:
-        return column_sums(a)
-    if a.ndim == 4 and a.transpose(0, 2, 3, 1).flags.c_contiguous:
-        return column_sums(a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1]))
+    the values of each channel form a column of a matrix (``column_sums``); NumPy's reduction
+    otherwise."""
+    columns = _channels_as_columns(a)
+    if columns is not None:
+        return column_sums(columns)
     return np.add.reduce(a, axis=(0, *range(2, a.ndim)))
+
+
+def _channel_means(a: Array) -> Array:
+    """The mean of a (N, C, *) array over every axis but C, as ``_channel_sums`` (the
+    division by the count taken into the product's vector)."""
+    columns = _channels_as_columns(a)
+    if columns is not None:
+        return column_means(columns)
+    sums = np.add.reduce(a, axis=(0, *range(2, a.ndim)))
+    sums *= a.shape[1] / a.size
+    return sums
+
+
+def _channel_means_of_squares(a: Array) -> Array:
+    """The mean of a ⊙ a over every axis but C. For a large (N, C) array, einsum's one pass
+    with no temporary; otherwise the squares, then ``_channel_means`` (on a small array the
+    square's pass costs less than einsum's call)."""
+    if a.ndim == 2 and a.size > SQUARES_IN_ONE_PASS_FROM:
+        sums = np.einsum("nc,nc->c", a, a)
+        sums *= 1 / a.shape[0]
+        return sums
+    return _channel_means(a * a)
+
+
+# (N, C) sizes from which Σ x² runs as einsum's single pass (measured on a Zen 3 CPU: 2.7 µs
+# against 3.7 µs for 32 × 200, 27.5 against 24.9 µs for 256 × 512)
+SQUARES_IN_ONE_PASS_FROM = 1 << 15
 
 
 def _sum_of_products(a: Array, b: Array, axes: tuple[int, ...]) -> Array:
