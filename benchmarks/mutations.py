@@ -308,6 +308,22 @@ MUTATIONS: list[Mutation] = [
         "weight decay pushes the weights outwards",
     ),
     Mutation(
+        "sgd-spans-not-found-again",
+        "src/backprop/optim/sgd.py",
+        "if p.data is not data or p._grad is not grad:",
+        "if False:",
+        OPTIM,
+        "plain SGD keeps updating the arrays a parameter had when the optimizer was made",
+    ),
+    Mutation(
+        "sgd-spans-across-gaps",
+        "src/backprop/optim/optimizer.py",
+        "placed[k][:4] == (d_base_id, g_base_id, d1, g1)",
+        "placed[k][:2] == (d_base_id, g_base_id)",
+        OPTIM,
+        "a span of parameters also covers another model's parameters that lie between them",
+    ),
+    Mutation(
         "optim-blocks-drop-last-entry",
         "src/backprop/optim/optimizer.py",
         "f[i : i + BLOCK]",

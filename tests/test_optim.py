@@ -355,3 +355,49 @@ def test_defaults_are_torch_optims() -> None:
         for name, parameter in ours.items():
             if name != "params":
                 assert parameter.default == theirs[name].default, f"{cls.__name__}.{name}"
+
+
+def test_plain_sgd_updates_spans_of_side_by_side_parameters_and_nothing_else() -> None:
+    """Plain SGD updates small parameters made one after another with one call per span of
+    memory. Layers made in between by someone else are not inside any span: their values stay
+    as they are, although their gradients are non-zero; a parameter whose data or gradient array
+    was replaced is updated in its new array; one that got no gradient since zero_grad stays."""
+    from backprop import Linear
+
+    rng = np.random.default_rng(3)
+    first = Linear(4, 3, rng=rng)
+    other = Linear(3, 3, rng=rng)  # lies between the optimizer's two layers in memory
+    last = Linear(3, 2, rng=rng)
+    frozen = Linear(2, 2, rng=rng)
+    params = first.parameters() + last.parameters() + frozen.parameters()
+    opt = SGD(params, lr=0.1)
+    for p in first.parameters() + last.parameters() + other.parameters():
+        p.grad = rng.normal(size=p.shape)
+    assert last.bias is not None
+    old_array = last.bias.data
+    last.bias.data = old_array.copy()  # a new array, after the optimizer found its spans
+    before = {id(p): p.data.copy() for p in params + other.parameters()}
+    opt.step()
+    for p in first.parameters() + last.parameters():
+        np.testing.assert_array_equal(p.data, before[id(p)] - 0.1 * p.grad)
+    for p in other.parameters() + frozen.parameters():
+        np.testing.assert_array_equal(p.data, before[id(p)])
+    np.testing.assert_array_equal(old_array, before[id(last.bias)])  # the array it had: untouched
+    # a second step with the same gradients: the spans found again still cover every parameter
+    opt.step()
+    for p in first.parameters() + last.parameters():
+        np.testing.assert_array_equal(p.data, before[id(p)] - 0.1 * p.grad - 0.1 * p.grad)
+
+
+def test_a_small_parameter_is_a_copy_beside_the_one_before_and_a_large_one_is_kept() -> None:
+    from backprop.nn.module import ARENA_LARGEST, Parameter
+
+    small = np.arange(6.0).reshape(2, 3)
+    a, b = Parameter(small), Parameter(np.ones(4))
+    assert a.data is not small and np.array_equal(a.data, small) and a.data.flags.writeable
+    small[0, 0] = 99.0  # the parameter holds its own copy
+    assert a.data[0, 0] == 0.0
+    assert a.data.base is b.data.base and a.grad.base is b.grad.base
+    large = np.zeros(ARENA_LARGEST + 1, np.float32)
+    assert Parameter(large).data is large
+    assert Parameter(np.array([1, 2])).data.dtype == np.int64  # not a float: kept as given

@@ -65,6 +65,33 @@ def _allocate(
     return alloc(shape, dtype)
 
 
+class _Arena:
+    """Small arrays cut one after another from shared 1-D blocks ("slabs"), one run of slabs
+    per dtype: the parameters of a network, made one after another, then lie side by side in
+    memory, and an optimizer can update many of them with one NumPy call on the span they
+    cover (``backprop.optim.optimizer.runs``) instead of a call or two each, which for small
+    parameters cost more than their arithmetic."""
+
+    def __init__(self) -> None:
+        self._slabs: dict[np.dtype[Any], tuple[Array, int]] = {}
+
+    def zeros(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
+        n = math.prod(shape)
+        slab, used = self._slabs.get(dtype, (None, 0))
+        if slab is None or used + n > len(slab):
+            slab, used = np.zeros(ARENA_SLAB, dtype), 0
+        self._slabs[dtype] = (slab, used + n)
+        return slab[used : used + n].reshape(shape)
+
+
+# A parameter of up to ARENA_LARGEST entries (and its gradient) is cut from an arena's slab of
+# ARENA_SLAB entries (256 KiB of float32); a larger one has arrays of its own, whose update
+# costs far more than a call.
+ARENA_SLAB = 1 << 16
+ARENA_LARGEST = 1 << 14
+_DATA, _GRADS = _Arena(), _Arena()
+
+
 class Parameter:
     """A trainable array and the gradient accumulated for it.
 
@@ -72,13 +99,21 @@ class Parameter:
     as zero; the buffer is cleared when it is next read, or overwritten by the next backward pass
     instead of added to. This saves a pass over every weight per step and lets a layer write its
     gradient straight into the buffer (``np.matmul(..., out=grad)``), with no temporary.
+
+    ``Parameter(a)`` keeps a copy of a small float array (up to ARENA_LARGEST entries), next
+    to the parameter made before it; a larger one, or an array of a subclass, is kept as it is.
     """
 
     __slots__ = ("_grad", "_grad_is_zero", "data")
 
     def __init__(self, data: Array) -> None:
-        self.data = data
-        self._grad = np.zeros_like(data)
+        if type(data) is np.ndarray and data.dtype.kind == "f" and 0 < data.size <= ARENA_LARGEST:
+            self.data = _DATA.zeros(data.shape, data.dtype)
+            self.data[...] = data
+            self._grad = _GRADS.zeros(data.shape, data.dtype)
+        else:
+            self.data = data
+            self._grad = np.zeros_like(data)
         self._grad_is_zero = True
 
     @property

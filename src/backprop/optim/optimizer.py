@@ -40,6 +40,52 @@ def blocks(*arrays: Array) -> list[tuple[Array, ...]]:
     return [tuple(f[i : i + BLOCK] for f in flat) for i in range(0, first.size, BLOCK)]
 
 
+def spans(params: list[Parameter]) -> list[tuple[Array, Array]]:
+    """The parameters' data and gradients as pairs of flat views that cover them, for an update
+    rule that treats every entry alike (plain SGD): parameters whose arrays lie side by side in
+    memory, both their data and their gradients (the small ones do, made one after another:
+    see ``backprop.nn.module._Arena``), share one pair, so that the update is one NumPy call
+    per span instead of per parameter. Each span is at most BLOCK entries (``blocks``)."""
+    placed: list[tuple[int, int, int, int, Parameter]] = []
+    alone: list[tuple[Array, Array]] = []
+    for p in params:
+        d, g = p.data, p._grad
+        if (
+            isinstance(d.base, np.ndarray)
+            and isinstance(g.base, np.ndarray)
+            and d.base.ndim == g.base.ndim == 1
+            and d.base.dtype == g.base.dtype == d.dtype == g.dtype
+            and d.flags.c_contiguous
+            and g.flags.c_contiguous
+            and d.base.flags.c_contiguous
+            and g.base.flags.c_contiguous
+        ):
+            item = d.itemsize
+            d_at = (
+                d.__array_interface__["data"][0] - d.base.__array_interface__["data"][0]
+            ) // item
+            g_at = (
+                g.__array_interface__["data"][0] - g.base.__array_interface__["data"][0]
+            ) // item
+            placed.append((id(d.base), id(g.base), d_at, g_at, p))
+        else:
+            alone.append((d, g))
+    placed.sort(key=lambda t: t[:3])
+    out: list[tuple[Array, Array]] = []
+    k = 0
+    while k < len(placed):
+        d_base_id, g_base_id, d0, g0, p = placed[k]
+        d1, g1 = d0 + p.data.size, g0 + p.data.size
+        k += 1
+        while k < len(placed) and placed[k][:4] == (d_base_id, g_base_id, d1, g1):
+            d1 += placed[k][4].data.size
+            g1 += placed[k][4].data.size
+            k += 1
+        assert p.data.base is not None and p._grad.base is not None
+        out.append((p.data.base[d0:d1], p._grad.base[g0:g1]))
+    return [(db, gb) for d, g in out + alone for db, gb in blocks(d, g)]
+
+
 def lerp_(start: Array, end: Array, weight: float) -> None:
     """start ← start + weight · (end − start), in place, computed as PyTorch's ``lerp_`` does:
     from ``end`` backwards when weight ≥ 0.5, which is exact at weight = 1."""

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..nn import Parameter
-from .optimizer import BLOCK, Optimizer, blocks, check
+from .optimizer import BLOCK, Optimizer, blocks, check, spans
 
 
 class SGD(Optimizer):
@@ -41,6 +41,9 @@ class SGD(Optimizer):
         self.dampening = dampening
         self.weight_decay = weight_decay
         self.nesterov = nesterov
+        # the spans of plain SGD's update, and the arrays they were found for (see _plain_step)
+        self._members = [(p, p.data, p._grad) for p in self.params]
+        self._spans = spans(self.params)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {
@@ -56,6 +59,9 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
+        if not (mu or wd):
+            self._plain_step(lr)
+            return
         for p, state in zip(self.params, self.state, strict=True):
             g = p.grad
             if wd:
@@ -73,4 +79,21 @@ class SGD(Optimizer):
             else:
                 for data, grad in blocks(p.data, g):
                     data -= lr * grad
+        self.steps += 1
+
+    def _plain_step(self, lr: float) -> None:
+        """θ ← θ − η∇θ for every parameter, one span of parameters side by side in memory at
+        a time (``spans``): the spans are found again whenever a parameter's data or gradient
+        is no longer the array they were found for."""
+        members = self._members
+        for p, data, grad in members:
+            if p.data is not data or p._grad is not grad:
+                self._members = [(p, p.data, p._grad) for p in self.params]
+                self._spans = spans(self.params)
+                break
+        for p in self.params:
+            if p._grad_is_zero:
+                p.grad  # noqa: B018  (clears the gradient that zero_grad marked)
+        for data, grad in self._spans:
+            data -= lr * grad
         self.steps += 1
