@@ -228,8 +228,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "ce-grad-wrong-class",
         "src/backprop/losses/classification.py",
-        "grad[rows, labels] -= 1",
-        "grad[rows, (labels + 1) % grad.shape[1]] -= 1",
+        "grad.reshape(-1)[labels] -= 1",
+        "grad.reshape(-1)[labels - labels % c + (labels % c + 1) % c] -= 1",
         LOSSES,
         "the one-hot is taken at the next class",
     ),

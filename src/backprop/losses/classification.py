@@ -17,6 +17,8 @@ from ..arrays import Array
 from ..nn._checks import as_batch
 from .reduction import check_reduction, upstream
 
+_UNSIGNED = {np.dtype(t).itemsize: np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64)}
+
 
 def check_labels(loss: str, scores: Array, target: Array, ignore_index: int) -> Array | None:
     """Check (N, C) scores and (N,) integer labels in [0, C) (or ``ignore_index``); return the
@@ -40,7 +42,7 @@ def check_labels(loss: str, scores: Array, target: Array, ignore_index: int) -> 
     # is below C.
     bits = 8 * target.dtype.itemsize
     if target.dtype.kind == "u" or c <= 1 << (bits - 1):
-        top = int(np.maximum.reduce(target.view(f"u{target.dtype.itemsize}")))
+        top = int(np.maximum.reduce(target.view(_UNSIGNED[target.dtype.itemsize])))
         if top < c and not 0 <= ignore_index < c:
             return None  # every label a class, and ignore_index (-100 by default) none of them
     lo, hi = int(np.minimum.reduce(target)), int(np.maximum.reduce(target))
@@ -104,32 +106,47 @@ class CrossEntropyLoss:
         self.ignore_index = int(ignore_index)
         self.label_smoothing = float(label_smoothing)
         self._probs: Array | None = None
+        # the labels yₙ; in the common case (no weights, ignored rows or smoothing, the mean:
+        # _general is None), their places n·C + yₙ in the flat view of p
         self._labels: Array | None = None
         # the general case's per-row coefficients: wᵧ (0 for ignored rows), ε/C-weighted
         # mask, and D
         self._general: tuple[Array, Array, float] | None = None
         self._arange: Array = np.arange(0)
+        self._starts: Array = np.arange(0)
+        self._starts_step = 0
 
     def __call__(self, logits: Array | Any, target: Array | Any) -> float | Array:
+        if type(logits) is np.ndarray and logits.ndim == 2 and len(logits):
+            # check_labels then checks the target's type and shape, and every label
+            return self.forward(
+                logits, target if type(target) is np.ndarray else np.asarray(target)
+            )
         name = type(self).__name__
         return self.forward(as_batch(name, "logits", logits), as_batch(name, "target", target))
 
     def forward(self, logits: Array, target: Array) -> float | Array:
         counted = check_labels("CrossEntropyLoss", logits, target, self.ignore_index)
         n, c = logits.shape
-        weight = check_weight("CrossEntropyLoss", self.weight, c, logits.dtype)
+        weight = (
+            None
+            if self.weight is None
+            else check_weight("CrossEntropyLoss", self.weight, c, logits.dtype)
+        )
         shifted = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
         exp = np.exp(shifted)
         sum_exp = np.add.reduce(exp, axis=1, keepdims=True)
-        rows = self._rows(n)
         eps = self.label_smoothing
         if counted is None and weight is None and eps == 0 and self.reduction == "mean":
-            # The common case, kept short: −log p at the true class, averaged.
-            nll = np.log(sum_exp[:, 0]) - shifted[rows, target]
+            # The common case, kept short: −log p at the true class, averaged. Entry (n, yₙ)
+            # of an (N, C) array is entry n·C + yₙ of its flat view.
+            at_label = self._row_starts(n, c) + target.astype(np.intp, copy=False)
+            nll = np.log(sum_exp[:, 0]) - shifted.reshape(-1).take(at_label)
             loss = float(np.add.reduce(nll) / n)
             exp /= sum_exp
-            self._probs, self._labels, self._general = exp, target, None
+            self._probs, self._labels, self._general = exp, at_label, None
             return loss
+        rows = self._rows(n)
         labels = target if counted is None else np.where(counted, target, 0)
         log_probs = shifted - np.log(sum_exp)
         w_y = np.ones(n, logits.dtype) if weight is None else weight[labels]
@@ -160,17 +177,18 @@ class CrossEntropyLoss:
         if probs is None or labels is None:
             raise RuntimeError("CrossEntropyLoss: backward() called before the loss was computed")
         n, c = probs.shape
-        rows = self._rows(n)
         g = upstream("CrossEntropyLoss", self.reduction, grad_output, (n,))
         if self._general is None:
             # 1 is taken off before dividing by N: where softmax is close to 1, p − 1 is exact,
-            # while p/N − 1/N would lose the digits that the division rounded away.
+            # while p/N − 1/N would lose the digits that the division rounded away. (The
+            # labels are cached as places in the flat (N·C,) view: n·C + yₙ.)
             grad = probs.copy()
-            grad[rows, labels] -= 1
+            grad.reshape(-1)[labels] -= 1
             grad /= n
             if not (isinstance(g, float) and g == 1.0):
                 grad *= g
             return grad
+        rows = self._rows(n)
         w_y, counted, total_weight = self._general
         eps = self.label_smoothing
         weight = check_weight("CrossEntropyLoss", self.weight, c, probs.dtype)
@@ -191,6 +209,14 @@ class CrossEntropyLoss:
         if len(self._arange) != n:
             self._arange = np.arange(n)
         return self._arange
+
+    def _row_starts(self, n: int, c: int) -> Array:
+        """n·C for every row n, kept from call to call: where row n begins in the flat view of
+        an (N, C) array."""
+        starts = self._starts
+        if starts.shape != (n,) or self._starts_step != c:
+            self._starts, self._starts_step = starts, _ = np.arange(0, n * c, c), c
+        return starts
 
     def __repr__(self) -> str:
         args = []

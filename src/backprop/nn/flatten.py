@@ -29,6 +29,9 @@ class Flatten(Module):
         self._shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None  # x's, y's
 
     def forward(self, x: Array) -> Array:
+        shapes = self._shapes
+        if shapes is not None and x.shape == shapes[0]:  # the shapes of the last call
+            return x.reshape(shapes[1])
         n = max(x.ndim, 1)
         start = self.start_dim + n if self.start_dim < 0 else self.start_dim
         end = self.end_dim + n if self.end_dim < 0 else self.end_dim

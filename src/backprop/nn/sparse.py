@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -11,9 +12,18 @@ from ..arrays import Array
 from .module import Module, Parameter
 from .registry import LayerType, register
 
-# Embedding's backward builds the one-hot matrix of its indices when it has at most this many
-# entries (256 KiB of float32), and scatter-adds with np.add.at beyond.
+# Embedding's backward builds the one-hot matrix of its indices when the table has at most
+# ONE_HOT_ROWS rows and the matrix at most ONE_HOT_LIMIT entries (256 KiB of float32), from an
+# identity matrix of the table's rows kept for it; it scatter-adds with np.add.at beyond.
+ONE_HOT_ROWS = 256
 ONE_HOT_LIMIT = 1 << 16
+
+
+@functools.lru_cache(maxsize=16)
+def _identity(n: int, dtype: np.dtype[Any]) -> Array:
+    eye = np.eye(n, dtype=dtype)
+    eye.flags.writeable = False  # shared by every Embedding of n rows
+    return eye
 
 
 class Embedding(Module):
@@ -53,10 +63,11 @@ class Embedding(Module):
         self._x: Array | None = None
 
     def forward(self, x: Array) -> Array:
-        given = np.asarray(x)
-        if given.dtype.kind not in "iu":
-            raise TypeError(f"{self!r} expects integer indices, got an array of {given.dtype}")
-        x = given.astype(np.intp, copy=False)  # the index type of take (no copy for int64)
+        given = x
+        if x.dtype != np.intp:  # the index type of take
+            if x.dtype.kind not in "iu":
+                raise TypeError(f"{self!r} expects integer indices, got an array of {x.dtype}")
+            x = x.astype(np.intp)
         # One pass checks both ends: viewed as unsigned, a negative index is 2⁶³ or more (two's
         # complement), so every index is in range exactly when the largest of them, so viewed,
         # is below num_embeddings.
@@ -78,13 +89,16 @@ class Embedding(Module):
             raise RuntimeError(f"{self!r}: backward() called before forward()")
         self._check_grad(grad_output, (*x.shape, self.embedding_dim))
         index, g = x.reshape(-1), grad_output.reshape(-1, self.embedding_dim)
-        if index.size * self.num_embeddings <= ONE_HOT_LIMIT:
+        if (
+            self.num_embeddings <= ONE_HOT_ROWS
+            and index.size * self.num_embeddings <= ONE_HOT_LIMIT
+        ):
             # The same scatter-add as a product: with X the (n, num) one-hot matrix of the
             # indices, y = X · W, so dL/dW = Xᵀ · dL/dy (the Linear layer's rule). Row k of Xᵀ
             # picks every position whose index is k, repeated ones included. For a small
-            # table this one GEMM is several times faster than np.add.at.
-            one_hot_t = np.zeros((self.num_embeddings, index.size), dtype=g.dtype)  # Xᵀ
-            one_hot_t[index, np.arange(index.size)] = 1
+            # table this one GEMM is several times faster than np.add.at. Column i of Xᵀ is
+            # column x[i] of the identity matrix: one take builds Xᵀ.
+            one_hot_t = _identity(self.num_embeddings, g.dtype).take(index, axis=1)  # Xᵀ
             self.weight.accumulate(one_hot_t @ g)
         else:
             # .grad clears the buffer if zero_grad marked it; then every row is added in place.
