@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import Array
+from ..arrays import Array, row_sums
 from ..nn._checks import as_batch
 from .reduction import check_reduction, upstream
 
@@ -135,7 +135,7 @@ class CrossEntropyLoss:
         )
         shifted = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
         exp = np.exp(shifted)
-        sum_exp = np.add.reduce(exp, axis=1, keepdims=True)
+        sum_exp = row_sums(exp)[:, None]
         eps = self.label_smoothing
         if counted is None and weight is None and eps == 0 and self.reduction == "mean":
             # The common case, kept short: −log p at the true class, averaged. Entry (n, yₙ)
@@ -177,7 +177,11 @@ class CrossEntropyLoss:
         if probs is None or labels is None:
             raise RuntimeError("CrossEntropyLoss: backward() called before the loss was computed")
         n, c = probs.shape
-        g = upstream("CrossEntropyLoss", self.reduction, grad_output, (n,))
+        g = (
+            1.0
+            if grad_output is None and self.reduction != "none"
+            else upstream("CrossEntropyLoss", self.reduction, grad_output, (n,))
+        )
         if self._general is None:
             # 1 is taken off before dividing by N: where softmax is close to 1, p − 1 is exact,
             # while p/N − 1/N would lose the digits that the division rounded away. (The

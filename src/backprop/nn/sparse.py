@@ -16,6 +16,7 @@ from .registry import LayerType, register
 # ONE_HOT_ROWS rows and the matrix at most ONE_HOT_LIMIT entries (256 KiB of float32), from an
 # identity matrix of the table's rows kept for it; it scatter-adds with np.add.at beyond.
 ONE_HOT_ROWS = 256
+_INTP = np.dtype(np.intp)
 ONE_HOT_LIMIT = 1 << 16
 
 
@@ -64,7 +65,7 @@ class Embedding(Module):
 
     def forward(self, x: Array) -> Array:
         given = x
-        if x.dtype != np.intp:  # the index type of take
+        if x.dtype != _INTP:  # the index type of take
             if x.dtype.kind not in "iu":
                 raise TypeError(f"{self!r} expects integer indices, got an array of {x.dtype}")
             x = x.astype(np.intp)

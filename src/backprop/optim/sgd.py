@@ -85,13 +85,10 @@ class SGD(Optimizer):
         """θ ← θ − η∇θ for every parameter, one span of parameters side by side in memory at
         a time (``spans``): the spans are found again whenever a parameter's data or gradient
         is no longer the array they were found for."""
-        members = self._members
-        for p, data, grad in members:
+        for p, data, grad in self._members:
             if p.data is not data or p._grad is not grad:
                 self._members = [(p, p.data, p._grad) for p in self.params]
                 self._spans = spans(self.params)
-                break
-        for p in self.params:
             if p._grad_is_zero:
                 p.grad  # noqa: B018  (clears the gradient that zero_grad marked)
         for data, grad in self._spans:
