@@ -513,10 +513,18 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "batchnorm-dgamma-without-xhat",
         NN + "normalization.py",
-        "self.weight.accumulate(sum_gx)",
-        "self.weight.accumulate(sum_g)",
+        "sum_gx = _channel_sums_of_products(grad_output, xc, out=fresh_w)",
+        "sum_gx = _channel_sums(grad_output, out=fresh_w)",
         NEW_LAYERS,
         "BatchNorm's dL/dγ = Σ dL/dy instead of Σ dL/dy ⊙ x̂",
+    ),
+    Mutation(
+        "batchnorm-second-dgamma-dropped",
+        NN + "normalization.py",
+        "            weight.accumulate(sum_gx)",
+        "            pass",
+        NEW_LAYERS,
+        "a second backward pass without zero_grad leaves BatchNorm's dL/dγ at the first one's",
     ),
     Mutation(
         "batchnorm-running-var-biased",
@@ -568,10 +576,22 @@ MUTATIONS: list[Mutation] = [
         "Dropout still drops in eval()",
     ),
     Mutation(
+        "embedding-second-grad-dropped",
+        NN + "sparse.py",
+        "                self.weight.accumulate(one_hot_t @ g)",
+        "                pass",
+        NEW_LAYERS,
+        "a second backward pass without zero_grad leaves Embedding's dL/dW at the first one's",
+    ),
+    Mutation(
         "embedding-repeated-index-overwrites",
         NN + "sparse.py",
-        "self.weight.accumulate(one_hot_t @ g)",
-        "self.weight.grad[index] += g",
+        "            fresh = self.weight.fresh_grad()  # right after zero_grad: straight into the buffer\n"
+        "            if fresh is not None:\n"
+        "                np.matmul(one_hot_t, g, out=fresh)\n"
+        "            else:\n"
+        "                self.weight.accumulate(one_hot_t @ g)\n",
+        "            self.weight.grad[index] += g\n",
         NEW_LAYERS,
         "fancy-index += : a repeated index counts once in Embedding's dL/dW",
     ),

@@ -6,7 +6,8 @@
 (b) PyTorch's autograd on the same weights: a PyTorch layer with random parameters and buffers
     crosses with ``from_torch`` (so the layout conversion is tested too); forward, dL/dx, every
     parameter gradient and every buffer after the step within 1e-10 relative, in train and
-    eval mode.
+    eval mode; then every parameter gradient again after a second backward pass without
+    zero_grad, which adds to it.
 (c) Round trips: ``to_torch`` gives back the same state and mode exactly, and so does a
     checkpoint, whose model computes the same output to the last bit.
 
@@ -215,6 +216,18 @@ def check_layer(
                 err = rel_err(value, ref)
                 assert err <= rtol, f"{what}: state {key}: relative error {err:.2e}"
                 worst = max(worst, err)
+        if compare and layer.parameters():
+            # a second backward pass without zero_grad adds to every parameter gradient, as
+            # PyTorch's .grad does (the first one after zero_grad writes it)
+            upstream = rng.standard_normal(upstream.shape)
+            tlayer(torch.tensor(x)).backward(torch.from_numpy(upstream))
+            layer(x)
+            layer.backward(upstream)
+            for name, p in layer.named_parameters():
+                g = tparams[name].grad
+                assert g is not None
+                ref = _ours_layout(tlayer, name, g.numpy())
+                worst = max(worst, _close(f"{what} dL/d{name}, accumulated", p.grad, ref, rtol))
         if differences:  # off only at a kink (ReLU-like at 0), where PyTorch picks a subgradient
             check_differences(what, reference, x, upstream, _backward(reference, x, upstream))
         check_round_trips(what, layer, x)

@@ -139,6 +139,15 @@ class Parameter:
         else:
             self._grad += value
 
+    def fresh_grad(self) -> Array | None:
+        """The gradient buffer, for a backward pass to write its gradient straight into (with
+        ``out=``, no temporary), when zero_grad marked it (it is then no longer marked); None
+        when a gradient is there already, to be added to (``accumulate``)."""
+        if self._grad_is_zero:
+            self._grad_is_zero = False
+            return self._grad
+        return None
+
     def zero_grad(self) -> None:
         self._grad_is_zero = True
 

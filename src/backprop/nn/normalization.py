@@ -156,12 +156,18 @@ class _BatchNorm(Module):
         ndim = xc.ndim
         # Σ dL/dy and Σ dL/dy ⊙ x̂ (= 1/√(σ² + ε) ⊙ Σ dL/dy ⊙ (x − μ)) are dL/dβ and dL/dγ; the
         # same sums of dL/dx̂ = γ ⊙ dL/dy are γ times them, so each reduction runs once.
-        sum_g = _channel_sums(grad_output)
-        sum_gx = _channel_sums_of_products(grad_output, xc)
+        # Right after zero_grad the sums go straight into the gradient buffers.
+        weight, bias = self.weight, self.bias
+        affine = weight is not None and bias is not None
+        fresh_w = weight.fresh_grad() if weight is not None and affine else None
+        fresh_b = bias.fresh_grad() if bias is not None and affine else None
+        sum_g = _channel_sums(grad_output, out=fresh_b)
+        sum_gx = _channel_sums_of_products(grad_output, xc, out=fresh_w)
         sum_gx /= std
-        if self.weight is not None and self.bias is not None:
-            self.weight.accumulate(sum_gx)
-            self.bias.accumulate(sum_g)
+        if weight is not None and fresh_w is None and affine:
+            weight.accumulate(sum_gx)
+        if bias is not None and fresh_b is None and affine:
+            bias.accumulate(sum_g)
         # scale = γ/√(σ² + ε) (1/√(σ² + ε) without γ): dL/dx̂ = γ ⊙ dL/dy, and dL/dx has a
         # factor 1/√(σ² + ε)
         if not use_batch:
@@ -199,14 +205,14 @@ def _channels_as_columns(a: Array) -> Array | None:
     return None
 
 
-def _channel_sums(a: Array) -> Array:
+def _channel_sums(a: Array, out: Array | None = None) -> Array:
     """Σ of a (N, C, *) array over every axis but C: one product with a vector of ones when
     the values of each channel form a column of a matrix (``column_sums``); NumPy's reduction
-    otherwise."""
+    otherwise. Into ``out`` if given."""
     columns = a if a.ndim == 2 else _channels_as_columns(a)
     if columns is not None:
-        return column_sums(columns)
-    return np.add.reduce(a, axis=(0, *range(2, a.ndim)))
+        return column_sums(columns, out=out)
+    return np.add.reduce(a, axis=(0, *range(2, a.ndim)), out=out)
 
 
 def _channel_means(a: Array) -> Array:
@@ -221,19 +227,22 @@ def _channel_means(a: Array) -> Array:
 
 
 def _channel_means_of_squares(a: Array) -> Array:
-    """The mean of a ⊙ a over every axis but C (``_channel_sums_of_products``, then / m)."""
-    sums = _channel_sums_of_products(a, a)
-    sums *= a.shape[1] / a.size
-    return sums
-
-
-def _channel_sums_of_products(a: Array, b: Array) -> Array:
-    """Σ a ⊙ b over every axis but C. For a large (N, C) array, einsum's one pass with no
-    temporary; otherwise the products, then ``_channel_sums`` (on a small array the product's
-    pass costs less than einsum's call)."""
+    """The mean of a ⊙ a over every axis but C: einsum's one pass for a large (N, C) array,
+    else the squares and ``_channel_means`` (see ``_channel_sums_of_products``)."""
     if a.ndim == 2 and a.size > PRODUCTS_IN_ONE_PASS_FROM:
-        return np.einsum("nc,nc->c", a, b)
-    return _channel_sums(a * b)
+        sums = np.einsum("nc,nc->c", a, a)
+        sums *= 1 / a.shape[0]
+        return sums
+    return _channel_means(a * a)
+
+
+def _channel_sums_of_products(a: Array, b: Array, out: Array | None = None) -> Array:
+    """Σ a ⊙ b over every axis but C, into ``out`` if given. For a large (N, C) array, einsum's
+    one pass with no temporary; otherwise the products, then ``_channel_sums`` (on a small
+    array the product's pass costs less than einsum's call)."""
+    if a.ndim == 2 and a.size > PRODUCTS_IN_ONE_PASS_FROM:
+        return np.einsum("nc,nc->c", a, b, out=out)
+    return _channel_sums(a * b, out=out)
 
 
 # (N, C) sizes from which Σ a ⊙ b runs as einsum's single pass (measured on a Zen 3 CPU: 2.7 µs

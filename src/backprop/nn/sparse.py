@@ -100,7 +100,11 @@ class Embedding(Module):
             # table this one GEMM is several times faster than np.add.at. Column i of Xᵀ is
             # column x[i] of the identity matrix: one take builds Xᵀ.
             one_hot_t = _identity(self.num_embeddings, g.dtype).take(index, axis=1)  # Xᵀ
-            self.weight.accumulate(one_hot_t @ g)
+            fresh = self.weight.fresh_grad()  # right after zero_grad: straight into the buffer
+            if fresh is not None:
+                np.matmul(one_hot_t, g, out=fresh)
+            else:
+                self.weight.accumulate(one_hot_t @ g)
         else:
             # .grad clears the buffer if zero_grad marked it; then every row is added in place.
             np.add.at(self.weight.grad, index, g)
