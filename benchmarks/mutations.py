@@ -37,8 +37,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "linear-dW-scaled-1e-4",
         NN + "linear.py",
-        "np.matmul(x.T, grad_output, out=W._grad)",
-        "np.matmul(1e-4 * x.T, grad_output, out=W._grad)",
+        "dot(x.T, grad_output, out=W._grad)",
+        "dot(1e-4 * x.T, grad_output, out=W._grad)",
         LAYERS,
         "dL/dW = 1e-4 · xᵀ · dL/dy",
         quick=True,
@@ -46,8 +46,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "linear-dW-accumulate-overwrites",
         NN + "linear.py",
-        "W._grad += x.T @ grad_output",
-        "W._grad[...] = x.T @ grad_output",
+        "W._grad += dot(x.T, grad_output)",
+        "W._grad[...] = dot(x.T, grad_output)",
         LAYERS,
         "a second backward replaces dL/dW instead of adding to it",
     ),
@@ -71,8 +71,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "linear-dx-averaged",
         NN + "linear.py",
-        "return grad_output @ self.weight.data.T",
-        "return grad_output @ self.weight.data.T / len(grad_output)",
+        "return dot(grad_output, self.weight.data.T)",
+        "return dot(grad_output, self.weight.data.T) / len(grad_output)",
         LAYERS,
         "dL/dx divided by N",
     ),
@@ -578,7 +578,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "embedding-second-grad-dropped",
         NN + "sparse.py",
-        "                self.weight.accumulate(one_hot_t @ g)",
+        "                self.weight.accumulate(dot(one_hot_t, g))",
         "                pass",
         NEW_LAYERS,
         "a second backward pass without zero_grad leaves Embedding's dL/dW at the first one's",
@@ -588,9 +588,9 @@ MUTATIONS: list[Mutation] = [
         NN + "sparse.py",
         "            fresh = self.weight.fresh_grad()  # right after zero_grad: straight into the buffer\n"
         "            if fresh is not None:\n"
-        "                np.matmul(one_hot_t, g, out=fresh)\n"
+        "                dot(one_hot_t, g, out=fresh)\n"
         "            else:\n"
-        "                self.weight.accumulate(one_hot_t @ g)\n",
+        "                self.weight.accumulate(dot(one_hot_t, g))\n",
         "            self.weight.grad[index] += g\n",
         NEW_LAYERS,
         "fancy-index += : a repeated index counts once in Embedding's dL/dW",

@@ -62,21 +62,37 @@ def _full(n: int, value: float, dtype: np.dtype[Any]) -> Array:
     return vector
 
 
+def dot(a: Array, b: Array, out: Array | None = None) -> Array:
+    """a @ b (into ``out`` if given), through ``np.dot`` when both are 1-D or 2-D, of one dtype
+    (and ``out`` of it, C-contiguous), and through ``np.matmul`` otherwise. For such operands
+    the two compute the same BLAS product; np.dot calls it directly, where matmul first sets up
+    its general machinery (broadcast batches, casting): 0.5–1.5 µs less per call, measured on a
+    Zen 3 CPU, on the small products of a small network's step."""
+    if (
+        a.ndim <= 2
+        and b.ndim <= 2
+        and a.dtype == b.dtype
+        and (out is None or (out.dtype == a.dtype and out.flags.c_contiguous))
+    ):
+        return np.dot(a, b, out=out)
+    return np.matmul(a, b, out=out)
+
+
 def column_sums(a: Array, out: Array | None = None) -> Array:
     """Σₙ a[n, :] of a 2-D array a, as the product 1ᵀ · a with a vector of ones: BLAS runs it
     at memory speed, where NumPy's sum over axis 0 pays for every row (5× slower for 4096
     rows of 16, measured on a Zen 3 CPU). The sum of a bias gradient over the batch."""
-    return np.matmul(_full(a.shape[0], 1.0, a.dtype), a, out=out)
+    return dot(_full(a.shape[0], 1.0, a.dtype), a, out=out)
 
 
 def row_sums(a: Array) -> Array:
     """Σ_c a[:, c] of a 2-D array a (N, C), as the product a · 1 (faster than NumPy's sum over
     axis 1 for short rows: 1.5 against 2.3 µs for 32 rows of 27, measured on a Zen 3 CPU)."""
-    return np.matmul(a, _full(a.shape[1], 1.0, a.dtype))
+    return dot(a, _full(a.shape[1], 1.0, a.dtype))
 
 
 def column_means(a: Array) -> Array:
     """Σₙ a[n, :] / N of a 2-D array a (N, C), as column_sums: the product (1/N)ᵀ · a, the
     division taken into the vector."""
     n = a.shape[0]
-    return np.matmul(_full(n, 1.0 / n, a.dtype), a)
+    return dot(_full(n, 1.0 / n, a.dtype), a)

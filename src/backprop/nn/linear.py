@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..arrays import Array, column_sums
+from ..arrays import Array, column_sums, dot
 from ._checks import float_dtype, whole_number
 from .module import Module, Parameter
 from .registry import LayerType, register
@@ -68,14 +68,14 @@ class Linear(Module):
             # Compute in the layer's dtype, as a float32 network must stay float32 throughout.
             x = x.astype(self.weight.data.dtype)
         self._x = x
-        y = x @ self.weight.data
+        y = dot(x, self.weight.data)
         if self.bias is not None:
             y += self.bias.data
         return y
 
     def backward(self, grad_output: Array) -> Array:
         self.backward_params(grad_output)
-        return grad_output @ self.weight.data.T
+        return dot(grad_output, self.weight.data.T)
 
     def backward_params(self, grad_output: Array) -> None:
         x = self._x
@@ -90,10 +90,10 @@ class Linear(Module):
         # temporary); otherwise they are added to what is there.
         W, b = self.weight, self.bias
         if W._grad_is_zero:
-            np.matmul(x.T, grad_output, out=W._grad)
+            dot(x.T, grad_output, out=W._grad)
             W._grad_is_zero = False
         else:
-            W._grad += x.T @ grad_output
+            W._grad += dot(x.T, grad_output)
         if b is not None:
             if b._grad_is_zero:
                 column_sums(grad_output, out=b._grad)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..arrays import Array
+from ..arrays import Array, dot
 from .module import Module, Parameter
 from .registry import LayerType, register
 
@@ -102,9 +102,9 @@ class Embedding(Module):
             one_hot_t = _identity(self.num_embeddings, g.dtype).take(index, axis=1)  # Xᵀ
             fresh = self.weight.fresh_grad()  # right after zero_grad: straight into the buffer
             if fresh is not None:
-                np.matmul(one_hot_t, g, out=fresh)
+                dot(one_hot_t, g, out=fresh)
             else:
-                self.weight.accumulate(one_hot_t @ g)
+                self.weight.accumulate(dot(one_hot_t, g))
         else:
             # .grad clears the buffer if zero_grad marked it; then every row is added in place.
             np.add.at(self.weight.grad, index, g)
