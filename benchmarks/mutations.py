@@ -145,8 +145,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "tanh-backward-1-minus-y",
         NN + "activation.py",
-        "return grad_output * (1 - y * y)",
-        "return grad_output * (1 - y)",
+        "return grad_output * (constant(1, y.dtype) - y * y)",
+        "return grad_output * (constant(1, y.dtype) - y)",
         LAYERS,
         "tanh′ = 1 − y instead of 1 − y²",
     ),
@@ -203,7 +203,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "ce-grad-without-div-n",
         "src/backprop/losses/classification.py",
-        "grad /= n",
+        "grad /= constant(n, grad.dtype)",
         "pass",
         LOSSES,
         "cross-entropy's dL/dZ without / N",
@@ -228,7 +228,7 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "ce-grad-wrong-class",
         "src/backprop/losses/classification.py",
-        "grad.reshape(-1)[labels] -= 1",
+        "grad.reshape(-1)[labels] -= constant(1, grad.dtype)",
         "grad.reshape(-1)[labels - labels % c + (labels % c + 1) % c] -= 1",
         LOSSES,
         "the one-hot is taken at the next class",

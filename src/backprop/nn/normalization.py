@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..arrays import Array, column_means, column_sums
+from ..arrays import Array, column_means, column_sums, constant
 from .module import Module, Parameter
 from .registry import LayerType, register
 
@@ -111,7 +111,7 @@ class _BatchNorm(Module):
             assert self.running_mean is not None and self.running_var is not None
             mean, var = self.running_mean, self.running_var
             xc = x - _per_channel(mean, x.ndim)
-        std = var + self.eps
+        std = var + constant(self.eps, var.dtype)
         np.sqrt(std, out=std)
         # y = γ ⊙ x̂ + β = (x − μ) ⊙ (γ/√(σ² + ε)) + β: x̂ itself is never stored, a pass saved;
         # the backward pass needs only x − μ and the two per-channel factors

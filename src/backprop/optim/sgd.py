@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..arrays import constant
 from ..nn import Parameter
 from .optimizer import BLOCK, Optimizer, blocks, check, spans
 
@@ -92,5 +93,5 @@ class SGD(Optimizer):
             if p._grad_is_zero:
                 p.grad  # noqa: B018  (clears the gradient that zero_grad marked)
         for data, grad in self._spans:
-            data -= lr * grad
+            data -= constant(lr, grad.dtype) * grad
         self.steps += 1
