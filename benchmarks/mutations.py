@@ -212,8 +212,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "ce-loss-sum-not-mean",
         "src/backprop/losses/classification.py",
-        "loss = float(np.add.reduce(nll) / n)",
-        "loss = float(np.add.reduce(nll))",
+        "loss = float(vector_sum(nll) / n)",
+        "loss = float(vector_sum(nll))",
         LOSSES,
         "cross-entropy summed over the batch",
     ),
@@ -529,8 +529,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "batchnorm-running-var-biased",
         NN + "normalization.py",
-        "running_var += (factor * m / (m - 1)) * var",
-        "running_var += factor * var",
+        "running_var += take_unbiased * var",
+        "running_var += take * var",
         NEW_LAYERS,
         "the running variance uses the biased batch variance (PyTorch's is unbiased)",
     ),

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arrays import Array, constant, row_sums
+from ..arrays import Array, constant, row_sums, vector_sum
 from ..nn._checks import as_batch
 from .reduction import check_reduction, upstream
 
@@ -142,7 +142,7 @@ class CrossEntropyLoss:
             # of an (N, C) array is entry n·C + yₙ of its flat view.
             at_label = self._row_starts(n, c) + target.astype(np.intp, copy=False)
             nll = np.log(sum_exp[:, 0]) - shifted.reshape(-1).take(at_label)
-            loss = float(np.add.reduce(nll) / n)
+            loss = float(vector_sum(nll) / n)
             exp /= sum_exp
             self._probs, self._labels, self._general = exp, at_label, None
             return loss

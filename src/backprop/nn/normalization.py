@@ -79,6 +79,8 @@ class _BatchNorm(Module):
         self.register_buffer("num_batches_tracked", np.zeros((), np.int64) if tracked else None)
         self.dtype = dtype
         self._cache: tuple[Array, Array, Array, bool] | None = None
+        # the running statistics' update factors, and the (momentum, m, dtype) they were for
+        self._factors: tuple[Any, ...] = (None,)
 
     def _check_input(self, x: Array) -> None:
         raise NotImplementedError
@@ -142,11 +144,17 @@ class _BatchNorm(Module):
         tracked = int(count) + 1
         count.fill(tracked)  # a 0-d array: fill is one call where += is a ufunc's
         factor = 1.0 / tracked if self.momentum is None else self.momentum
-        # In place: state_dict() hands out these very arrays.
-        running_mean *= 1 - factor
-        running_mean += factor * mean
-        running_var *= 1 - factor
-        running_var += (factor * m / (m - 1)) * var
+        # In place: state_dict() hands out these very arrays. The factors as 0-d arrays of the
+        # statistics' dtype (see arrays.constant), made again when they change.
+        key = (factor, m, mean.dtype)
+        if self._factors[0] != key:
+            keep, take, take_unbiased = 1 - factor, factor, factor * m / (m - 1)
+            self._factors = (key, *(np.array(f, mean.dtype) for f in (keep, take, take_unbiased)))
+        _, keep, take, take_unbiased = self._factors
+        running_mean *= keep
+        running_mean += take * mean
+        running_var *= keep
+        running_var += take_unbiased * var
 
     def backward(self, grad_output: Array) -> Array:
         if self._cache is None:
@@ -176,7 +184,7 @@ class _BatchNorm(Module):
         # form of the class docstring with the 1/m taken inside, γ/√(σ²+ε) folded into the
         # per-channel factors and x̂ = (x − μ)/√(σ²+ε), so that only four passes run over
         # arrays of x's size
-        per_value = scale / (xc.size // self.num_features)
+        per_value = scale / constant(xc.size // self.num_features, scale.dtype)
         dx = xc * _per_channel(sum_gx * (per_value / std), ndim)
         np.subtract(grad_output * _per_channel(scale, ndim), dx, out=dx)
         dx -= _per_channel(sum_g * per_value, ndim)
