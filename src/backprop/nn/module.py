@@ -85,10 +85,10 @@ class _Arena:
 
 
 # A parameter of up to ARENA_LARGEST entries (and its gradient) is cut from an arena's slab of
-# ARENA_SLAB entries (256 KiB of float32); a larger one has arrays of its own, whose update
-# costs far more than a call.
-ARENA_SLAB = 1 << 16
-ARENA_LARGEST = 1 << 14
+# ARENA_SLAB entries (64 KiB of float32, at most that much unused per dtype); a larger one has
+# arrays of its own, whose update costs far more than a call.
+ARENA_SLAB = 1 << 14
+ARENA_LARGEST = 1 << 13
 _DATA, _GRADS = _Arena(), _Arena()
 
 
