@@ -217,10 +217,10 @@ class CrossEntropyLoss:
     def _row_starts(self, n: int, c: int) -> Array:
         """n·C for every row n, kept from call to call: where row n begins in the flat view of
         an (N, C) array."""
-        starts = self._starts
-        if starts.shape != (n,) or self._starts_step != c:
-            self._starts, self._starts_step = starts, _ = np.arange(0, n * c, c), c
-        return starts
+        if self._starts.shape != (n,) or self._starts_step != c:
+            self._starts = np.arange(0, n * c, c)
+            self._starts_step = c
+        return self._starts
 
     def __repr__(self) -> str:
         args = []

@@ -69,7 +69,7 @@ class _Arena:
     """Small arrays cut one after another from shared 1-D blocks ("slabs"), one run of slabs
     per dtype: the parameters of a network, made one after another, then lie side by side in
     memory, and an optimizer can update many of them with one NumPy call on the span they
-    cover (``backprop.optim.optimizer.runs``) instead of a call or two each, which for small
+    cover (``backprop.optim.optimizer.spans``) instead of a call or two each, which for small
     parameters cost more than their arithmetic."""
 
     def __init__(self) -> None:
@@ -98,7 +98,7 @@ class Parameter:
     ``data`` and ``grad`` have the same shape and dtype. ``zero_grad()`` only marks the gradient
     as zero; the buffer is cleared when it is next read, or overwritten by the next backward pass
     instead of added to. This saves a pass over every weight per step and lets a layer write its
-    gradient straight into the buffer (``np.matmul(..., out=grad)``), with no temporary.
+    gradient straight into the buffer (``out=grad``), with no temporary.
 
     ``Parameter(a)`` keeps a copy of a small float array (up to ARENA_LARGEST entries), next
     to the parameter made before it; a larger one, or an array of a subclass, is kept as it is.
