@@ -401,3 +401,16 @@ def test_a_small_parameter_is_a_copy_beside_the_one_before_and_a_large_one_is_ke
     large = np.zeros(ARENA_LARGEST + 1, np.float32)
     assert Parameter(large).data is large
     assert Parameter(np.array([1, 2])).data.dtype == np.int64  # not a float: kept as given
+
+
+@pytest.mark.parametrize("lr", [0.5, np.float32(0.5), np.array(0.5), 1])
+def test_sgd_takes_lr_as_any_number(lr: Any) -> None:
+    """A Python or NumPy number, or a 0-d array, as torch.optim takes a float or a tensor."""
+    rng = np.random.default_rng(2)
+    model = random_mlp(rng, [3, 2], [])
+    before = [p.data.copy() for p in model.parameters()]
+    for p in model.parameters():
+        p.grad = np.ones(p.shape)
+    SGD(model.parameters(), lr=lr).step()
+    for p, b in zip(model.parameters(), before, strict=True):
+        np.testing.assert_array_equal(p.data, b - float(lr))

@@ -93,5 +93,5 @@ class SGD(Optimizer):
             if p._grad_is_zero:
                 p.grad  # noqa: B018  (clears the gradient that zero_grad marked)
         for data, grad in self._spans:
-            data -= constant(lr, grad.dtype) * grad
+            data -= constant(float(lr), grad.dtype) * grad  # lr may be a NumPy number
         self.steps += 1
