@@ -148,15 +148,17 @@ def test_embedding_with_repeated_indices(seed: int) -> None:
     check_layer("Embedding", lambda: torch.nn.Embedding(num, dim), x, rng)
 
 
-@pytest.mark.parametrize("limit", [0, 1 << 30])
+@pytest.mark.parametrize(("limit", "rows"), [(0, 256), (1 << 30, 256), (1 << 30, 0)])
 def test_embedding_scatter_add_and_one_hot_paths_agree_with_torch(
-    limit: int, monkeypatch: pytest.MonkeyPatch
+    limit: int, rows: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Both ways of summing dL/dW (np.add.at for a large table, the one-hot product for a
-    small one), forced in turn, on indices that repeat."""
+    """Every way of summing dL/dW (np.add.at for a large table, the one-hot product for a
+    small one, its Xᵀ taken from the kept identity or written into zeros), forced in turn, on
+    indices that repeat."""
     import backprop.nn.sparse as sparse
 
     monkeypatch.setattr(sparse, "ONE_HOT_LIMIT", limit)
+    monkeypatch.setattr(sparse, "ONE_HOT_ROWS", rows)
     rng = np.random.default_rng(5)
     x = rng.integers(0, 6, size=(4, 7))
     check_layer("Embedding", lambda: torch.nn.Embedding(6, 3), x, rng)

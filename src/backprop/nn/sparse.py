@@ -12,9 +12,9 @@ from ..arrays import Array, dot
 from .module import Module, Parameter
 from .registry import LayerType, register
 
-# Embedding's backward builds the one-hot matrix of its indices when the table has at most
-# ONE_HOT_ROWS rows and the matrix at most ONE_HOT_LIMIT entries (256 KiB of float32), from an
-# identity matrix of the table's rows kept for it; it scatter-adds with np.add.at beyond.
+# Embedding's backward builds the one-hot matrix of its indices when it has at most
+# ONE_HOT_LIMIT entries (256 KiB of float32), from an identity matrix of the table's rows kept
+# for tables of up to ONE_HOT_ROWS rows; it scatter-adds with np.add.at beyond.
 ONE_HOT_ROWS = 256
 _INTP = np.dtype(np.intp)
 ONE_HOT_LIMIT = 1 << 16
@@ -90,16 +90,18 @@ class Embedding(Module):
             raise RuntimeError(f"{self!r}: backward() called before forward()")
         self._check_grad(grad_output, (*x.shape, self.embedding_dim))
         index, g = x.reshape(-1), grad_output.reshape(-1, self.embedding_dim)
-        if (
-            self.num_embeddings <= ONE_HOT_ROWS
-            and index.size * self.num_embeddings <= ONE_HOT_LIMIT
-        ):
+        if index.size * self.num_embeddings <= ONE_HOT_LIMIT:
             # The same scatter-add as a product: with X the (n, num) one-hot matrix of the
             # indices, y = X · W, so dL/dW = Xᵀ · dL/dy (the Linear layer's rule). Row k of Xᵀ
             # picks every position whose index is k, repeated ones included. For a small
             # table this one GEMM is several times faster than np.add.at. Column i of Xᵀ is
-            # column x[i] of the identity matrix: one take builds Xᵀ.
-            one_hot_t = _identity(self.num_embeddings, g.dtype).take(index, axis=1)  # Xᵀ
+            # column x[i] of the identity matrix: one take builds Xᵀ from a kept identity
+            # (tables of up to ONE_HOT_ROWS rows), else the ones are written into zeros.
+            if self.num_embeddings <= ONE_HOT_ROWS:
+                one_hot_t = _identity(self.num_embeddings, g.dtype).take(index, axis=1)  # Xᵀ
+            else:
+                one_hot_t = np.zeros((self.num_embeddings, index.size), dtype=g.dtype)
+                one_hot_t[index, np.arange(index.size)] = 1
             fresh = self.weight.fresh_grad()  # right after zero_grad: straight into the buffer
             if fresh is not None:
                 dot(one_hot_t, g, out=fresh)
