@@ -112,7 +112,6 @@ class CrossEntropyLoss:
         # the general case's per-row coefficients: wᵧ (0 for ignored rows), ε/C-weighted
         # mask, and D
         self._general: tuple[Array, Array, float] | None = None
-        self._arange: Array = np.arange(0)
         self._starts: Array = np.arange(0)
         self._starts_step = 0
 
@@ -146,7 +145,7 @@ class CrossEntropyLoss:
             exp /= sum_exp
             self._probs, self._labels, self._general = exp, at_label, None
             return loss
-        rows = self._rows(n)
+        rows = self._row_starts(n, 1)  # 0, 1, …, N − 1
         labels = target if counted is None else np.where(counted, target, 0)
         log_probs = shifted - np.log(sum_exp)
         w_y = np.ones(n, logits.dtype) if weight is None else weight[labels]
@@ -192,7 +191,7 @@ class CrossEntropyLoss:
             if not (isinstance(g, float) and g == 1.0):
                 grad *= g
             return grad
-        rows = self._rows(n)
+        rows = self._row_starts(n, 1)  # 0, 1, …, N − 1
         w_y, counted, total_weight = self._general
         eps = self.label_smoothing
         weight = check_weight("CrossEntropyLoss", self.weight, c, probs.dtype)
@@ -208,15 +207,9 @@ class CrossEntropyLoss:
                 grad -= smooth * weight if weight is not None else smooth
         return grad
 
-    def _rows(self, n: int) -> Array:
-        """np.arange(n), kept from call to call: the row index of every sample's true class."""
-        if len(self._arange) != n:
-            self._arange = np.arange(n)
-        return self._arange
-
     def _row_starts(self, n: int, c: int) -> Array:
         """n·C for every row n, kept from call to call: where row n begins in the flat view of
-        an (N, C) array."""
+        an (N, C) array (with C = 1, the row indices)."""
         if self._starts.shape != (n,) or self._starts_step != c:
             self._starts = np.arange(0, n * c, c)
             self._starts_step = c

@@ -89,17 +89,17 @@ class Linear(Module):
         # Right after zero_grad, dL/dW and dL/db go straight into the gradient buffers (no
         # temporary); otherwise they are added to what is there.
         W, b = self.weight, self.bias
-        if W._grad_is_zero:
-            dot(x.T, grad_output, out=W._grad)
-            W._grad_is_zero = False
+        fresh = W.fresh_grad()
+        if fresh is not None:
+            dot(x.T, grad_output, out=fresh)
         else:
-            W._grad += dot(x.T, grad_output)
+            W.accumulate(dot(x.T, grad_output))
         if b is not None:
-            if b._grad_is_zero:
-                column_sums(grad_output, out=b._grad)
-                b._grad_is_zero = False
+            fresh = b.fresh_grad()
+            if fresh is not None:
+                column_sums(grad_output, out=fresh)
             else:
-                b._grad += column_sums(grad_output)
+                b.accumulate(column_sums(grad_output))
 
     def __repr__(self) -> str:
         return (

@@ -166,16 +166,17 @@ class _BatchNorm(Module):
         # same sums of dL/dx̂ = γ ⊙ dL/dy are γ times them, so each reduction runs once.
         # Right after zero_grad the sums go straight into the gradient buffers.
         weight, bias = self.weight, self.bias
-        affine = weight is not None and bias is not None
-        fresh_w = weight.fresh_grad() if weight is not None and affine else None
-        fresh_b = bias.fresh_grad() if bias is not None and affine else None
+        fresh_w = fresh_b = None
+        if weight is not None and bias is not None:
+            fresh_w, fresh_b = weight.fresh_grad(), bias.fresh_grad()
         sum_g = _channel_sums(grad_output, out=fresh_b)
         sum_gx = _channel_sums_of_products(grad_output, xc, out=fresh_w)
         sum_gx /= std
-        if weight is not None and fresh_w is None and affine:
-            weight.accumulate(sum_gx)
-        if bias is not None and fresh_b is None and affine:
-            bias.accumulate(sum_g)
+        if weight is not None and bias is not None:
+            if fresh_w is None:
+                weight.accumulate(sum_gx)
+            if fresh_b is None:
+                bias.accumulate(sum_g)
         # scale = γ/√(σ² + ε) (1/√(σ² + ε) without γ): dL/dx̂ = γ ⊙ dL/dy, and dL/dx has a
         # factor 1/√(σ² + ε)
         if not use_batch:
@@ -217,7 +218,7 @@ def _channel_sums(a: Array, out: Array | None = None) -> Array:
     """Σ of a (N, C, *) array over every axis but C: one product with a vector of ones when
     the values of each channel form a column of a matrix (``column_sums``); NumPy's reduction
     otherwise. Into ``out`` if given."""
-    columns = a if a.ndim == 2 else _channels_as_columns(a)
+    columns = _channels_as_columns(a)
     if columns is not None:
         return column_sums(columns, out=out)
     return np.add.reduce(a, axis=(0, *range(2, a.ndim)), out=out)
@@ -226,7 +227,7 @@ def _channel_sums(a: Array, out: Array | None = None) -> Array:
 def _channel_means(a: Array) -> Array:
     """The mean of a (N, C, *) array over every axis but C, as ``_channel_sums`` (the
     division by the count taken into the product's vector)."""
-    columns = a if a.ndim == 2 else _channels_as_columns(a)
+    columns = _channels_as_columns(a)
     if columns is not None:
         return column_means(columns)
     sums = np.add.reduce(a, axis=(0, *range(2, a.ndim)))
@@ -235,13 +236,10 @@ def _channel_means(a: Array) -> Array:
 
 
 def _channel_means_of_squares(a: Array) -> Array:
-    """The mean of a ⊙ a over every axis but C: einsum's one pass for a large (N, C) array,
-    else the squares and ``_channel_means`` (see ``_channel_sums_of_products``)."""
-    if a.ndim == 2 and a.size > PRODUCTS_IN_ONE_PASS_FROM:
-        sums = np.einsum("nc,nc->c", a, a)
-        sums *= 1 / a.shape[0]
-        return sums
-    return _channel_means(a * a)
+    """The mean of a ⊙ a over every axis but C (``_channel_sums_of_products``, then / m)."""
+    sums = _channel_sums_of_products(a, a)
+    sums *= constant(a.shape[1] / a.size, sums.dtype)
+    return sums
 
 
 def _channel_sums_of_products(a: Array, b: Array, out: Array | None = None) -> Array:
