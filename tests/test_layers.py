@@ -442,6 +442,41 @@ def test_nan_or_inf_in_the_input_is_refused_with_its_place() -> None:
         model(x)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(5,), (4, 3), (2, 3, 4), (2, 1, 3, 3)])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_each_nonfinite_entry_of_the_input_is_found(
+    dtype: type, shape: tuple[int, ...], bad: float
+) -> None:
+    # the finiteness filter is a sum: a NaN or an inf anywhere, in any layout, must reach it
+    rng = np.random.default_rng(7)
+    model = Sequential(Identity())
+    for layout in ("C", "F"):
+        for _ in range(3):
+            x = np.asarray(rng.normal(size=shape), dtype=dtype, order=layout)
+            place = tuple(int(rng.integers(n)) for n in shape)
+            x[place] = bad
+            with pytest.raises(
+                ValueError, match=rf"has -?(nan|inf) at \[{', '.join(map(str, place))}\]"
+            ):
+                model(x)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # NumPy's, inf − inf
+def test_inf_and_minus_inf_together_in_the_input_are_found() -> None:
+    x = np.zeros((3, 4), np.float32)
+    x[0, 1], x[2, 3] = np.inf, -np.inf  # the sum is nan: still not finite
+    with pytest.raises(ValueError, match=r"input has inf at \[0, 1\]"):
+        Sequential(Identity())(x)
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")  # NumPy's, from the filter's sum
+def test_large_finite_input_whose_sum_overflows_is_accepted() -> None:
+    x = np.full((4, 8), np.finfo(np.float32).max / 2, np.float32)
+    y = Sequential(Identity())(x)  # the sum is inf; every entry is finite
+    np.testing.assert_array_equal(y, x)
+
+
 @pytest.mark.parametrize("last", [ReLU, Identity])
 def test_backward_leaves_the_callers_gradient_as_it_was(last: type) -> None:
     # Inside a backward pass a ReLU may zero entries of a gradient in place; never the caller's.
