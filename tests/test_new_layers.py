@@ -17,6 +17,7 @@ from torch_reference import assert_close
 from backprop import (
     GELU,
     BatchNorm1d,
+    BatchNorm2d,
     Dropout,
     Embedding,
     Flatten,
@@ -92,6 +93,32 @@ def test_batchnorm1d_refuses_one_value_per_channel_in_training_as_pytorch() -> N
         BatchNorm1d(3)(np.zeros((2, 4)))
     with pytest.raises(ValueError, match="expects 2-D or 3-D input"):
         BatchNorm1d(3)(np.zeros((2, 3, 1, 1)))
+
+
+@pytest.mark.parametrize("tracked", [True, False])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize(
+    ("ours", "theirs", "shape"),
+    [
+        (BatchNorm1d, torch.nn.BatchNorm1d, (1, 3)),
+        (BatchNorm2d, torch.nn.BatchNorm2d, (1, 3, 1, 1)),
+    ],
+)
+def test_batchnorm_refuses_one_value_per_channel_exactly_where_pytorch_does(
+    ours: type, theirs: type, shape: tuple[int, ...], training: bool, tracked: bool
+) -> None:
+    # batch statistics are used in training, and in evaluation without running statistics
+    x = np.random.default_rng(3).standard_normal(shape)
+    tlayer = theirs(3, track_running_stats=tracked).double().train(training)
+    layer = ours(3, track_running_stats=tracked).train(training)
+    try:
+        expected = tlayer(torch.from_numpy(x)).detach().numpy()
+    except ValueError:
+        with pytest.raises(ValueError, match="expected more than 1 value per channel when"):
+            layer(x)
+        assert training or not tracked  # PyTorch refuses only when batch statistics are used
+    else:
+        np.testing.assert_allclose(layer(x), expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("momentum", [0.1, None])

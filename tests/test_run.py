@@ -54,6 +54,21 @@ def test_a_resumed_run_continues_bit_for_bit(tmp_path: Path, optimizer: str) -> 
         assert np.array_equal(a.data, b.data)
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd", "rmsprop", "adagrad"])
+def test_each_optimizer_starts_with_torch_optims_weight_decay(optimizer: str) -> None:
+    import inspect
+
+    import torch
+
+    torch_class = {c.__name__.lower(): c for c in vars(torch.optim).values() if inspect.isclass(c)}
+    expected = inspect.signature(torch_class[optimizer]).parameters["weight_decay"].default
+    run = start_run({"hidden": [4], "optimizer": optimizer}, data="iris", epochs=1)
+    assert run.settings["weight_decay"] == expected  # AdamW's 0.01: without it, AdamW is Adam
+    assert run.optimizer.hyperparameters()["weight_decay"] == expected
+    given = start_run({"hidden": [4], "optimizer": optimizer, "weight_decay": 0.5}, data="iris")
+    assert given.optimizer.hyperparameters()["weight_decay"] == 0.5
+
+
 def test_settings_that_cannot_be_used_are_refused(tmp_path: Path) -> None:
     with pytest.raises(
         SettingsError, match=r"^--momentum applies to --optimizer sgd or rmsprop only$"

@@ -101,6 +101,7 @@ def test_bad_word_file_is_one_line_exit_1(
     ("args", "message"),
     [
         (["--data", "words", "--gif", "x.gif"], "--gif applies to tables"),
+        (["--data", "words", "--kernels", "k.png"], "--kernels applies to tables"),
         (["--data", "words", "--model", "cnn"], "--model applies to tables"),
         (["--data", "words", "--activation", "relu"], "--activation applies to tables"),
         (["--data", "words", "--hidden", "10,10"], "give one size, not 10,10"),

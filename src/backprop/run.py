@@ -31,6 +31,7 @@ from .train import (
     DEFAULT_EPOCHS,
     DEFAULT_LR,
     DEFAULT_MOMENTUM,
+    DEFAULT_WEIGHT_DECAY,
     DEFAULTS,
     WITH_MOMENTUM,
     FitHistory,
@@ -89,6 +90,8 @@ def resolve_settings(
             raise SettingsError(
                 f"--momentum applies to --optimizer {' or '.join(WITH_MOMENTUM)} only"
             )
+        if settings["weight_decay"] is None:
+            settings["weight_decay"] = DEFAULT_WEIGHT_DECAY[optimizer]
         settings["data"] = data
         return settings
     for key, value in given.items():

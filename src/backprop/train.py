@@ -50,7 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "optimizer": "adam",
     "lr": None,
     "momentum": None,
-    "weight_decay": 0.0,
+    "weight_decay": None,
     "batch_size": 32,
     "seed": 0,
     "test_size": 0.2,
@@ -59,6 +59,8 @@ DEFAULTS: dict[str, Any] = {
 # torch.optim's default learning rates, but SGD's (0.01 here, 0.001 in torch.optim)
 DEFAULT_LR = {"adam": 1e-3, "adamw": 1e-3, "sgd": 0.01, "rmsprop": 1e-2, "adagrad": 1e-2}
 DEFAULT_MOMENTUM = {"adam": 0.0, "adamw": 0.0, "sgd": 0.9, "rmsprop": 0.0, "adagrad": 0.0}
+# torch.optim's default weight decay: AdamW's decoupled 0.01, none for the others
+DEFAULT_WEIGHT_DECAY = {"adam": 0.0, "adamw": 1e-2, "sgd": 0.0, "rmsprop": 0.0, "adagrad": 0.0}
 # the optimizers that take a momentum
 WITH_MOMENTUM = ("sgd", "rmsprop")
 # The CNN learns the digits best (and steadily) at twice Adam's usual rate.

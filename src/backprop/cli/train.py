@@ -329,9 +329,14 @@ def add_train_parser(sub: Any) -> None:
     p.add_argument(
         "--momentum",
         type=momentum,
-        help="momentum of sgd (default: 0.9) or rmsprop (default: 0)",
+        help="momentum of sgd (default: 0.9; 0 for a word list) or rmsprop (default: 0)",
     )
-    p.add_argument("--weight-decay", type=non_negative_float, help="L2 weight decay (default: 0)")
+    p.add_argument(
+        "--weight-decay",
+        type=non_negative_float,
+        help="weight decay: decoupled for adamw (default: 0.01), an L2 term in the gradient for "
+        "the others (default: 0)",
+    )
     p.add_argument("--batch-size", type=positive_int, help="rows per batch (default: 32)")
     p.add_argument(
         "--epochs",

@@ -25,7 +25,7 @@ WORD_DEFAULTS: dict[str, Any] = {
     "optimizer": "sgd",
     "lr": 0.1,
     "momentum": 0.0,
-    "weight_decay": 0.0,
+    "weight_decay": None,  # the optimizer's (train.DEFAULT_WEIGHT_DECAY)
     "batch_size": 32,
     "epochs": 10,
     "seed": 0,
@@ -33,7 +33,7 @@ WORD_DEFAULTS: dict[str, Any] = {
     "dtype": "float32",
     "samples": 10,
 }
-TABLE_ONLY = ("model", "target", "task", "activation", "loss", "gif", "resume")
+TABLE_ONLY = ("model", "target", "task", "activation", "loss", "gif", "kernels", "resume")
 
 
 def word_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -57,7 +57,10 @@ def word_settings(args: argparse.Namespace) -> dict[str, Any]:
         from ..train import DEFAULT_LR
 
         settings["lr"] = 0.1 if optimizer == "sgd" else DEFAULT_LR[optimizer]
-    from ..train import WITH_MOMENTUM
+    from ..train import DEFAULT_WEIGHT_DECAY, WITH_MOMENTUM
+
+    if settings["weight_decay"] is None:
+        settings["weight_decay"] = DEFAULT_WEIGHT_DECAY[optimizer]
 
     if settings["momentum"] and optimizer not in WITH_MOMENTUM:
         raise UsageError(f"--momentum applies to --optimizer {' or '.join(WITH_MOMENTUM)} only")

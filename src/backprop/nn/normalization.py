@@ -33,8 +33,8 @@ class _BatchNorm(Module):
         running_var  ← (1 − momentum) · running_var  + momentum · σ² · m/(m − 1)
     ``momentum=None`` takes the cumulative average (momentum = 1/num_batches_tracked).
     Evaluation uses running_mean and running_var, unless ``track_running_stats=False``: then
-    there are none, and the batch statistics are used in both modes. Training with one value
-    per channel (m = 1) is refused, as PyTorch refuses it (the variance would be 0/0).
+    there are none, and the batch statistics are used in both modes. Batch statistics of one
+    value per channel (m = 1) are refused, as PyTorch refuses them (the variance would be 0/0).
 
     Cached by forward: x − μ, √(σ² + ε) and γ/√(σ² + ε) (the backward needs nothing else;
     x̂ = (x − μ)/√(σ² + ε)) and whether the batch statistics were used. γ starts at 1 and β at 0.
@@ -98,11 +98,13 @@ class _BatchNorm(Module):
         if use_batch and m <= 1:
             if m == 0:
                 return self._empty_batch(x)
-            if self.training:
-                raise ValueError(
-                    f"{self!r}: expected more than 1 value per channel when training, "
-                    f"got input of shape {x.shape}"
-                )
+            # as PyTorch: batch statistics of one value are refused in either mode (without
+            # running statistics, evaluation uses the batch's too)
+            raise ValueError(
+                f"{self!r}: expected more than 1 value per channel when "
+                f"{'training' if self.training else 'using batch statistics'}, "
+                f"got input of shape {x.shape}"
+            )
         if use_batch:
             mean = _channel_means(x)
             xc = x - _per_channel(mean, x.ndim)
