@@ -154,6 +154,31 @@ def test_unknown_layer_is_one_line_and_exit_2() -> None:
     assert "--layer: unknown layer 'conv9d'; valid: batchnorm" in r.stderr
 
 
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["--seed", "5"], "--seed does"),
+        (["--dim", "9", "--lr", "50"], "--dim, --lr do"),
+        (["--samples", "3"], "--samples does"),
+        (["--step", "2"], "--step does"),
+        (["--graph"], "--graph does"),
+    ],
+)
+def test_options_of_the_posts_step_are_refused_with_a_layer(
+    options: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["explain", "--layer", "batchnorm", *options]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{named} not apply" in err and "\n" not in err
+
+
+def test_help_names_every_layer_explain_takes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["explain", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(f" {name}," in text or f" {name} (" in text for name in NAMES)
+
+
 def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explain", "--layer", "gelu", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -50,12 +50,13 @@ def add_explain_parser(sub: Any) -> None:
         help="print the step's computational graph instead, every value with its gradient; "
         "with a file name (.png), draw it there (needs the viz extra)",
     )
+    from ..explain_layer import EXAMPLES
+
     p.add_argument(
         "--layer",
         metavar="NAME",
         help="instead, one forward and backward pass of one layer on a tiny input, every "
-        "intermediate value printed: batchnorm, layernorm, dropout, embedding, softmax, "
-        "logsoftmax, gelu, leakyrelu, flatten, linear",
+        f"intermediate value printed: {', '.join(EXAMPLES)} (the step's options do not apply)",
     )
     p.set_defaults(func=cmd_explain)
 
@@ -108,9 +109,20 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def _explain_layer(args: argparse.Namespace) -> int:
     from ..explain_layer import EXAMPLES, explain_layer, render, to_json
+    from ..slp import POST
 
-    if args.graph is not None or args.step != 0:
-        raise UsageError("--layer explains one layer: --graph and --step do not apply")
+    # the options of the post's step: a layer's example is fixed, so any of them given is a
+    # mistake (one left at its default cannot be told from one not given)
+    given = [
+        f"--{name}"
+        for name, unset in (*POST.items(), ("step", 0), ("graph", None))
+        if getattr(args, name, unset) != unset
+    ]
+    if given:
+        raise UsageError(
+            f"--layer explains one layer on its own tiny input: {', '.join(given)} "
+            f"{'does' if len(given) == 1 else 'do'} not apply"
+        )
     name = args.layer.lower()
     if name not in EXAMPLES:
         raise UsageError(
