@@ -11,7 +11,7 @@ import pytest
 from backprop import SGD, CrossEntropyLoss
 from backprop.cli import main
 from backprop.train import fit
-from backprop.words import VOCAB, census_first_names, examples, network
+from backprop.words import VOCAB, census_first_names, examples, network, split_words
 
 WORDS = [
     "emma",
@@ -32,7 +32,7 @@ WORDS = [
 @pytest.fixture
 def word_file(tmp_path: Path) -> Path:
     path = tmp_path / "names.txt"
-    path.write_text("\n".join(WORDS * 3) + "\n")
+    path.write_text("\n".join(census_first_names()[:150]) + "\n")
     return path
 
 
@@ -85,6 +85,7 @@ def test_cli_default_word_list(capsys: pytest.CaptureFixture[str]) -> None:
         (b"", "no words in the file"),
         (b"\0\1\2binary", "not a text file"),
         (b"anna\nzo\xc3\xab\n", "line 2: 'zoë' has 'ë'"),
+        (b"emma\nemma\n", "bad.txt: need at least 2 different words"),
     ],
 )
 def test_bad_word_file_is_one_line_exit_1(
@@ -105,6 +106,7 @@ def test_bad_word_file_is_one_line_exit_1(
         (["--data", "words", "--model", "cnn"], "--model applies to tables"),
         (["--data", "words", "--activation", "relu"], "--activation applies to tables"),
         (["--data", "words", "--hidden", "10,10"], "give one size, not 10,10"),
+        (["--data", "words", "--batch-size", "1"], "--batch-size 1: the word network's Batch"),
         (["--data", "words", "--optimizer", "adam", "--momentum", "0.5"], "--momentum applies"),
         (["--data", "iris", "--context", "4"], "--context applies to word lists"),
         (["--data", "words:"], "needs a path after the colon"),
@@ -116,6 +118,15 @@ def test_options_that_do_not_fit_are_bad_usage(
     assert main(["train", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_more_samples_than_the_cap_are_refused_before_training(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main(["train", "--data", "words", "--samples", "1001"])
+    assert exit.value.code == 2
+    assert "argument --samples: must be <= 1000, got 1001" in capsys.readouterr().err
 
 
 def test_saved_word_model_samples_the_same_words(
@@ -185,3 +196,109 @@ def test_cli_writes_history_and_plot(word_file: Path, tmp_path: Path) -> None:
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     lines = history.read_text().splitlines()
     assert lines[0] == "epoch,train_loss,test_loss,test_accuracy" and len(lines) == 3
+
+
+def test_fit_joins_a_lone_last_row_to_the_batch_before_and_trains_as_pytorch() -> None:
+    """65 examples in batches of 32: BatchNorm cannot normalise a batch of one row, so each
+    epoch's batches are 32 and 33 rows, and the steps are PyTorch's on those same rows."""
+    import torch
+    from torch_reference import assert_close
+
+    from backprop.interop import to_torch
+
+    X, Y = examples(census_first_names()[:40], 3)
+    X, Y = X[:65], Y[:65]
+    model = network(3, hidden=16, rng=np.random.default_rng(2))
+    tmodel = to_torch(model)
+    opt = SGD(model.parameters(), lr=0.1)
+    history = fit(
+        model, CrossEntropyLoss(), opt, X, Y, epochs=2, batch_size=32, rng=np.random.default_rng(5)
+    )
+    topt = torch.optim.SGD(tmodel.parameters(), lr=0.1)
+    rng, expected = np.random.default_rng(5), []
+    for _ in range(2):
+        order = rng.permutation(65)
+        for rows in (order[:32], order[32:]):
+            loss = torch.nn.functional.cross_entropy(
+                tmodel(torch.from_numpy(X[rows])), torch.from_numpy(Y[rows])
+            )
+            topt.zero_grad()
+            loss.backward()
+            topt.step()
+            expected.append(loss.item())
+    assert len(history.batch_losses) == 4  # not 6: no step on a batch of one row
+    assert 0 < history.seconds[0] <= history.seconds[1] < 60  # wall time since the start
+    assert_close("losses", np.array(history.batch_losses), np.array(expected), rtol=1e-9)
+    assert_close("running mean", model[3].running_mean, tmodel[3].running_mean.numpy(), rtol=1e-9)
+
+
+def test_batches_of_one_row_are_refused_before_any_step_with_batchnorm() -> None:
+    X, Y = examples(WORDS, 3)
+    model = network(3, hidden=8, rng=np.random.default_rng(0))
+    before = [p.data.copy() for p in model.parameters()]
+    with pytest.raises(ValueError, match="needs batches of 2 rows or more, got batch_size 1"):
+        fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), X, Y, batch_size=1)
+    assert all(np.array_equal(p.data, b) for p, b in zip(model.parameters(), before, strict=True))
+    model.eval()  # with running statistics, evaluation mode takes any batch
+    fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), X[:9], Y[:9], batch_size=1)
+
+
+def test_repeated_words_are_kept_once_and_never_on_both_sides() -> None:
+    words = ["ava", "emma", "ava", "mia", "emma", "ava", "zoe", "lily"]
+    for seed in range(20):
+        train, test = split_words(words, 0.4, seed)
+        assert sorted(train + test) == ["ava", "emma", "lily", "mia", "zoe"]
+        assert not set(train) & set(test)
+
+
+def test_the_run_says_how_many_repeated_words_it_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = census_first_names()[:60]
+    path = tmp_path / "names.txt"
+    path.write_text("\n".join([*names, names[3], names[7], names[3]]) + "\n")
+    assert main(["train", "--data", f"words:{path}", "--epochs", "1", "--samples", "0"]) == 0
+    first_line = capsys.readouterr().out.splitlines()[0]
+    assert "names.txt: 54 words (" in first_line  # 60 different words, 6 held out
+    assert "; 3 repeated words left out)" in first_line
+
+
+def test_word_checkpoint_is_refused_by_resume_and_predict_with_the_reason(
+    word_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, table = tmp_path / "words.npz", tmp_path / "rows.csv"
+    table.write_text("a,b\n1,2\n")
+    argv = ["train", "--data", f"words:{word_file}", "--epochs", "1", "--samples", "0",
+            "--hidden", "8", "--save", str(path)]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(path), "--epochs", "2"]) == 1
+    assert "holds a word-list run" in capsys.readouterr().err
+    assert main(["predict", "--model", str(path), "--data", str(table)]) == 1
+    assert "holds a word-list model" in capsys.readouterr().err
+
+
+def test_the_memory_estimate_covers_a_runs_peak(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """tracemalloc's peak of a whole word-list run (every NumPy array and Python object made
+    after the imports) lies between a third of the estimate and the estimate."""
+    import tracemalloc
+
+    from backprop.cli.train_words import word_memory
+
+    path = tmp_path / "names.txt"
+    path.write_text("\n".join(census_first_names()[:400]) + "\n")
+    argv = ["train", "--data", f"words:{path}", "--epochs", "1", "--samples", "0"]
+    assert main([*argv, "--context", "2"]) == 0  # the imports, before measuring
+    tracemalloc.start()
+    try:
+        assert main([*argv, "--context", "60"]) == 0
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    capsys.readouterr()
+    train, test = split_words(census_first_names()[:400], 0.1, 0)
+    settings = {"context": 60, "hidden": [200], "dtype": "float32", "batch_size": 32}
+    estimate = word_memory(settings, train, test)
+    assert peak <= estimate <= 3 * peak, (peak, estimate)

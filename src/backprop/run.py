@@ -262,18 +262,24 @@ def image_shape(features: int) -> tuple[int, int, int]:
 
 
 def mlp_memory(
-    sizes: list[int], dtype: str, batch_size: int, train_rows: int, test_rows: int
+    sizes: list[int],
+    dtype: str,
+    batch_size: int,
+    train_rows: int,
+    test_rows: int,
+    data: int | None = None,
 ) -> int:
     """Bytes a run of ``mlp(sizes)`` needs, about, before any is allocated: each parameter,
     its gradient and two optimizer moments (Adam's, the most any optimizer keeps); each
     layer's output, cache and gradient for a batch, and its output and cache for the whole
-    test split (evaluated in one pass); the data, as float64, in four copies (read, split,
-    standardised, each epoch's shuffle)."""
+    test split (evaluated in one pass); the data's bytes ``data``, by default a table's: as
+    float64, in four copies (read, split, standardised, each epoch's shuffle)."""
     item = np.dtype(dtype).itemsize
     params = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
     units = sum(sizes[1:])
     batch = min(batch_size, train_rows)
-    data = 4 * (train_rows + test_rows) * sizes[0] * 8
+    if data is None:
+        data = 4 * (train_rows + test_rows) * sizes[0] * 8
     return 4 * params * item + (4 * batch + 3 * test_rows) * units * item + data
 
 
@@ -296,6 +302,11 @@ def start_run(
     if resume is not None:
         ckpt = load_checkpoint(resume)
         stored = ckpt.info.get("train")
+        if "words" in ckpt.info:
+            raise ResumeError(
+                f"{resume} holds a word-list run (backprop train --data words…); only runs on "
+                "tables can be resumed"
+            )
         if not isinstance(stored, dict) or ckpt.optimizer is None or ckpt.rng is None:
             raise ResumeError(f"{resume} was not written by backprop train --save; cannot resume")
         stored.setdefault("model", "mlp")  # checkpoints from before --model were all MLPs

@@ -34,6 +34,7 @@ from .nn import (
     Tanh,
     Unflatten,
 )
+from .nn.normalization import _BatchNorm
 from .optim import OPTIMIZERS, Optimizer
 
 METRICS = {"classification": "accuracy", "regression": "r2"}
@@ -268,6 +269,18 @@ def fit(
         raise ValueError(f"history is of a {history.task} run, this one is {task}")
     n = len(X)
     steps_per_epoch = math.ceil(n / batch_size)
+    # A batch of one row has no batch statistics to normalise with (BatchNorm refuses it, as
+    # PyTorch does): in a model that uses them, a last batch of one row joins the batch before
+    # it, and batches of one row are refused before any step.
+    normalizer = _batch_statistics_layer(model)
+    if normalizer is not None:
+        if batch_size == 1 or n == 1:
+            raise ValueError(
+                f"{normalizer!r} normalises with batch statistics: it needs batches of 2 rows "
+                f"or more, got {'batch_size 1' if batch_size == 1 else '1 row in all'}"
+            )
+        if n % batch_size == 1:
+            steps_per_epoch -= 1
     frame_set = set(frame_steps)
     start = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
     losses = history.batch_losses
@@ -280,8 +293,10 @@ def fit(
             order = rng.permutation(n)
             X_epoch, t_epoch = X[order], targets[order]
             for b in range(steps_per_epoch):
-                xb = X_epoch[b * batch_size : (b + 1) * batch_size]
-                tb = t_epoch[b * batch_size : (b + 1) * batch_size]
+                rows = slice(b * batch_size, (b + 1) * batch_size)
+                if b == steps_per_epoch - 1:  # the last batch: what is left, a lone row too
+                    rows = slice(b * batch_size, n)
+                xb, tb = X_epoch[rows], t_epoch[rows]
                 out = model(xb)
                 try:
                     loss = float(loss_fn(out, tb))
@@ -399,6 +414,15 @@ def cnn(
         Flatten(),
         Linear(32 * (H // 4) * (W // 4), classes, rng=rng, dtype=dtype),
     )
+
+
+def _batch_statistics_layer(model: Module) -> Module | None:
+    """The first layer of ``model`` that, as trained, normalises with the statistics of the
+    batch (a BatchNorm in training mode, or one without running statistics), if any."""
+    for _, module in model.named_modules():
+        if isinstance(module, _BatchNorm) and (module.training or module.running_mean is None):
+            return module
+    return None
 
 
 def make_optimizer(

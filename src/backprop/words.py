@@ -131,9 +131,13 @@ def examples(words: list[str], context: int) -> tuple[Array, Array]:
 
 def split_words(words: list[str], test_size: float, seed: int) -> tuple[list[str], list[str]]:
     """Train and test words, shuffled by ``np.random.default_rng(seed)``: the test words are
-    held out whole, so no test example shares a word with training."""
+    held out whole, so no test example shares a word with training. A word listed more than
+    once is kept once (its first time), so that it cannot land on both sides."""
+    words = list(dict.fromkeys(words))
     if len(words) < 2:
-        raise DataError(f"need at least 2 words to hold some out for testing, got {len(words)}")
+        raise DataError(
+            f"need at least 2 different words to hold some out for testing, got {len(words)}"
+        )
     order = np.random.default_rng(seed).permutation(len(words))
     n_test = min(max(1, round(test_size * len(words))), len(words) - 1)
     return [words[i] for i in order[n_test:]], [words[i] for i in order[:n_test]]

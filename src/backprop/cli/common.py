@@ -92,3 +92,8 @@ def check_output(path: str | None, option: str, suffixes: tuple[str, ...]) -> No
         check_writable(path)
     except OSError as e:
         raise Failure(f"{option}: {e}") from None
+
+
+def epochs_text(n: int) -> str:
+    """ "1 epoch", "30 epochs"."""
+    return f"{n} epoch" if n == 1 else f"{n} epochs"

@@ -39,6 +39,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise Failure(str(e)) from None
     info = ckpt.info
     features, target, task = info.get("feature_names"), info.get("target_name"), info.get("task")
+    if "words" in info:
+        raise Failure(
+            f"{args.model} holds a word-list model (backprop train --data words…); predict "
+            "takes a model trained on a table"
+        )
     if not (isinstance(features, list) and task in ("classification", "regression")):
         raise Failure(f"{args.model} holds no column names; save it with backprop train --save")
     model = ckpt.model

@@ -14,6 +14,7 @@ from .common import (
     Failure,
     UsageError,
     check_output,
+    epochs_text,
     fraction,
     hidden_sizes,
     momentum,
@@ -23,6 +24,17 @@ from .common import (
     positive_int,
     seed,
 )
+
+# The most words a word-list run samples after training (each costs a forward pass per
+# character, about a millisecond a word).
+MAX_SAMPLES = 1000
+
+
+def sample_count(text: str) -> int:
+    value = non_negative_int(text)
+    if value > MAX_SAMPLES:
+        raise argparse.ArgumentTypeError(f"must be <= {MAX_SAMPLES}, got {value}")
+    return value
 
 
 class TrainProgress:
@@ -209,7 +221,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         saved = f"; saved {args.save}" if args.save else ""
         print(
             f"test {metric_name} {history.test_metric[-1]:.4f} on {len(X_test)} rows after "
-            f"{history.epochs} epochs ({seconds:.1f} s){saved}"
+            f"{epochs_text(history.epochs)} ({seconds:.1f} s){saved}"
         )
     return 0
 
@@ -290,8 +302,9 @@ def add_train_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--samples",
-        type=non_negative_int,
-        help="word lists: words to sample from the trained network (default: 10)",
+        type=sample_count,
+        help=f"word lists: words to sample from the trained network, at most {MAX_SAMPLES} "
+        "(default: 10)",
     )
     p.add_argument(
         "--target", metavar="COLUMN", help="the CSV column to predict (default: the last one)"

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import Failure, UsageError
+from .common import Failure, UsageError, epochs_text
 
 # The settings of a word-list run and their defaults (those of the ninja's notebook, but the
 # epochs: 10 passes over the census names' training words are about 9,000 steps).
@@ -47,6 +47,11 @@ def word_settings(args: argparse.Namespace) -> dict[str, Any]:
             )
     settings = {k: getattr(args, k) for k in WORD_DEFAULTS if getattr(args, k, None) is not None}
     settings = {**WORD_DEFAULTS, **settings}
+    if settings["batch_size"] < 2:
+        raise UsageError(
+            "--batch-size 1: the word network's BatchNorm1d normalises with the statistics of "
+            "its batch, which needs 2 examples or more"
+        )
     if len(settings["hidden"]) != 1:
         raise UsageError(
             f"--hidden: the word network has one hidden layer; give one size, not "
@@ -68,12 +73,25 @@ def word_settings(args: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
+def word_memory(settings: dict[str, Any], train_words: list[str], test_words: list[str]) -> int:
+    """Bytes a word-list run needs, about: the network's (``run.mlp_memory``, its input the
+    embedded context) and the data's. One example per letter and one per word's end, each
+    example's context as a Python list while they are made, then as int64 arrays, and each
+    epoch's shuffled copy of the training examples."""
+    from ..run import mlp_memory
+
+    context = settings["context"]
+    rows = [sum(len(w) + 1 for w in part) for part in (train_words, test_words)]
+    data = (2 * rows[0] + rows[1]) * context * 8 + sum(rows) * (context * 8 + 64)
+    sizes = [10 * context, settings["hidden"][0], 27]
+    return mlp_memory(sizes, settings["dtype"], settings["batch_size"], rows[0], rows[1], data=data)
+
+
 def cmd_train_words(args: argparse.Namespace) -> int:
     from ..arrays import MemoryLimitError, check_memory
     from ..checkpoint import save
     from ..data import DataError
     from ..losses import CrossEntropyLoss
-    from ..run import mlp_memory
     from ..train import Diverged, FitHistory, fit, make_optimizer, write_history_csv
     from ..words import examples, load_words, network, sample, split_words
 
@@ -83,15 +101,16 @@ def cmd_train_words(args: argparse.Namespace) -> int:
     context, seed = settings["context"], settings["seed"]
     try:
         name, words = load_words(args.data)
-        train_words, test_words = split_words(words, settings["test_size"], seed)
     except DataError as e:
         raise Failure(str(e)) from None
-    # one example per letter and one per word's end; checked before any is made
-    rows = [sum(len(w) + 1 for w in part) for part in (train_words, test_words)]
-    sizes = [10 * context, settings["hidden"][0], 27]
-    estimate = mlp_memory(sizes, settings["dtype"], settings["batch_size"], *rows)
+    repeated = len(words) - len(dict.fromkeys(words))  # split_words keeps one of each
     try:
-        check_memory(f"--hidden {sizes[1]} --context {context} on {name}", estimate)
+        train_words, test_words = split_words(words, settings["test_size"], seed)
+    except DataError as e:
+        raise Failure(f"{name}: {e}") from None
+    estimate = word_memory(settings, train_words, test_words)
+    try:
+        check_memory(f"--hidden {settings['hidden'][0]} --context {context} on {name}", estimate)
     except MemoryLimitError as e:
         raise UsageError(str(e)) from None
     X_train, y_train = examples(train_words, context)
@@ -108,7 +127,8 @@ def cmd_train_words(args: argparse.Namespace) -> int:
     )
     epochs = settings["epochs"]
     describe = (
-        f"{name}: {len(train_words)} words ({len(X_train)} examples), context {context}, "
+        f"{name}: {len(train_words)} words ({len(X_train)} examples"
+        f"{f'; {repeated} repeated words left out' if repeated else ''}), context {context}, "
         f"Embedding(27, 10) → Linear({10 * context}, {hidden}) → BatchNorm1d → Tanh → "
         f"Linear({hidden}, 27), {settings['optimizer']} lr {settings['lr']:g}, "
         f"batch {settings['batch_size']}, seed {seed}"
@@ -184,11 +204,13 @@ def cmd_train_words(args: argparse.Namespace) -> int:
         )
     else:
         if samples:
-            print(f"samples (seed {seed}): {' '.join(samples)}")
+            # a word that ended at once (the end mark drawn first) shown as ""
+            shown = " ".join(word or '""' for word in samples)
+            print(f"samples (seed {seed}): {shown}")
         saved = f"; saved {args.save}" if args.save else ""
         print(
             f"test loss {history.test_loss[-1]:.4f} on {len(X_test)} examples from "
-            f"{len(test_words)} held-out words after {history.epochs} epochs "
+            f"{len(test_words)} held-out words after {epochs_text(history.epochs)} "
             f"({history.seconds[-1]:.1f} s){saved}"
         )
     return 0
