@@ -8,7 +8,7 @@ another project); the import name and the command are ``backprop``. The core nee
     pip install 'backprop-by-hand[data]'   scikit-learn: backprop train (bundled datasets, split)
     pip install 'backprop-by-hand[cli]'    rich: progress bars and explain's panels on a terminal
     pip install 'backprop-by-hand[torch]'  PyTorch: backprop.interop
-    pip install 'backprop-by-hand[web]'    Starlette, uvicorn: backprop playground
+    pip install 'backprop-by-hand[web]'    Starlette, uvicorn, websockets: backprop playground
     pip install 'backprop-by-hand[words]'  names: the default word list
 """
 

@@ -230,6 +230,10 @@ def fit(
     on_batch(step, loss), on_epoch(epoch, history): called after each batch and each epoch
         (epochs numbered from 1), e.g. for a progress bar or a checkpoint.
 
+    A model that normalises with batch statistics (a BatchNorm in training mode) cannot take a
+    batch of one row: a last batch of one joins the batch before it, and batch_size 1 is a
+    ValueError before any step.
+
     Raises ``Diverged`` when a loss is NaN or infinite, at the batch it happens; the model is
     then left as it was at that point; ``history`` holds the complete epochs before it, and
     its ``batch_losses`` the finite losses of the failing epoch too.

@@ -1,4 +1,6 @@
-"""Elementwise activations: each backward pass is dL/dx = dL/dy ⊙ f′(x), f′ written from the output."""
+"""Activations. The elementwise ones: each backward pass is dL/dx = dL/dy ⊙ f′(x), f′ written
+from the output where it can be (ReLU, Sigmoid, Tanh), else from the input (GELU, LeakyReLU).
+Softmax and LogSoftmax mix a row: their backward passes are vector-Jacobian products."""
 
 from __future__ import annotations
 

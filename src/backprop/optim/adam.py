@@ -1,4 +1,4 @@
-"""Adam and AdamW, as ``torch.optim.Adam`` and ``torch.optim.AdamW`` (amsgrad off)."""
+"""Adam and AdamW, as ``torch.optim.Adam`` and ``torch.optim.AdamW`` (amsgrad too)."""
 
 from __future__ import annotations
 
