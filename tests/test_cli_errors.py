@@ -120,7 +120,7 @@ ROWS = [
     Row("bugs-seed-range", ["bugs", "nope", "--seed", "4294967296"], 2, "--seed: must lie in 0 … 4294967295"),
     # --- playground
     Row("playground-no-starlette", ["playground", "--no-browser", "--port", "0"], 1, "pip install 'backprop-by-hand[web]'", ("starlette",)),
-    Row("playground-no-uvicorn", ["playground", "--no-browser", "--port", "0"], 1, "playground: needs starlette and uvicorn: pip install 'backprop-by-hand[web]'", ("uvicorn",)),
+    Row("playground-no-uvicorn", ["playground", "--no-browser", "--port", "0"], 1, "playground: error: needs starlette and uvicorn: pip install 'backprop-by-hand[web]'", ("uvicorn",)),
     Row("playground-port-range", ["playground", "--no-browser", "--port", "70000"], 2, "--port: must be <= 65535, got 70000"),
     Row("playground-port-negative", ["playground", "--no-browser", "--port", "-1"], 2, "--port: must be >= 0, got -1"),
     Row("playground-port-text", ["playground", "--no-browser", "--port", "http"], 2, "--port: expected a whole number, got 'http'"),

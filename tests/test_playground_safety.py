@@ -316,7 +316,8 @@ def test_missing_web_extra_is_one_line_and_exit_1() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert r.returncode == 1
     assert r.stderr == (
-        "backprop playground: needs starlette and uvicorn: pip install 'backprop-by-hand[web]'\n"
+        "backprop playground: error: needs starlette and uvicorn: "
+        "pip install 'backprop-by-hand[web]'\n"
     )
 
 

@@ -83,7 +83,7 @@ def test_settings_that_cannot_be_used_are_refused(tmp_path: Path) -> None:
         start_run({"hidden": [5]}, epochs=3, resume=path)
     with pytest.raises(SettingsError, match="has 1 epochs already"):
         start_run({}, epochs=1, resume=path)
-    with pytest.raises(DataError, match=r"^wine has 13 features, the scaler 4$"):
+    with pytest.raises(DataError, match=r"^wine has 13 features; the model was trained on 4$"):
         start_run({}, data="wine", epochs=3, resume=path)
     bare = str(tmp_path / "bare.npz")
     save(Linear(2, 2, rng=np.random.default_rng(0)), bare)

@@ -303,7 +303,8 @@ def prepare(
     scaler = scaler or Scaler.fit(X_train, pooled)
     if scaler.mean.shape != (data.X.shape[1],):
         raise DataError(
-            f"{data.name} has {data.X.shape[1]} features, the scaler {scaler.mean.size}"
+            f"{data.name} has {data.X.shape[1]} features; the model was trained on "
+            f"{scaler.mean.size}"
         )
     if task == "regression":
         target_scaler = target_scaler or Scaler.fit(y_train)

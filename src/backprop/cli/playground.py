@@ -13,9 +13,10 @@ import threading
 import webbrowser
 from typing import Any
 
+from ..extras import MissingExtra
 from .common import non_negative_int
 
-NEEDS = "backprop playground: needs starlette and uvicorn: pip install 'backprop-by-hand[web]'"
+NEEDS = "needs starlette and uvicorn: pip install 'backprop-by-hand[web]'"
 
 
 def port_number(text: str) -> int:
@@ -51,8 +52,7 @@ def cmd_playground(args: argparse.Namespace) -> int:
         import starlette  # noqa: F401
         import uvicorn
     except ImportError:
-        print(NEEDS, file=sys.stderr)
-        return 1
+        raise MissingExtra(NEEDS) from None
     from ..web.app import create_app
 
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET

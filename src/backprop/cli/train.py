@@ -95,7 +95,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.gif and args.resume:
         raise UsageError("--gif draws a run from its first step; it cannot follow --resume")
     if args.resume is None and args.data is None:
-        raise UsageError("--data is required (a bundled dataset or a .csv file), or --resume")
+        raise UsageError(
+            "--data is required (a bundled dataset, a .csv file, or a word list: words or "
+            "words:PATH.txt), or --resume"
+        )
     # then the packages: a missing one costs no reading, splitting or training
     require("--data" if args.data is not None else "--resume", "sklearn")
     if args.gif:
