@@ -31,10 +31,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+import backprop
 from backprop.cli import COMMANDS, main
 
 VIZ = "pip install 'backprop-by-hand[viz]'"
 DATA = "pip install 'backprop-by-hand[data]'"
+TORCH = "pip install 'backprop-by-hand[torch]'"
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ ROWS = [
     Row("bugs-unknown", ["bugs", "nope"], 2, "unknown bug 'nope'; the lab's bugs: missing-1/N"),
     Row("bugs-table-and-name", ["bugs", "missing-2", "--table"], 2, "--table takes no NAME"),
     Row("bugs-seed-range", ["bugs", "nope", "--seed", "4294967296"], 2, "--seed: must lie in 0 … 4294967295"),
+    Row("bugs-no-torch", ["bugs", "missing-1/N"], 1, f"bugs: error: the check against PyTorch needs torch: {TORCH}", ("torch",)),
+    Row("bugs-table-no-torch", ["bugs", "--table"], 1, f"bugs: error: the check against PyTorch needs torch: {TORCH}", ("torch",)),
     # --- playground
     Row("playground-no-starlette", ["playground", "--no-browser", "--port", "0"], 1, "pip install 'backprop-by-hand[web]'", ("starlette",)),
     Row("playground-no-uvicorn", ["playground", "--no-browser", "--port", "0"], 1, "playground: error: needs starlette and uvicorn: pip install 'backprop-by-hand[web]'", ("uvicorn",)),
@@ -154,6 +158,7 @@ SUBPROCESS_ROWS = [
     "predict-overflow",
     "slp-dim-huge",
     "playground-no-starlette",
+    "bugs-no-torch",
 ]
 
 
@@ -281,7 +286,9 @@ for name in {names!r}:
 
 
 def _run(row: Row, workdir: Path, shim: Path) -> tuple[Row, Any]:
-    env = {**os.environ, "PYTHONPATH": str(shim / row.id)}
+    # the shim, then the backprop these tests imported (not whichever one is installed)
+    tested = Path(backprop.__file__).parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shim / row.id), str(tested)])}
     (shim / row.id).mkdir()
     (shim / row.id / "sitecustomize.py").write_text(HIDE.format(names=list(row.hide)))
     done = subprocess.run(

@@ -7,7 +7,7 @@ another project); the import name and the command are ``backprop``. The core nee
     pip install 'backprop-by-hand[viz]'    matplotlib, Pillow: --plot, --gif, backprop.viz
     pip install 'backprop-by-hand[data]'   scikit-learn: backprop train (bundled datasets, split)
     pip install 'backprop-by-hand[cli]'    rich: progress bars and explain's panels on a terminal
-    pip install 'backprop-by-hand[torch]'  PyTorch: backprop.interop
+    pip install 'backprop-by-hand[torch]'  PyTorch: backprop.interop, backprop bugs NAME and --table
     pip install 'backprop-by-hand[web]'    Starlette, uvicorn, websockets: backprop playground
     pip install 'backprop-by-hand[words]'  names: the default word list
 """

@@ -3,6 +3,7 @@
 ``backprop bugs`` lists them; ``backprop bugs NAME`` shows the diff against the correct code and
 runs the four checks (central differences, PyTorch, two steps, the training curve), saying which
 catches the mistake and which does not; ``backprop bugs --table`` prints the README's table.
+Both run the check against PyTorch, so both need the ``[torch]`` extra; the list does not.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ import argparse
 import json
 from typing import Any
 
+from ..extras import require
 from .common import UsageError, seed
+
+# Running a bug, or the table, includes the check against PyTorch's autograd: without torch the
+# lab would say "caught by: none" of a bug only PyTorch catches (dropout-not-rescaled).
+NEEDS_TORCH = "the check against PyTorch"
 
 
 def add_bugs_parser(sub: Any) -> None:
@@ -41,6 +47,7 @@ def cmd_bugs(args: argparse.Namespace) -> int:
     if args.table:
         if args.name:
             raise UsageError("--table takes no NAME")
+        require(NEEDS_TORCH, "torch")
         from ..bugs.lab import table
 
         print(table(args.seed), end="")
@@ -54,6 +61,7 @@ def cmd_bugs(args: argparse.Namespace) -> int:
     bug = BY_NAME.get(args.name)
     if bug is None:
         raise UsageError(f"unknown bug {args.name!r}; the lab's bugs: {', '.join(BY_NAME)}")
+    require(NEEDS_TORCH, "torch")
     from ..bugs.lab import run
 
     outcomes = run(bug, args.seed)
