@@ -121,6 +121,10 @@ def test_readme_quotes_the_real_output() -> None:
             "mine.py:2: check_a returned list second; expected a float NumPy array",
         ),
         ("def check_a():\n    return {}['x']\n", "mine.py:2: check_a raised KeyError: 'x'"),
+        # a sys.exit() in the file is an error of the file, not the end of backprop
+        ("raise SystemExit(0)\n", "mine.py:1: cannot import: it called sys.exit(0)"),
+        ("import sys\n\nsys.exit()\n", "mine.py:3: cannot import: it called sys.exit()"),
+        ("import sys\ndef check_a():\n    sys.exit(3)\n", "mine.py:3: check_a called sys.exit(3)"),
         ("def check_a(x):\n    pass\n", "mine.py:1: check_a must take no arguments"),
         ("def helper():\n    pass\n", "mine.py: no function whose name begins with check_"),
     ],
@@ -164,6 +168,29 @@ def test_a_crash_while_checking_is_a_failure_with_its_line(
     assert main(["check", path]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"backprop check: error: {path}:6: while checking check_bad: ValueError")
+
+
+def test_sys_exit_while_checking_is_a_failure_with_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        "import sys\n"
+        "import numpy as np\n"
+        "class Quits:\n"
+        "    def forward(self, x):\n"
+        "        return x\n"
+        "    def backward(self, g):\n"
+        "        sys.exit('no gradient')\n"
+        "def check_quits():\n"
+        "    return Quits(), np.ones((2, 3))\n"
+    )
+    path = write(tmp_path, text)
+    assert main(["check", path]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"backprop check: error: {path}:7: while checking check_quits: "
+        "it called sys.exit('no gradient')\n"
+    )
 
 
 def test_no_traceback_from_the_command_line(tmp_path: Path) -> None:

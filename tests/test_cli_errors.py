@@ -110,6 +110,8 @@ ROWS = [
     Row("check-not-python", ["check", "good.csv"], 2, "'good.csv' is not a Python file (FILE.py)"),
     Row("check-syntax-error", ["check", "syntax_error.py"], 2, "syntax_error.py:2: cannot import: SyntaxError"),
     Row("check-import-raises", ["check", "raises.py"], 2, "raises.py:3: cannot import: RuntimeError: boom"),
+    Row("check-import-exits", ["check", "exits.py"], 2, "exits.py:1: cannot import: it called sys.exit(0)"),
+    Row("check-function-exits", ["check", "check_exits.py"], 2, "check_exits.py:3: check_a called sys.exit(3)"),
     Row("check-bad-return", ["check", "bad_return.py"], 2, "bad_return.py:1: check_a returned int; expected (module, x)"),
     Row("check-no-checks", ["check", "no_checks.py"], 2, "no_checks.py: no function whose name begins with check_"),
     Row("check-unknown-name", ["check", "bad_return.py::check_zz"], 2, "no function 'check_zz' (check_ functions: check_a)"),
@@ -153,6 +155,8 @@ for _name, _message in BAD_CHECKPOINTS.items():
 SUBPROCESS_ROWS = [
     "slp-gif-no-matplotlib",
     "check-import-raises",
+    "check-import-exits",
+    "check-function-exits",
     "train-csv-no-sklearn",
     "predict-pickled.npz",
     "predict-overflow",
@@ -217,6 +221,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # user files for backprop check
     (d / "syntax_error.py").write_text("import numpy as np\nx = 1 +\n")
     (d / "raises.py").write_text("import numpy\n\nraise RuntimeError('boom')\n")
+    (d / "exits.py").write_text("raise SystemExit(0)\n")
+    (d / "check_exits.py").write_text("import sys\ndef check_a():\n    sys.exit(3)\n")
     (d / "bad_return.py").write_text("def check_a():\n    return 3\n")
     (d / "no_checks.py").write_text("def helper():\n    pass\n")
     (d / "crashes.py").write_text(

@@ -3,8 +3,9 @@
 
 Each ``check_*`` function takes no arguments and returns (module, x), (module, x, reference),
 (loss, pred, target) or (loss, pred, target, reference). Exit 0 when every check is ok, 1
-otherwise; 2 when the file cannot be imported or a function returns something else, with the
-file, the line and the error.
+otherwise; 2 when the file cannot be imported or a function raises or returns something else,
+with the file, the line and the error. A sys.exit() in the user's code is one of those errors,
+never the exit of the command.
 """
 
 from __future__ import annotations
@@ -66,7 +67,14 @@ def _where(path: str, exc: BaseException, fallback: int) -> str:
 
 
 def _error(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"it called {_exit_call(exc)}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _exit_call(exc: SystemExit) -> str:
+    """``sys.exit(3)``: the call that raised ``exc`` (or ``raise SystemExit(3)``, the same)."""
+    return f"sys.exit({'' if exc.code is None else repr(exc.code)})"
 
 
 def load(path: str) -> Any:
@@ -83,7 +91,9 @@ def load(path: str) -> Any:
     dont_write, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     try:
         spec.loader.exec_module(module)
-    except Exception as e:
+    # SystemExit too: a sys.exit() in the user's file would otherwise end backprop with its code,
+    # silently, and exit code 0 would read as every check passing
+    except (Exception, SystemExit) as e:
         raise UsageError(f"{_where(path, e, 1)}: cannot import: {_error(e)}") from None
     finally:
         sys.path.remove(folder)
@@ -140,8 +150,9 @@ def collect(spec: str) -> tuple[str, list[Job]]:
             raise UsageError(f"{path}:{line}: {name} must take no arguments")
         try:
             value = f()
-        except Exception as e:
-            raise UsageError(f"{_where(path, e, line)}: {name} raised {_error(e)}") from None
+        except (Exception, SystemExit) as e:
+            did = f"called {_exit_call(e)}" if isinstance(e, SystemExit) else f"raised {_error(e)}"
+            raise UsageError(f"{_where(path, e, line)}: {name} {did}") from None
         jobs.append(Job(name, _interpret(path, name, line, value), line))
     return path, jobs
 
@@ -155,7 +166,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     for job in jobs:
         try:
             reports.append(check(**job.args, name=job.name))
-        except Exception as e:
+        except (Exception, SystemExit) as e:  # the user's forward or backward ran sys.exit()
             raise Failure(
                 f"{_where(path, e, job.line)}: while checking {job.name}: {_error(e)}"
             ) from None
