@@ -220,7 +220,13 @@ def builtin_reports(seed: int = 0) -> list[GradCheckReport]:
     )
 
     rng = np.random.default_rng(seed)
-    n, d_in, d_out = (int(v) for v in rng.integers(2, 7, size=3))
+    # A batch n and features d_in of 4 to 6, outputs d_out of 2 to 6. Two values in BatchNorm's
+    # batch (per channel) or in LayerNorm's row normalise to ±1, and dL/dx through the
+    # normalisation cancels to almost nothing (zero but for ε): its relative error would measure
+    # only the noise of the differences, and correct code would fail on about one seed in five.
+    # From 3 values on it is well-conditioned: the worst error over 600 random draws is 9e-9
+    # with 3, 4e-9 with 4, against the threshold 1e-7.
+    n, d_in, d_out = (int(v) for v in rng.integers([4, 4, 2], 7))
     x = rng.standard_normal((n, d_in))
     deep = Sequential(
         Linear(d_in, 8, rng=rng), Tanh(), Linear(8, 8, rng=rng), ReLU(),
