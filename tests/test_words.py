@@ -90,7 +90,7 @@ def test_split_holds_out_whole_words() -> None:
     assert sorted(train + test) == sorted(words)
     assert split_words(words, 0.25, seed=0) == (train, test)
     assert split_words(words, 0.25, seed=1) != (train, test)
-    with pytest.raises(DataError, match="at least 2 words"):
+    with pytest.raises(DataError, match="at least 2 different words"):
         split_words(["solo"], 0.2, seed=0)
 
 
