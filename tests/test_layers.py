@@ -453,7 +453,7 @@ def test_each_nonfinite_entry_of_the_input_is_found(
     model = Sequential(Identity())
     for layout in ("C", "F"):
         for _ in range(3):
-            x = np.asarray(rng.normal(size=shape), dtype=dtype, order=layout)
+            x: np.ndarray = np.asarray(rng.normal(size=shape), dtype=dtype, order=layout)
             place = tuple(int(rng.integers(n)) for n in shape)
             x[place] = bad
             with pytest.raises(

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from backprop import SGD, CrossEntropyLoss
+from backprop import SGD, BatchNorm1d, CrossEntropyLoss
 from backprop.cli import main
 from backprop.train import fit
 from backprop.words import VOCAB, census_first_names, examples, network, split_words
@@ -229,7 +229,9 @@ def test_fit_joins_a_lone_last_row_to_the_batch_before_and_trains_as_pytorch() -
     assert len(history.batch_losses) == 4  # not 6: no step on a batch of one row
     assert 0 < history.seconds[0] <= history.seconds[1] < 60  # wall time since the start
     assert_close("losses", np.array(history.batch_losses), np.array(expected), rtol=1e-9)
-    assert_close("running mean", model[3].running_mean, tmodel[3].running_mean.numpy(), rtol=1e-9)
+    batchnorm = model[3]
+    assert isinstance(batchnorm, BatchNorm1d)
+    assert_close("running mean", batchnorm.running_mean, tmodel[3].running_mean.numpy(), rtol=1e-9)
 
 
 def test_batches_of_one_row_are_refused_before_any_step_with_batchnorm() -> None:
