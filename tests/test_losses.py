@@ -265,6 +265,11 @@ def test_loss_matches_torch(
         what = f"{kind} {kwargs} reduction={reduction}"
         if np.isnan(ref.item()) if reduction != "none" else False:
             assert np.isnan(loss), f"{what}: every row ignored; PyTorch gives nan, we {loss}"
+            # and a gradient of 0 for every ignored row (not nan), as PyTorch's
+            ref_grad = xt.grad.numpy()  # type: ignore[union-attr]
+            np.testing.assert_array_equal(np.isnan(grad), np.isnan(ref_grad), err_msg=what)
+            finite = ~np.isnan(ref_grad)
+            np.testing.assert_allclose(grad[finite], ref_grad[finite], atol=1e-12, err_msg=what)
             continue
         # As for the plain cross-entropy above: the loss is measured against its natural scale
         # (1, or the largest logit), the gradient against 1/N (that of one entry of the mean).
@@ -320,6 +325,50 @@ def test_every_ignored_row_gives_nan_as_in_torch() -> None:
     ref = F.cross_entropy(torch.tensor(logits), torch.tensor(labels)).item()
     assert np.isnan(ref) and np.isnan(CrossEntropyLoss()(logits, labels))
     assert np.isnan(NLLLoss()(logits, labels))
+
+
+@pytest.mark.parametrize("kind", ["CrossEntropyLoss", "NLLLoss"])
+@pytest.mark.parametrize(
+    ("options", "labels"),
+    [
+        ({"ignore_index": 1}, [1, 1, 1]),  # every row ignored: 0/0, the gradient 0
+        ({"weight": [0.0, 1.0, 1.0, 1.0]}, [0, 0, 0]),  # counted rows weighing 0: nan
+        ({"weight": [0.0, 1.0, 1.0, 1.0], "ignore_index": 2}, [0, 2, 0]),
+        ({"ignore_index": 1, "label_smoothing": 0.2}, [1, 1, 1]),
+        ({"weight": [0.0, 1.0, 1.0, 1.0], "label_smoothing": 0.2}, [0, 0, 0]),
+    ],
+)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_a_batch_weighing_nothing_has_pytorchs_loss_and_gradient(
+    kind: str, options: dict[str, Any], labels: list[int], reduction: str
+) -> None:
+    """An all-padding batch: PyTorch's mean is nan, but an ignored row's gradient stays 0, so a
+    training run that meets one is not filled with nan (rows of weight 0 that count give nan)."""
+    if kind == "NLLLoss" and "label_smoothing" in options:
+        return
+    x = np.random.default_rng(3).normal(size=(3, 4))
+    if kind == "NLLLoss":
+        x = F.log_softmax(torch.tensor(x), dim=1).numpy()
+    loss_fn = LOSS_CLASSES[kind](**{**options, "weight": _maybe(options)}, reduction=reduction)
+    loss, grad = loss_fn(x, np.array(labels)), loss_fn.backward()
+    xt = torch.tensor(x, requires_grad=True)
+    torch_options = {
+        **options,
+        "weight": None
+        if "weight" not in options
+        else torch.tensor(options["weight"], dtype=torch.float64),
+    }
+    ref = getattr(torch.nn, kind)(**torch_options, reduction=reduction)(xt, torch.tensor(labels))
+    ref.backward()
+    ref_grad = xt.grad.numpy()  # type: ignore[union-attr]
+    np.testing.assert_array_equal(np.isnan(loss), np.isnan(ref.item()))
+    np.testing.assert_array_equal(np.isnan(grad), np.isnan(ref_grad))
+    finite = ~np.isnan(ref_grad)
+    np.testing.assert_allclose(grad[finite], ref_grad[finite], rtol=1e-12, atol=1e-15)
+
+
+def _maybe(options: dict[str, Any]) -> Any:
+    return None if "weight" not in options else np.array(options["weight"])
 
 
 @pytest.mark.parametrize(

@@ -197,9 +197,11 @@ class CrossEntropyLoss:
         weight = check_weight("CrossEntropyLoss", self.weight, c, probs.dtype)
         weight_sum = float(weight.sum()) if weight is not None else float(c)
         hit = (1 - eps) * w_y
-        # every row ignored: D = 0, and the gradient is nan, as PyTorch's
+        # D = 0 (every row ignored, or the classes present weighted 0): g/D is nan, which the
+        # counted rows' gradient takes, as PyTorch's does; an ignored row's is 0, as there
         with np.errstate(invalid="ignore", divide="ignore"):
-            coef = (np.divide(g, np.float64(total_weight)) * np.ones(n)).astype(probs.dtype)
+            coef = np.divide(g, np.float64(total_weight)) * np.ones(n)
+            coef = np.where(counted != 0, coef, 0).astype(probs.dtype)
             grad = probs * (coef * (hit + (eps / c) * weight_sum * counted))[:, None]
             grad[rows, labels] -= coef * hit
             if eps:
@@ -247,7 +249,9 @@ class NLLLoss:
         self.reduction = check_reduction("NLLLoss", reduction)
         self.weight = None if weight is None else np.asarray(weight)
         self.ignore_index = int(ignore_index)
-        self._cache: tuple[Array, Array, float, tuple[int, int], np.dtype] | None = None
+        self._cache: tuple[Array, Array, Array | None, float, tuple[int, int], np.dtype] | None = (
+            None
+        )
 
     def __call__(self, input: Array | Any, target: Array | Any) -> float | Array:
         name = type(self).__name__
@@ -263,7 +267,7 @@ class NLLLoss:
             w_y = w_y * counted
         per_row = -w_y * input[np.arange(n), labels]
         total_weight = float(w_y.sum()) if self.reduction == "mean" else 1.0
-        self._cache = (labels, w_y, total_weight, input.shape, input.dtype)
+        self._cache = (labels, w_y, counted, total_weight, input.shape, input.dtype)
         if self.reduction == "none":
             return per_row
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -272,11 +276,14 @@ class NLLLoss:
     def backward(self, grad_output: Array | float | None = None) -> Array:
         if self._cache is None:
             raise RuntimeError("NLLLoss: backward() called before the loss was computed")
-        labels, w_y, total_weight, shape, dtype = self._cache
+        labels, w_y, counted, total_weight, shape, dtype = self._cache
         g = upstream("NLLLoss", self.reduction, grad_output, (shape[0],))
         grad = np.zeros(shape, dtype)
         with np.errstate(invalid="ignore", divide="ignore"):
-            grad[np.arange(shape[0]), labels] = -w_y * np.divide(g, np.float64(total_weight))
+            at_label = -w_y * np.divide(g, np.float64(total_weight))
+        if counted is not None:  # an ignored row's gradient is 0, even where D = 0 makes nan
+            at_label = np.where(counted, at_label, 0)
+        grad[np.arange(shape[0]), labels] = at_label
         return grad
 
     def __repr__(self) -> str:
