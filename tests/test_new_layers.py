@@ -22,10 +22,13 @@ from backprop import (
     Embedding,
     Flatten,
     LayerNorm,
+    LeakyReLU,
     Linear,
     LogSoftmax,
     Sequential,
+    Sigmoid,
     Softmax,
+    Tanh,
 )
 from backprop.interop import from_torch, to_torch
 
@@ -510,3 +513,21 @@ def test_the_batchnorm_core_serves_a_2d_subclass() -> None:
 def test_batchnorm_without_its_bias_is_refused_by_name() -> None:
     with pytest.raises(TypeError, match=r"layer 0 \(BatchNorm1d\): bias=False .* not supported"):
         from_torch(torch.nn.BatchNorm1d(3, bias=False))
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        (lambda: Sigmoid(), torch.sigmoid),
+        (lambda: Tanh(), torch.tanh),
+        (lambda: GELU(), torch.nn.functional.gelu),
+        (lambda: GELU("tanh"), lambda t: torch.nn.functional.gelu(t, approximate="tanh")),
+        (lambda: LeakyReLU(0.1), lambda t: torch.nn.functional.leaky_relu(t, 0.1)),
+    ],
+)
+def test_activations_of_integer_input_are_those_of_its_values(ours: Any, theirs: Any) -> None:
+    # an int64 array is computed in float64 (as np.tanh does), not in integers
+    x = np.array([[-3, -1, 0, 1, 2, 5]])
+    y = ours()(x)
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(y, theirs(torch.tensor(x, dtype=torch.float64)).numpy(), rtol=1e-15)

@@ -14,6 +14,13 @@ from .module import KEEP_FROM, Module
 from .registry import LayerType, register
 
 
+def _floating(x: Array) -> Array:
+    """x itself if it holds floats, else x in the float type NumPy's own exp or tanh would give
+    it (float64 for int64, float32 for int16, float16 for int8 and bool), as Tanh gets from
+    np.tanh: a formula written with x's own dtype would compute in integers."""
+    return x if x.dtype.kind in "fc" else x.astype(np.result_type(x.dtype, np.float16))
+
+
 class ReLU(Module):
     """y = max(x, 0)        x, y: any shape
 
@@ -80,6 +87,7 @@ class Sigmoid(Module):
         self._y: Array | None = None
 
     def forward(self, x: Array) -> Array:
+        x = _floating(x)
         e = np.exp(-np.abs(x))
         y = 1.0 / (1.0 + e)
         self._y = y = np.where(x >= 0, y, e * y).astype(x.dtype, copy=False)
@@ -142,6 +150,7 @@ class GELU(Module):
         self._cache: tuple[Array, Array] | None = None
 
     def forward(self, x: Array) -> Array:
+        x = _floating(x)
         if self.approximate == "tanh":
             t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
             self._cache = (x, t)
