@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +27,9 @@ from backprop import (
 )
 from backprop.checkpoint import load_checkpoint, save
 from backprop.interop import optimizer_to_torch, to_torch
+from backprop.nn import Parameter
 from backprop.nn.utils import clip_grad_norm_
+from backprop.optim import OPTIMIZERS
 from backprop.optim.lr_scheduler import CosineAnnealingLR, LRScheduler, StepLR
 
 CASES: list[tuple[str, Callable[..., Optimizer], Callable[..., Any], dict[str, Any]]] = [
@@ -118,8 +122,8 @@ def test_optimizer_state_round_trips(cls: Any) -> None:
 
 def test_optimizer_rejects_bad_arguments() -> None:
     model = random_mlp(np.random.default_rng(0), [2, 2], [])
-    with pytest.raises(ValueError, match="lr must be > 0"):
-        SGD(model.parameters(), lr=0)
+    with pytest.raises(ValueError, match="lr must be >= 0, got -1"):
+        SGD(model.parameters(), lr=-1)
     with pytest.raises(ValueError, match="empty parameter list"):
         Adam([])
     with pytest.raises(TypeError, match=r"pass model.parameters\(\)"):
@@ -333,7 +337,7 @@ def test_checkpoint_keeps_every_optimizer(cls: Any, kwargs: dict[str, Any], tmp_
     [
         (lambda ps: RMSprop(ps, alpha=-0.1), "RMSprop: alpha must be >= 0, got -0.1"),
         (lambda ps: Adagrad(ps, lr_decay=-1), "Adagrad: lr_decay must be >= 0, got -1"),
-        (lambda ps: AdamW(ps, betas=(0.9, 1.0)), r"AdamW: betas must lie in \[0, 1\)"),
+        (lambda ps: AdamW(ps, betas=(0.9, 1.0)), r"AdamW: betas\[1\] must be in \[0, 1\), got 1.0"),
         (lambda ps: SGD(ps, nesterov=True), "nesterov momentum needs momentum > 0"),
         (lambda ps: StepLR(SGD(ps), step_size=0), "StepLR: step_size must be a whole number >= 1"),
         (lambda ps: CosineAnnealingLR(SGD(ps), T_max=0), "T_max must be a whole number >= 1"),
@@ -344,6 +348,52 @@ def test_bad_optimizer_arguments_are_named(make: Any, message: str) -> None:
     model = random_mlp(np.random.default_rng(0), [2, 2], [])
     with pytest.raises(ValueError, match=message):
         make(model.parameters())
+
+
+HYPERPARAMETERS = {
+    "SGD": ["lr", "momentum", "dampening", "weight_decay"],
+    "Adam": ["lr", "eps", "weight_decay", "betas"],
+    "AdamW": ["lr", "eps", "weight_decay", "betas"],
+    "RMSprop": ["lr", "alpha", "eps", "weight_decay", "momentum"],
+    "Adagrad": ["lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"],
+}
+VALUES = [0.0, 0.3, -0.5, math.inf, math.nan, np.float32(0.25), np.int64(2), np.array(0.5), "0.1"]
+
+
+@pytest.mark.parametrize("name", list(HYPERPARAMETERS))
+def test_hyperparameters_are_accepted_and_refused_as_torch_optim_does(name: str) -> None:
+    """Each hyperparameter over numbers in and out of range, NumPy numbers and a string: accepted
+    exactly when torch.optim accepts it, and then kept as a Python float (a checkpoint writes it
+    as JSON). NaN, strings and betas that are not a pair are refused everywhere (torch.optim lets
+    a NaN lr or momentum, a string dampening and three betas through, to fail at a step)."""
+    cls, torch_cls = OPTIMIZERS[name], getattr(torch.optim, name)
+    model = random_mlp(np.random.default_rng(0), [2, 2], [])
+    for argument in HYPERPARAMETERS[name]:
+        values: list[Any] = VALUES
+        if argument == "betas":
+            # Python numbers only: torch.optim refuses a NumPy number beside a float ("betas
+            # must be either both floats or both Tensors"), which is taken here
+            values = [(0.9, v) for v in VALUES if type(v) in (float, int, str)]
+            values += [(v, 0.9) for v in (1.0, 0.999)]
+            values += [(0.9, 0.99, 0.1), (0.9,)]
+        for value in values:
+            try:
+                if "0.1" in np.atleast_1d(np.asarray(value, dtype=object)).tolist():
+                    raise TypeError("a string")
+                if argument == "betas" and len(value) != 2:  # torch.optim fails at the step
+                    raise TypeError("not a pair")
+                if np.isnan(np.asarray(value, dtype=object).astype(float)).any():
+                    raise ValueError("NaN")
+                if not isinstance(value, np.ndarray):  # a 0-d array: taken as its number
+                    torch_cls([torch.zeros(2, requires_grad=True)], **{argument: value})
+            except (ValueError, TypeError, IndexError):
+                with pytest.raises((ValueError, TypeError), match=f"{name}: {argument}"):
+                    cls(model.parameters(), **{argument: value})
+                continue
+            opt = cls(model.parameters(), **{argument: value})
+            kept = opt.hyperparameters()[argument]
+            assert json.loads(json.dumps(kept, allow_nan=True)) == pytest.approx(kept, nan_ok=True)
+            assert all(type(v) is float for v in np.atleast_1d(kept).tolist())
 
 
 def test_defaults_are_torch_optims() -> None:
@@ -414,3 +464,69 @@ def test_sgd_takes_lr_as_any_number(lr: Any) -> None:
     SGD(model.parameters(), lr=lr).step()
     for p, b in zip(model.parameters(), before, strict=True):
         np.testing.assert_array_equal(p.data, b - float(lr))
+
+
+SCHEDULES = {
+    "cosine": (
+        lambda o, **k: CosineAnnealingLR(o, T_max=10, eta_min=0.01, **k),
+        lambda o, **k: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.01, **k),
+    ),
+    "step": (
+        lambda o, **k: StepLR(o, step_size=3, gamma=0.5, **k),
+        lambda o, **k: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5, **k),
+    ),
+}
+
+
+@pytest.mark.parametrize("schedule", list(SCHEDULES))
+def test_a_schedule_resumed_from_state_dicts_continues_as_pytorchs(schedule: str) -> None:
+    """4 steps, both state_dicts saved, a new optimizer (its constructor's lr) and scheduler,
+    both loaded, 4 steps more: the rates of an unbroken run in PyTorch (the optimizer's state
+    carries the lr the schedule had reached, and initial_lr, as PyTorch's param group does)."""
+    make, make_torch = SCHEDULES[schedule]
+    tp = torch.zeros(2, requires_grad=True)
+    tp.grad = torch.ones(2)
+    topt = torch.optim.Adam([tp], lr=1.0)
+    tsched = make_torch(topt)
+    expected = []
+    for _ in range(8):
+        topt.step()
+        tsched.step()
+        expected.append(topt.param_groups[0]["lr"])
+    p = Parameter(np.zeros(2))
+    p.accumulate(np.ones(2))
+    opt = Adam([p], lr=1.0)
+    sched = make(opt)
+    rates = []
+    for k in range(8):
+        if k == 4:
+            saved_opt, saved_sched = opt.state_dict(), sched.state_dict()
+            opt = Adam([p], lr=1.0)
+            sched = make(opt)
+            opt.load_state_dict(saved_opt)
+            sched.load_state_dict(saved_sched)
+        opt.step()
+        sched.step()
+        rates.append(opt.lr)
+    np.testing.assert_allclose(rates, expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("schedule", list(SCHEDULES))
+@pytest.mark.parametrize("last_epoch", [0, 2, 5, 6, 8])
+def test_a_schedule_started_at_last_epoch_follows_pytorchs(schedule: str, last_epoch: int) -> None:
+    make, make_torch = SCHEDULES[schedule]
+    tp = torch.zeros(2, requires_grad=True)
+    topt = torch.optim.SGD([tp], lr=0.5)
+    topt.param_groups[0]["initial_lr"] = 1.0
+    tsched = make_torch(topt, last_epoch=last_epoch)
+    opt = SGD([Parameter(np.zeros(2))], lr=0.5)
+    opt.initial_lr = 1.0
+    sched = make(opt, last_epoch=last_epoch)
+    ours, theirs = [opt.lr], [topt.param_groups[0]["lr"]]
+    for _ in range(6):
+        sched.step()
+        tsched.step()
+        ours.append(opt.lr)
+        theirs.append(topt.param_groups[0]["lr"])
+    assert sched.last_epoch == tsched.last_epoch
+    np.testing.assert_allclose(ours, theirs, rtol=1e-13)

@@ -12,7 +12,7 @@ Entries (the README's "Checkpoint format" says the same):
     param.<name>         each parameter, named as ``model.named_parameters()`` ("0.weight"),
                          in backprop's layout (Linear.weight is (in, out))
     buffer.<name>        each buffer, named as ``model.named_buffers()`` ("1.running_mean")
-    optim.<key>          the optimizer's ``state_dict()``
+    optim.<key>          the optimizer's ``state_dict()`` (lr, initial_lr, step, per-parameter arrays)
     scaler.mean/.std     the feature standardisation (optional)
     target_scaler.mean/.std   the regression target's standardisation (optional)
     history.<name>       the per-epoch and per-batch losses so far (optional)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..nn import Parameter
-from .optimizer import Optimizer, blocks, check
+from .optimizer import Optimizer, blocks, real
 
 
 class Adagrad(Optimizer):
@@ -36,20 +36,14 @@ class Adagrad(Optimizer):
         eps: float = 1e-10,
     ) -> None:
         super().__init__(params, lr)
-        check(self, "lr_decay", lr_decay, lr_decay >= 0, ">= 0")
-        check(self, "weight_decay", weight_decay, weight_decay >= 0, ">= 0")
-        check(
-            self,
-            "initial_accumulator_value",
-            initial_accumulator_value,
-            initial_accumulator_value >= 0,
-            ">= 0",
+        self.lr_decay = real(self, "lr_decay", lr_decay)
+        self.weight_decay = real(self, "weight_decay", weight_decay)
+        self.initial_accumulator_value = real(
+            self, "initial_accumulator_value", initial_accumulator_value
         )
-        check(self, "eps", eps, eps >= 0, ">= 0")
-        self.lr_decay, self.weight_decay, self.eps = lr_decay, weight_decay, eps
-        self.initial_accumulator_value = initial_accumulator_value
+        self.eps = real(self, "eps", eps)
         for p, state in zip(self.params, self.state, strict=True):
-            state["sum"] = np.full_like(p.data, initial_accumulator_value)
+            state["sum"] = np.full_like(p.data, self.initial_accumulator_value)
 
     def hyperparameters(self) -> dict[str, Any]:
         return {

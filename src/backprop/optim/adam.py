@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..nn import Parameter
-from .optimizer import Optimizer, blocks, lerp_
+from .optimizer import Optimizer, blocks, lerp_, real
 
 
 class Adam(Optimizer):
@@ -39,17 +39,11 @@ class Adam(Optimizer):
         amsgrad: bool = False,
     ) -> None:
         super().__init__(params, lr)
-        beta1, beta2 = betas
-        name = type(self).__name__
-        if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
-            raise ValueError(f"{name}: betas must lie in [0, 1), got {betas}")
-        if eps < 0 or weight_decay < 0:
-            raise ValueError(
-                f"{name}: eps and weight_decay must be >= 0, got {eps}, {weight_decay}"
-            )
-        self.betas = (float(beta1), float(beta2))
-        self.eps = eps
-        self.weight_decay = weight_decay
+        if not (isinstance(betas, tuple | list) and len(betas) == 2):
+            raise TypeError(f"{type(self).__name__}: betas must be a pair (β₁, β₂), got {betas!r}")
+        self.betas = (real(self, "betas[0]", betas[0], 1), real(self, "betas[1]", betas[1], 1))
+        self.eps = real(self, "eps", eps)
+        self.weight_decay = real(self, "weight_decay", weight_decay)
         self.amsgrad = bool(amsgrad)
         for p, state in zip(self.params, self.state, strict=True):
             for name in self.state_names():

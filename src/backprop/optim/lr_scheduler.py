@@ -43,9 +43,11 @@ class LRScheduler:
             )
         self.base_lr: float = optimizer.initial_lr
         self.last_epoch = last_epoch
-        # the first step, made here as PyTorch makes it: last_epoch becomes 0, lr stays
-        self._initial = True
+        # The first step, made here as PyTorch makes it: last_epoch becomes 0, or, resuming, the
+        # epoch after ``last_epoch``. Each rule says what it does then (``_initial``): StepLR
+        # applies itself (a resumed schedule decays at that epoch), CosineAnnealingLR keeps the lr.
         self._step_count = 0
+        self._initial = True
         self.step()
         self._initial = False
 
@@ -56,7 +58,7 @@ class LRScheduler:
     def step(self) -> None:
         self._step_count += 1
         self.last_epoch += 1
-        self.optimizer.lr = self.optimizer.lr if self._initial else self.get_lr()
+        self.optimizer.lr = self.get_lr()
         self._last_lr = self.optimizer.lr
 
     def get_last_lr(self) -> list[float]:
@@ -110,7 +112,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def get_lr(self) -> float:
         lr, t, t_max, eta_min = self.optimizer.lr, self.last_epoch, self.T_max, self.eta_min
-        if t == 0:
+        if self._initial:
             return lr
         if self._step_count == 1 and t > 0:
             return eta_min + (self.base_lr - eta_min) * (1 + math.cos(t * math.pi / t_max)) / 2

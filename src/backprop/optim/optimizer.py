@@ -12,6 +12,8 @@ them out flat for a checkpoint: ``"step"`` and ``"<name>.<i>"``.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -126,8 +128,7 @@ class Optimizer:
                     "each parameter may be given once"
                 )
             seen[id(p)] = i
-        check(self, "lr", lr, lr > 0, "> 0")
-        self.lr = lr
+        self.lr = real(self, "lr", lr)
         # the lr when a learning-rate schedule first took this optimizer (set by the scheduler)
         self.initial_lr: float | None = None
         self.steps = 0
@@ -150,9 +151,15 @@ class Optimizer:
         return ()
 
     def state_dict(self) -> dict[str, Array]:
-        """The optimizer's state as named arrays (for checkpoints): ``step`` if the rule counts
-        steps, and ``<name>.<i>`` for the array ``name`` of parameter i."""
-        out: dict[str, Array] = {"step": np.array(self.steps)} if self.counts_steps else {}
+        """The optimizer's state as named arrays (for checkpoints): ``lr`` (which a schedule
+        changes) and ``initial_lr`` if a schedule set it (PyTorch keeps both in its param
+        group), ``step`` if the rule counts steps, and ``<name>.<i>`` for the array ``name`` of
+        parameter i."""
+        out: dict[str, Array] = {"lr": np.array(float(self.lr))}
+        if self.initial_lr is not None:
+            out["initial_lr"] = np.array(float(self.initial_lr))
+        if self.counts_steps:
+            out["step"] = np.array(self.steps)
         for i, entries in enumerate(self.state):
             for name, value in entries.items():
                 out[f"{name}.{i}"] = value
@@ -160,12 +167,19 @@ class Optimizer:
 
     def load_state_dict(self, state: dict[str, Array]) -> None:
         """Take the state from ``state_dict()``'s form: every entry checked (name, index,
-        shape) before anything is changed; arrays converted to the parameters' dtype."""
+        shape) before anything is changed; arrays converted to the parameters' dtype. Without
+        ``lr`` (a state saved before it was kept), the optimizer's own lr stays."""
         cls = type(self).__name__
         names = self.state_names()
         loaded: list[dict[str, Array]] = [{} for _ in self.params]
         steps = 0
+        rates: dict[str, float] = {}
         for key, value in state.items():
+            if key in ("lr", "initial_lr"):
+                if np.shape(value) != ():
+                    raise ValueError(f"{cls}: {key} {value!r} is not a number")
+                rates[key] = real(self, key, value)
+                continue
             if key == "step" and self.counts_steps:
                 if np.shape(value) != () or not float(value).is_integer() or value < 0:
                     raise ValueError(f"{cls}: step {value!r} is not a whole number >= 0")
@@ -185,13 +199,30 @@ class Optimizer:
                 missing = sorted(set(names) - set(entries))
                 raise ValueError(f"{cls}: the state lacks {', '.join(f'{m}.{i}' for m in missing)}")
         self.state, self.steps = loaded, steps
+        self.lr = rates.get("lr", self.lr)
+        self.initial_lr = rates.get("initial_lr", self.initial_lr)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({args})"
 
 
-def check(optimizer: Any, name: str, value: float, ok: bool, requirement: str) -> None:
-    """A ValueError naming the optimizer and the argument unless ``ok``."""
-    if not ok:
-        raise ValueError(f"{type(optimizer).__name__}: {name} must be {requirement}, got {value}")
+def real(
+    optimizer: Any, name: str, value: Any, below: float | None = None, signed: bool = False
+) -> float:
+    """A hyperparameter as a float: a Python or NumPy number, or a 0-d array, as torch.optim
+    takes them, at least 0 (any sign if ``signed``; below ``below`` if given), as torch.optim
+    requires; else a TypeError or ValueError naming the optimizer and the argument. NaN is
+    refused."""
+    cls = type(optimizer).__name__
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        value = value.item()
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{cls}: {name} must be a number, got {value!r}")
+    number = float(value)
+    if math.isnan(number):
+        raise ValueError(f"{cls}: {name} must be a number, got nan")
+    if not ((signed or number >= 0) and (below is None or number < below)):
+        requirement = ">= 0" if below is None else f"in [0, {below:g})"
+        raise ValueError(f"{cls}: {name} must be {requirement}, got {value}")
+    return number

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..nn import Parameter
-from .optimizer import Optimizer, blocks, check, lerp_
+from .optimizer import Optimizer, blocks, lerp_, real
 
 
 class RMSprop(Optimizer):
@@ -38,12 +38,11 @@ class RMSprop(Optimizer):
         centered: bool = False,
     ) -> None:
         super().__init__(params, lr)
-        check(self, "alpha", alpha, alpha >= 0, ">= 0")
-        check(self, "eps", eps, eps >= 0, ">= 0")
-        check(self, "weight_decay", weight_decay, weight_decay >= 0, ">= 0")
-        check(self, "momentum", momentum, momentum >= 0, ">= 0")
-        self.alpha, self.eps, self.weight_decay = alpha, eps, weight_decay
-        self.momentum, self.centered = momentum, bool(centered)
+        self.alpha = real(self, "alpha", alpha)
+        self.eps = real(self, "eps", eps)
+        self.weight_decay = real(self, "weight_decay", weight_decay)
+        self.momentum = real(self, "momentum", momentum)
+        self.centered = bool(centered)
         for p, state in zip(self.params, self.state, strict=True):
             for name in self.state_names():
                 state[name] = np.zeros_like(p.data)

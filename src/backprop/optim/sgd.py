@@ -7,7 +7,7 @@ from typing import Any
 
 from ..arrays import constant
 from ..nn import Parameter
-from .optimizer import BLOCK, Optimizer, blocks, check, spans
+from .optimizer import BLOCK, Optimizer, blocks, real, spans
 
 
 class SGD(Optimizer):
@@ -34,14 +34,12 @@ class SGD(Optimizer):
         nesterov: bool = False,
     ) -> None:
         super().__init__(params, lr)
-        check(self, "momentum", momentum, momentum >= 0, ">= 0")
-        check(self, "weight_decay", weight_decay, weight_decay >= 0, ">= 0")
-        if nesterov and (momentum <= 0 or dampening != 0):
+        self.momentum = real(self, "momentum", momentum)
+        self.dampening = real(self, "dampening", dampening, signed=True)
+        self.weight_decay = real(self, "weight_decay", weight_decay)
+        self.nesterov = bool(nesterov)
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("SGD: nesterov momentum needs momentum > 0 and dampening 0")
-        self.momentum = momentum
-        self.dampening = dampening
-        self.weight_decay = weight_decay
-        self.nesterov = nesterov
         # the spans of plain SGD's update, and the arrays they were found for (see _plain_step)
         self._members = [(p, p.data, p._grad) for p in self.params]
         self._spans = spans(self.params)
