@@ -488,3 +488,19 @@ def test_backward_leaves_the_callers_gradient_as_it_was(last: type) -> None:
     model.backward(g)
     model.backward_params(g)
     np.testing.assert_array_equal(g, before)
+
+
+def test_a_slice_of_a_sequential_is_a_sequential_of_the_same_layers() -> None:
+    rng = np.random.default_rng(2)
+    model = Sequential(Linear(3, 4, rng=rng), ReLU(), Linear(4, 2, rng=rng))
+    head = model[:2]
+    assert isinstance(head, Sequential) and head.layers == model.layers[:2]
+    x = rng.normal(size=(5, 3))
+    np.testing.assert_array_equal(model[2](head(x)), model(x))
+    assert model[-1] is model.layers[2]
+
+
+def test_a_layer_given_twice_to_a_sequential_is_refused() -> None:
+    layer = Linear(2, 2, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="item 2 is item 0 again"):
+        Sequential(layer, ReLU(), layer)

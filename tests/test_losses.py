@@ -104,7 +104,7 @@ def test_gradcheck_every_loss(seed: int) -> None:
 
 def test_gradcheck_catches_a_wrong_backward() -> None:
     class WrongMSE(MSELoss):
-        def backward(self) -> np.ndarray:
+        def backward(self, grad_output: float | None = None) -> np.ndarray:
             return super().backward() / 2  # forgets the 2 from the square's derivative
 
     rng = np.random.default_rng(0)
@@ -395,3 +395,17 @@ def test_reduction_none_backward_needs_grad_output() -> None:
     loss_fn(np.zeros((2, 2)), np.ones((2, 2)))
     with pytest.raises(ValueError, match=r"needs grad_output of shape \(2, 2\)"):
         loss_fn.backward()
+
+
+@pytest.mark.parametrize("reduction", ["batchmean", "mean", "sum"])
+def test_mse_backward_takes_grad_output_as_the_other_losses(reduction: str) -> None:
+    rng = np.random.default_rng(4)
+    pred, target = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    loss_fn = MSELoss(reduction)
+    loss_fn(pred, target)
+    np.testing.assert_allclose(loss_fn.backward(2.5), 2.5 * loss_fn.backward(), rtol=1e-15)
+
+
+def test_label_smoothing_of_the_wrong_type_is_named() -> None:
+    with pytest.raises(TypeError, match=r"label_smoothing must be a number, got '0\.1'"):
+        CrossEntropyLoss(label_smoothing="0.1")  # type: ignore[arg-type]

@@ -877,7 +877,7 @@ class TanhAtZ(Module):
 
 
 class MSEOverNTwice(MSELoss):
-    def backward(self, grad_output: np.ndarray | None = None) -> np.ndarray:
+    def backward(self, grad_output: float | None = None) -> np.ndarray:
         g = super().backward()
         return g / len(g)  # the bug: 1/N again
 

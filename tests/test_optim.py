@@ -524,9 +524,21 @@ def test_a_schedule_started_at_last_epoch_follows_pytorchs(schedule: str, last_e
     sched = make(opt, last_epoch=last_epoch)
     ours, theirs = [opt.lr], [topt.param_groups[0]["lr"]]
     for _ in range(6):
+        topt.step()  # (no gradient: nothing moves; PyTorch wants it before the schedule's)
         sched.step()
         tsched.step()
         ours.append(opt.lr)
         theirs.append(topt.param_groups[0]["lr"])
     assert sched.last_epoch == tsched.last_epoch
     np.testing.assert_allclose(ours, theirs, rtol=1e-13)
+
+
+def test_clip_grad_norm_takes_one_parameter_as_torch_takes_one_tensor() -> None:
+    p = Parameter(np.zeros(3))
+    p.accumulate(np.array([3.0, 4.0, 0.0]))
+    tp = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    tp.grad = torch.tensor([3.0, 4.0, 0.0], dtype=torch.float64)
+    norm = clip_grad_norm_(p, 1.0)
+    tnorm = torch.nn.utils.clip_grad_norm_(tp, 1.0)
+    assert norm == pytest.approx(float(tnorm)) == 5.0
+    np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-15)

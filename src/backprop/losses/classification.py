@@ -9,6 +9,8 @@ weight in the mean, a zero gradient row.
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -98,6 +100,9 @@ class CrossEntropyLoss:
         label_smoothing: float = 0.0,
     ) -> None:
         self.reduction = check_reduction("CrossEntropyLoss", reduction)
+        given: Any = label_smoothing  # anything a caller passed
+        if isinstance(given, bool) or not isinstance(given, numbers.Real):
+            raise TypeError(f"CrossEntropyLoss: label_smoothing must be a number, got {given!r}")
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(
                 f"CrossEntropyLoss: label_smoothing must lie in [0, 1], got {label_smoothing}"
@@ -167,9 +172,11 @@ class CrossEntropyLoss:
         )
         if self.reduction == "none":
             return per_row
-        with np.errstate(invalid="ignore", divide="ignore"):
-            # every row ignored: 0/0 = nan, as in PyTorch
-            return float(np.float64(per_row.sum()) / total_weight)
+        if total_weight == 0:
+            # a mean over no weight (every row ignored, or weighted 0): nan, as in PyTorch,
+            # even where label smoothing's share would make it x/0 = inf
+            return math.nan
+        return float(np.float64(per_row.sum()) / total_weight)
 
     def backward(self, grad_output: Array | float | None = None) -> Array:
         probs, labels = self._probs, self._labels

@@ -61,7 +61,9 @@ class MSELoss:
             check_finite("MSELoss: target", target)
         return loss
 
-    def backward(self) -> Array:
+    def backward(self, grad_output: float | None = None) -> Array:
+        """dL/dŷ, times ``grad_output`` (dL'/dL, a number; 1 if not given) as the other losses'
+        backward passes take it."""
         diff = self._diff
         if diff is None:
             raise RuntimeError("MSELoss: backward() called before the loss was computed")
@@ -71,6 +73,8 @@ class MSELoss:
             scale = 2 / diff.size
         else:
             scale = 2.0
+        if grad_output is not None:
+            scale *= float(grad_output)
         return scale * diff
 
     def __repr__(self) -> str:

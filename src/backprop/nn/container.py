@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -33,9 +33,19 @@ class Sequential(Module):
     """
 
     def __init__(self, *layers: Module) -> None:
+        seen: dict[int, int] = {}
         for i, layer in enumerate(layers):
             if not isinstance(layer, Module):
                 raise TypeError(f"Sequential: item {i} is {type(layer).__name__}, not a Module")
+            # A layer keeps the cache of its last forward pass, which its backward pass reads:
+            # used twice in one pass, its first use's cache would be gone. (PyTorch's autograd
+            # records both uses; weights shared across places need that.)
+            if id(layer) in seen:
+                raise ValueError(
+                    f"Sequential: item {i} is item {seen[id(layer)]} again; a layer keeps one "
+                    "forward pass's cache, so each may appear once (make another layer)"
+                )
+            seen[id(layer)] = i
         self.layers = list(layers)
         self._requires_grad = False
 
@@ -98,7 +108,15 @@ class Sequential(Module):
     def __len__(self) -> int:
         return len(self.layers)
 
-    def __getitem__(self, index: int) -> Module:
+    @overload
+    def __getitem__(self, index: int) -> Module: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequential: ...
+    def __getitem__(self, index: int | slice) -> Module:
+        """A layer, or for a slice a Sequential of those layers (the same objects), as in
+        PyTorch."""
+        if isinstance(index, slice):
+            return Sequential(*self.layers[index])
         return self.layers[index]
 
     def __iter__(self) -> Iterator[Module]:

@@ -11,7 +11,7 @@ from .module import Parameter
 
 
 def clip_grad_norm_(
-    parameters: Iterable[Parameter],
+    parameters: Iterable[Parameter] | Parameter,
     max_norm: float,
     norm_type: float = 2.0,
     error_if_nonfinite: bool = False,
@@ -27,7 +27,8 @@ def clip_grad_norm_(
     gradients are multiplied even when the factor is 1. With ``error_if_nonfinite``, a NaN or
     infinite norm raises a ValueError instead of spreading through every gradient.
     """
-    params = list(parameters)
+    # one Parameter, or any iterable of them, as torch takes one tensor or an iterable
+    params = [parameters] if isinstance(parameters, Parameter) else list(parameters)
     for i, p in enumerate(params):
         if not isinstance(p, Parameter):
             raise TypeError(
