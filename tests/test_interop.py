@@ -150,3 +150,27 @@ def test_without_torch_a_clear_message(monkeypatch: Any) -> None:
     x = np.ones((4, 2))
     history = fit(model, MSELoss(), optimizer, x, x, epochs=1)
     assert history.epochs == 1
+
+
+def test_a_nested_sequential_crosses_to_torch_with_its_keys_and_back() -> None:
+    import torch
+
+    from backprop import BatchNorm1d, Linear, ReLU, Sequential
+    from backprop.interop import from_torch, to_torch
+
+    rng = np.random.default_rng(5)
+    inner = Sequential(Linear(4, 3, rng=rng), BatchNorm1d(3), ReLU())
+    model = Sequential(Linear(2, 4, rng=rng), inner, Linear(3, 1, rng=rng))
+    model(rng.normal(size=(6, 2)))  # running statistics that are not the initial ones
+    inner.eval()
+    tmodel = to_torch(model)
+    assert isinstance(tmodel[1], torch.nn.Sequential) and not tmodel[1].training
+    ours, theirs = model.state_dict(), tmodel.state_dict()
+    assert list(ours) == list(theirs)
+    for key, value in theirs.items():
+        ref = value.numpy().T if key.endswith("weight") and value.ndim == 2 else value.numpy()
+        np.testing.assert_array_equal(ours[key], ref)
+    x = rng.normal(size=(5, 2))
+    np.testing.assert_allclose(model(x), tmodel(torch.from_numpy(x)).detach().numpy(), rtol=1e-12)
+    back = from_torch(tmodel)  # flattened, the same computation
+    np.testing.assert_allclose(back(x), model(x), rtol=1e-15)

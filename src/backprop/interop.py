@@ -43,10 +43,15 @@ def _layers(model: Module) -> list[Module]:
 def to_torch(model: Module) -> Any:
     """A ``torch.nn.Sequential`` with the same layers, parameters and buffers (copied), in the
     same dtype and the same train/eval mode, layer by layer. Any layer in
-    ``backprop.nn.registry.LAYERS`` crosses; Linear weights are transposed to (out, in)."""
+    ``backprop.nn.registry.LAYERS`` crosses; Linear weights are transposed to (out, in). A
+    Sequential inside becomes a ``torch.nn.Sequential`` at the same place, so that the
+    ``state_dict`` keys ("1.0.weight") stay the same on both sides."""
     torch = _torch()
     out = []
     for i, layer in enumerate(_layers(model)):
+        if isinstance(layer, Sequential):
+            out.append(to_torch(layer))
+            continue
         entry = layer_type(layer)
         if entry is None:
             raise TypeError(f"to_torch: layer {i} ({type(layer).__name__}) has no PyTorch twin")
