@@ -542,3 +542,13 @@ def test_clip_grad_norm_takes_one_parameter_as_torch_takes_one_tensor() -> None:
     tnorm = torch.nn.utils.clip_grad_norm_(tp, 1.0)
     assert norm == pytest.approx(float(tnorm)) == 5.0
     np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-15)
+
+
+def test_optimizer_state_given_as_lists_is_taken() -> None:
+    model = random_mlp(np.random.default_rng(0), [2, 2], [])
+    opt = Adam(model.parameters())
+    state = {k: np.asarray(v).tolist() for k, v in opt.state_dict().items()}
+    other = Adam(model.parameters())
+    other.load_state_dict(state)
+    for key, value in opt.state_dict().items():
+        np.testing.assert_array_equal(other.state_dict()[key], value)

@@ -96,7 +96,10 @@ class MaxPool2d(_Pool2d):
         dL/dx_pad[n, c, s·h′ + d·i*, s·w′ + d·j*] += dL/dy[n,c,h′,w′],   (i*, j*) = argmax
 
     Among tied maxima the first in row-major order of the window wins, as in PyTorch. Padding
-    is −∞, so it is never chosen. stride defaults to kernel_size.
+    is −∞, so it is never chosen, but in one case: a window whose input entries are all −∞ ties
+    with its padding, and where the padding comes first its dL/dy is dropped (PyTorch, which
+    never looks at the padding, routes it to the first input entry). stride defaults to
+    kernel_size.
 
     Computed offset by offset, as Conv2d's fold: the kH·kW strided slices x_pad[…, s·h′ + d·i,
     s·w′ + d·j], one per window offset (i, j), each an (N, C, H′, W′) view. Every step is a

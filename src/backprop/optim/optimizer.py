@@ -185,6 +185,7 @@ class Optimizer:
                     raise ValueError(f"{cls}: step {value!r} is not a whole number >= 0")
                 steps = int(value)
                 continue
+            value = np.asarray(value)  # a list of numbers too
             name, _, index = key.rpartition(".")
             if name not in names or not index.isdigit() or int(index) >= len(self.params):
                 raise ValueError(f"{cls}: unexpected state entry {key!r}")
