@@ -512,6 +512,16 @@ def test_a_torch_cnn_crosses_with_the_same_loss_gradients_and_update() -> None:
         assert_close(f"cnn after SGD {key}", theirs.numpy(), ref.numpy())
 
 
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_from_torch_refuses_a_conv2d_that_pads_with_other_values_than_zeros(mode: Any) -> None:
+    from backprop.interop import from_torch
+
+    with pytest.raises(TypeError, match=rf"Conv2d: padding_mode='{mode}' is not supported"):
+        from_torch(torch.nn.Conv2d(1, 2, 3, padding=1, padding_mode=mode))
+    # zero padding, written out, still crosses
+    from_torch(torch.nn.Conv2d(1, 2, 3, padding=1, padding_mode="zeros"))
+
+
 def test_a_cnn_trained_with_one_image_blocks_follows_torch(monkeypatch: pytest.MonkeyPatch) -> None:
     """Three SGD steps on changing batches with X̂ built one image at a time (CHUNK_BYTES = 1),
     so that dL/dW comes from X̂ built again in the backward pass: the first convolution (three

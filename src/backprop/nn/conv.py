@@ -587,7 +587,12 @@ class Conv2d(Module):
 
 
 def _conv_config(layer: Any) -> dict[str, Any]:
-    """The constructor arguments of a backprop or a PyTorch Conv2d (the same names)."""
+    """The constructor arguments of a backprop or a PyTorch Conv2d (the same names). PyTorch's
+    padding_mode other than "zeros" (reflect, replicate, circular) pads with other values than
+    the zeros computed here, and is refused by name."""
+    mode = getattr(layer, "padding_mode", "zeros")
+    if mode != "zeros":
+        raise ValueError(f"Conv2d: padding_mode={mode!r} is not supported (only 'zeros')")
     padding = layer.padding
     return {
         "in_channels": int(layer.in_channels),
