@@ -29,6 +29,7 @@ from backprop import (
     Sigmoid,
     Softmax,
     Tanh,
+    Unflatten,
 )
 from backprop.interop import from_torch, to_torch
 
@@ -472,6 +473,76 @@ def test_unflatten_crosses_and_round_trips() -> None:
     check_layer(
         "Unflatten", lambda: torch.nn.Unflatten(1, (2, 3)), rng.standard_normal((4, 6)), rng
     )
+
+
+@pytest.mark.parametrize(
+    ("dim", "sizes", "x_shape"),
+    [
+        (1, (-1, 2), (4, 6)),
+        (1, (3, -1), (4, 6)),
+        (-1, (2, -1, 1), (2, 3, 4)),
+        (0, (-1,), (5, 2)),
+        (-2, (1, 3), (2, 3, 4)),
+        (-3, (2, 1), (2, 3, 4)),
+        (2, (2, 2), (2, 3, 4)),
+    ],
+)
+def test_unflatten_matches_torch_with_negative_dims_and_an_inferred_size(
+    dim: int, sizes: tuple[int, ...], x_shape: tuple[int, ...]
+) -> None:
+    rng = np.random.default_rng(19)
+    x = rng.standard_normal(x_shape)
+    expected = torch.nn.Unflatten(dim, sizes)(torch.from_numpy(x)).shape
+    assert Unflatten(dim, sizes)(x).shape == expected
+    check_layer("Unflatten", lambda: torch.nn.Unflatten(dim, sizes), x, rng)
+
+
+def test_unflatten_infers_a_size_of_0_in_an_empty_input_as_torch() -> None:
+    layer = Unflatten(1, [-1, 2])
+    y = layer(np.zeros((4, 0)))
+    assert y.shape == torch.nn.Unflatten(1, (-1, 2))(torch.zeros(4, 0)).shape == (4, 0, 2)
+    assert layer.backward(np.zeros(y.shape)).shape == (4, 0)
+
+
+@pytest.mark.parametrize(
+    ("dim", "sizes", "error", "message"),
+    [
+        ("a", (2, 2), TypeError, r"^Unflatten: dim must be a whole number, got 'a'"),
+        (1.0, (2, 2), TypeError, r"^Unflatten: dim must be a whole number"),
+        (True, (2, 2), TypeError, r"^Unflatten: dim must be a whole number"),
+        (1, (2.5, 2), TypeError, r"^Unflatten: unflattened_size\[0\] must be a whole number"),
+        (1, (2, 2.0), TypeError, r"^Unflatten: unflattened_size\[1\] must be a whole number"),
+        (1, 4, TypeError, r"^Unflatten: unflattened_size must be a tuple"),
+        (1, (), ValueError, r"^Unflatten: unflattened_size must hold sizes >= 1"),
+        (1, (0, 2), ValueError, r"^Unflatten: unflattened_size must hold sizes >= 1"),
+        (1, (-2, 2), ValueError, r"^Unflatten: unflattened_size must hold sizes >= 1"),
+        (1, (-1, -1), ValueError, r"one of them may be -1"),
+    ],
+)
+def test_unflatten_refuses_bad_arguments_when_made(
+    dim: Any, sizes: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        Unflatten(dim, sizes)
+
+
+@pytest.mark.parametrize(
+    ("dim", "sizes", "x", "message"),
+    [
+        (2, (2, 2), np.zeros((4, 4)), r"dim 2 is out of range for input of shape \(4, 4\) "),
+        (-3, (2, 2), np.zeros((4, 4)), r"dim -3 is out of range .* \(dims -2 to 1\)"),
+        (0, (1,), np.array(1.0), r"dim 0 is out of range .* \(a 0-d input has none to split\)"),
+        (1, (2, 2), np.zeros((4, 6)), r"expects dimension 1 of size 4, got input \(4, 6\)"),
+        (1, (-1, 4), np.zeros((4, 6)), r"expects dimension 1 of a size divisible by 4"),
+    ],
+)
+def test_unflatten_refuses_an_input_it_cannot_split_where_torch_does(
+    dim: int, sizes: tuple[int, ...], x: np.ndarray, message: str
+) -> None:
+    with pytest.raises((IndexError, RuntimeError)):
+        torch.nn.Unflatten(dim, sizes)(torch.from_numpy(x))
+    with pytest.raises(ValueError, match=r"^Unflatten\(dim=.*\):? " + message):
+        Unflatten(dim, sizes)(x)
 
 
 def test_the_batchnorm_core_serves_a_2d_subclass() -> None:

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from ..arrays import Array
+from ._checks import whole_number
 from .module import Module
 from .registry import LayerType, register
 
@@ -60,28 +61,56 @@ class Unflatten(Module):
     """y = x with dimension ``dim`` split into ``unflattened_size``
     x: (N, 64)  y: (N, 1, 8, 8) for Unflatten(1, (1, 8, 8)), as in PyTorch
 
-    backward:  dL/dx = dL/dy reshaped to x's shape. Caches x's shape.
+    One size may be -1: it is inferred from the length of ``dim`` (Unflatten(1, (-1, 8))
+    splits 64 into (8, 8)), as ``reshape`` infers it. ``dim`` counts from the end when
+    negative, and must name an axis of the input.
+
+    backward:  dL/dx = dL/dy reshaped to x's shape. Caches x's shape and y's.
     """
 
     def __init__(self, dim: int, unflattened_size: tuple[int, ...] | list[int]) -> None:
-        self.dim = dim
-        self.unflattened_size = tuple(int(s) for s in unflattened_size)
-        if not self.unflattened_size or min(self.unflattened_size) < 1:
+        self.dim = whole_number("Unflatten", "dim", dim)
+        if not isinstance(unflattened_size, tuple | list):
+            raise TypeError(
+                f"Unflatten: unflattened_size must be a tuple of whole numbers, "
+                f"got {unflattened_size!r}"
+            )
+        self.unflattened_size = tuple(
+            whole_number("Unflatten", f"unflattened_size[{i}]", s)
+            for i, s in enumerate(unflattened_size)
+        )
+        sizes = self.unflattened_size
+        if not sizes or any(s < 1 and s != -1 for s in sizes) or sizes.count(-1) > 1:
             raise ValueError(
-                f"Unflatten: unflattened_size must hold sizes >= 1, got {unflattened_size!r}"
+                f"Unflatten: unflattened_size must hold sizes >= 1 (one of them may be -1, "
+                f"inferred), got {unflattened_size!r}"
             )
         self._shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None  # x's, y's
 
     def forward(self, x: Array) -> Array:
-        dim = self.dim % x.ndim
-        size = 1
-        for s in self.unflattened_size:
-            size *= s
-        if x.shape[dim] != size:
+        ndim = x.ndim
+        if not -ndim <= self.dim < ndim:
+            dims = f"dims {-ndim} to {ndim - 1}" if ndim else "a 0-d input has none to split"
             raise ValueError(
-                f"{self!r} expects dimension {self.dim} of size {size}, got input {x.shape}"
+                f"{self!r}: dim {self.dim} is out of range for input of shape {x.shape} ({dims})"
             )
-        y = x.reshape(*x.shape[:dim], *self.unflattened_size, *x.shape[dim + 1 :])
+        dim = self.dim % ndim
+        length = x.shape[dim]
+        known = math.prod(s for s in self.unflattened_size if s != -1)
+        if -1 in self.unflattened_size:
+            if length % known:
+                raise ValueError(
+                    f"{self!r} expects dimension {self.dim} of a size divisible by {known}, "
+                    f"got input {x.shape}"
+                )
+            sizes = tuple(length // known if s == -1 else s for s in self.unflattened_size)
+        elif length != known:
+            raise ValueError(
+                f"{self!r} expects dimension {self.dim} of size {known}, got input {x.shape}"
+            )
+        else:
+            sizes = self.unflattened_size
+        y = x.reshape(*x.shape[:dim], *sizes, *x.shape[dim + 1 :])
         self._shapes = (x.shape, y.shape)
         return y
 
