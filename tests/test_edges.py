@@ -3,8 +3,10 @@ rule as README and --help state it, and the small things (make demo, the animati
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +33,39 @@ def test_linear_sizes_must_be_whole_numbers(args: tuple[Any, Any]) -> None:
         Linear(*args)
 
 
-@pytest.mark.parametrize("dtype", [int, np.int32, bool, "int64"])
-def test_a_layer_refuses_a_dtype_that_is_not_float(dtype: Any) -> None:
-    with pytest.raises(TypeError, match=r"^Linear: dtype must be a floating type"):
-        Linear(4, 3, dtype=dtype)
-    assert Linear(4, 3, dtype=np.float32).weight.dtype == np.float32
+# every layer with a dtype= argument, made with its other arguments
+MAKE_WITH_DTYPE: dict[str, Callable[..., Any]] = {
+    "Linear": lambda dtype: nn.Linear(4, 3, dtype=dtype),
+    "Conv2d": lambda dtype: nn.Conv2d(2, 3, 3, dtype=dtype),
+    "BatchNorm1d": lambda dtype: nn.BatchNorm1d(3, dtype=dtype),
+    "BatchNorm2d": lambda dtype: nn.BatchNorm2d(3, dtype=dtype),
+    "LayerNorm": lambda dtype: nn.LayerNorm(3, dtype=dtype),
+    "Embedding": lambda dtype: nn.Embedding(5, 3, dtype=dtype),
+}
+
+
+def test_every_layer_with_a_dtype_argument_is_in_the_dtype_checks() -> None:
+    takes_dtype = {
+        name
+        for name in nn.__all__
+        if isinstance(cls := getattr(nn, name), type)
+        and "dtype" in inspect.signature(cls).parameters
+    }
+    assert takes_dtype == set(MAKE_WITH_DTYPE)
+
+
+@pytest.mark.parametrize("name", sorted(MAKE_WITH_DTYPE))
+@pytest.mark.parametrize("dtype", [int, np.int32, bool, "int64", complex, np.complex128, object])
+def test_a_layer_refuses_a_dtype_that_is_not_float(name: str, dtype: Any) -> None:
+    with pytest.raises(TypeError, match=rf"^{name}: dtype must be a floating type"):
+        MAKE_WITH_DTYPE[name](dtype)
+
+
+@pytest.mark.parametrize("name", sorted(MAKE_WITH_DTYPE))
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, float, "float32"])
+def test_a_layer_takes_a_float_dtype(name: str, dtype: Any) -> None:
+    layer = MAKE_WITH_DTYPE[name](dtype)
+    assert {p.dtype for p in layer.parameters()} == {np.dtype(dtype)}
 
 
 def test_a_list_given_to_a_layer_is_converted() -> None:

@@ -18,6 +18,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..arrays import Array
+from ._checks import float_dtype
 from .module import Module, Parameter
 from .registry import LayerType, register
 
@@ -231,6 +232,7 @@ class Conv2d(Module):
                 f"must both be divisible by groups ({groups})"
             )
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        dtype = float_dtype(name, dtype)
         self.kernel_size = pair(kernel_size, "kernel_size", name, 1)
         self.stride = pair(stride, "stride", name, 1)
         self.dilation = pair(dilation, "dilation", name, 1)

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..arrays import Array, column_means, column_sums, constant
+from ._checks import float_dtype
 from .module import Module, Parameter
 from .registry import LayerType, register
 
@@ -70,7 +71,7 @@ class _BatchNorm(Module):
         self.momentum = None if momentum is None else float(momentum)
         self.affine = affine
         self.track_running_stats = track_running_stats
-        dtype = np.dtype(dtype)
+        dtype = float_dtype(name, dtype)
         self.weight = Parameter(np.ones(num_features, dtype)) if affine else None
         self.bias = Parameter(np.zeros(num_features, dtype)) if affine else None
         tracked = track_running_stats
@@ -321,7 +322,7 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(shape)
         self.eps = float(eps)
         self.elementwise_affine = elementwise_affine
-        dtype = np.dtype(dtype)
+        dtype = float_dtype("LayerNorm", dtype)
         self.dtype = dtype
         self.weight = (
             Parameter(np.ones(self.normalized_shape, dtype)) if elementwise_affine else None

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..arrays import Array, dot
+from ._checks import float_dtype
 from .module import Module, Parameter
 from .registry import LayerType, register
 
@@ -57,6 +58,7 @@ class Embedding(Module):
                 f"Embedding needs num_embeddings >= 1 and embedding_dim >= 1, "
                 f"got ({num_embeddings}, {embedding_dim})"
             )
+        dtype = float_dtype("Embedding", dtype)
         rng = np.random.default_rng() if rng is None else rng
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
