@@ -297,6 +297,34 @@ def test_bad_arguments_name_the_layer_and_argument(make: Any, message: str) -> N
         make()
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"in_channels": "3"}, TypeError, "in_channels must be a whole number, got '3'"),
+        ({"in_channels": 3.0}, TypeError, "in_channels must be a whole number, got 3.0"),
+        ({"in_channels": 2.5}, TypeError, "in_channels must be a whole number, got 2.5"),
+        ({"in_channels": True}, TypeError, "in_channels must be a whole number, got True"),
+        ({"out_channels": "4"}, TypeError, "out_channels must be a whole number, got '4'"),
+        ({"out_channels": 4.0}, TypeError, "out_channels must be a whole number, got 4.0"),
+        ({"groups": 1.0}, TypeError, "groups must be a whole number, got 1.0"),
+        ({"groups": None}, TypeError, "groups must be a whole number, got None"),
+        ({"bias": "no"}, TypeError, "bias must be True or False, got 'no'"),
+        ({"bias": 0}, TypeError, "bias must be True or False, got 0"),
+        ({"in_channels": 0}, ValueError, r"in_channels, out_channels and groups >= 1"),
+        ({"out_channels": -1}, ValueError, r"in_channels, out_channels and groups >= 1"),
+        ({"groups": 0}, ValueError, r"in_channels, out_channels and groups >= 1"),
+    ],
+)
+def test_conv2d_names_each_bad_size_and_flag(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    """One error per argument, naming it: TypeError for a wrong type (as torch, which
+    refuses a float size), ValueError for a value out of range."""
+    args = {"in_channels": 2, "out_channels": 4, "kernel_size": 3} | kwargs
+    with pytest.raises(error, match=rf"^Conv2d:? .*{message}"):
+        Conv2d(**args)
+
+
 def test_conv2d_names_the_expected_input_shape() -> None:
     layer = Conv2d(3, 4, 5, rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"expects input of shape \(N, 3, H, W\)"):

@@ -18,6 +18,14 @@ def whole_number(layer: str, name: str, value: Any) -> int:
     return int(value)
 
 
+def boolean(layer: str, name: str, value: Any) -> bool:
+    """``value`` as a bool; TypeError for anything else ("no", 1, None), which ``if value:``
+    would quietly take as true or false."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{layer}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def float_dtype(layer: str, dtype: npt.DTypeLike) -> np.dtype[Any]:
     """``dtype`` as a NumPy dtype; TypeError unless it is a floating type (float32, float64):
     an integer weight would round every initial value to 0."""

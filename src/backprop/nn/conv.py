@@ -18,7 +18,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..arrays import Array
-from ._checks import float_dtype
+from ._checks import boolean, float_dtype, whole_number
 from .module import Module, Parameter
 from .registry import LayerType, register
 
@@ -221,6 +221,11 @@ class Conv2d(Module):
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
         name = "Conv2d"
+        in_channels = whole_number(name, "in_channels", in_channels)
+        out_channels = whole_number(name, "out_channels", out_channels)
+        groups = whole_number(name, "groups", groups)
+        bias = boolean(name, "bias", bias)
+        dtype = float_dtype(name, dtype)
         if in_channels < 1 or out_channels < 1 or groups < 1:
             raise ValueError(
                 f"{name} needs in_channels, out_channels and groups >= 1, "
@@ -232,7 +237,6 @@ class Conv2d(Module):
                 f"must both be divisible by groups ({groups})"
             )
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        dtype = float_dtype(name, dtype)
         self.kernel_size = pair(kernel_size, "kernel_size", name, 1)
         self.stride = pair(stride, "stride", name, 1)
         self.dilation = pair(dilation, "dilation", name, 1)
