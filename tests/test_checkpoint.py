@@ -457,3 +457,27 @@ def test_save_names_the_path_never_a_temporary_file(tmp_path: Path) -> None:
     assert str(e.value).startswith(f"cannot write {target!r}: ")
     assert ".tmp" not in str(e.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_pooling_layers_built_with_numpy_integers_round_trip(tmp_path: Path) -> None:
+    """NumPy integers (as PyTorch takes them) are kept as Python ints, so the layers'
+    arguments go into the checkpoint's JSON, and the loaded model pools as the saved one."""
+    from backprop import nn
+
+    # typed Any: the constructors are annotated with int, which NumPy's integers are not
+    one: Any = np.int64(1)
+    two: Any = np.int32(2)
+    three: Any = np.int64(3)
+    no: Any = np.bool_(False)
+    model = nn.Sequential(
+        nn.MaxPool2d(two, stride=one, padding=one),
+        nn.AvgPool2d(two, padding=one, divisor_override=three),
+        nn.AvgPool2d((two, one), padding=(one, 0), count_include_pad=no),
+        nn.AdaptiveAvgPool2d((two, None)),
+        nn.AdaptiveAvgPool2d(three),
+    )
+    x = np.random.default_rng(3).standard_normal((2, 3, 7, 6))
+    save(model, tmp_path / "pools.npz")
+    loaded = backprop.load(tmp_path / "pools.npz")
+    assert [repr(layer) for layer in loaded] == [repr(layer) for layer in model]
+    np.testing.assert_array_equal(loaded(x), model(x))

@@ -12,9 +12,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from backprop import SGD, Adam, CrossEntropyLoss, Linear, MSELoss, ReLU, Sequential, nn
 from backprop.arrays import MemoryLimitError, check_memory
+from backprop.checkpoint import load, save
 from backprop.cli import main
 from backprop.data import MAX_CLASSES
 from backprop.history import log_spaced_steps
@@ -66,6 +68,81 @@ def test_a_layer_refuses_a_dtype_that_is_not_float(name: str, dtype: Any) -> Non
 def test_a_layer_takes_a_float_dtype(name: str, dtype: Any) -> None:
     layer = MAKE_WITH_DTYPE[name](dtype)
     assert {p.dtype for p in layer.parameters()} == {np.dtype(dtype)}
+
+
+# Constructors given NumPy scalars where PyTorch takes Python numbers; ``m`` is backprop.nn or
+# torch.nn, so the same call shows that PyTorch takes them too.
+NUMPY_SCALARS: list[tuple[str, Callable[[Any], Any]]] = [
+    ("Linear", lambda m: m.Linear(np.int64(4), np.int32(3))),
+    ("Conv2d", lambda m: m.Conv2d(np.int64(2), np.int64(4), np.int64(3), groups=np.int64(2))),
+    ("MaxPool2d", lambda m: m.MaxPool2d(np.int64(2), stride=np.int32(1), padding=np.int64(1))),
+    ("AvgPool2d", lambda m: m.AvgPool2d(np.int64(2), divisor_override=np.int64(3))),
+    ("AdaptiveAvgPool2d", lambda m: m.AdaptiveAvgPool2d((np.int64(2), None))),
+    ("AdaptiveAvgPool2d", lambda m: m.AdaptiveAvgPool2d(np.int32(3))),
+    ("BatchNorm1d", lambda m: m.BatchNorm1d(np.int64(3), eps=np.float32(1e-5))),
+    (
+        "BatchNorm2d",
+        lambda m: m.BatchNorm2d(np.int32(3), momentum=np.float64(0.2), eps=np.int64(1)),
+    ),
+    ("LayerNorm", lambda m: m.LayerNorm(np.int64(3), eps=np.float32(1e-3))),
+    ("LayerNorm", lambda m: m.LayerNorm((np.int32(2), np.int64(3)))),
+    ("Embedding", lambda m: m.Embedding(np.int64(3), np.int32(2))),
+    ("Flatten", lambda m: m.Flatten(np.int64(1), np.int64(-1))),
+    ("Dropout", lambda m: m.Dropout(np.float32(0.5))),
+    ("Dropout", lambda m: m.Dropout(np.int64(0))),
+]
+
+
+def plain(value: Any) -> bool:
+    """Whether ``value`` holds only Python's own numbers, strings, bools and None (what JSON
+    writes), in lists and tuples."""
+    if isinstance(value, list | tuple):
+        return all(plain(v) for v in value)
+    return value is None or type(value) in (bool, int, float, str)
+
+
+@pytest.mark.parametrize(("name", "make"), NUMPY_SCALARS, ids=[n for n, _ in NUMPY_SCALARS])
+def test_a_layer_takes_numpy_scalars_as_torch_does_and_keeps_python_numbers(
+    name: str, make: Callable[[Any], Any], tmp_path: Path
+) -> None:
+    make(torch.nn)
+    layer = make(nn)
+    assert type(layer).__name__ == name
+    config = LAYERS[name].config(layer)
+    assert plain(list(config.values())), config
+    kept = {a: getattr(layer, a) for a in LAYERS[name].args if hasattr(layer, a)}
+    assert plain([v for v in kept.values() if not isinstance(v, nn.Parameter)]), kept
+    save(layer, tmp_path / "layer.npz")
+    assert LAYERS[name].config(load(tmp_path / "layer.npz")[0]) == config
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "kwargs", "message"),
+    [
+        ("BatchNorm1d", (True,), {}, "num_features must be a whole number"),
+        ("BatchNorm1d", ("3",), {}, "num_features must be a whole number"),
+        ("BatchNorm2d", (3,), {"eps": True}, "eps must be a number"),
+        ("BatchNorm1d", (3,), {"momentum": "0.1"}, "momentum must be a number"),
+        ("BatchNorm1d", (3,), {"affine": "yes"}, "affine must be True or False"),
+        ("LayerNorm", (np.bool_(True),), {}, "normalized_shape must be an int or a sequence"),
+        ("LayerNorm", ((3, 2.0),), {}, "normalized_shape must be a whole number"),
+        ("LayerNorm", ("3",), {}, "normalized_shape must be an int or a sequence"),
+        ("LayerNorm", (3,), {"eps": np.bool_(True)}, "eps must be a number"),
+        ("Embedding", (np.bool_(True), 2), {}, "num_embeddings must be a whole number"),
+        ("Embedding", (3, 2.0), {}, "embedding_dim must be a whole number"),
+        ("Flatten", (True,), {}, "start_dim must be a whole number"),
+        ("Flatten", (1, np.float64(-1)), {}, "end_dim must be a whole number"),
+        ("Dropout", (True,), {}, "p must be a number"),
+        ("Dropout", ("0.5",), {}, "p must be a number"),
+        ("AvgPool2d", (2,), {"divisor_override": 2.0}, "divisor_override must be a whole number"),
+        ("AvgPool2d", (2,), {"count_include_pad": None}, "count_include_pad must be True or False"),
+    ],
+)
+def test_a_layer_refuses_bools_and_strings_for_its_numbers(
+    name: str, args: tuple[Any, ...], kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(TypeError, match=rf"^{name}: {message}"):
+        getattr(nn, name)(*args, **kwargs)
 
 
 def test_a_list_given_to_a_layer_is_converted() -> None:

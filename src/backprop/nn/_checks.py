@@ -12,10 +12,21 @@ from ..arrays import Array
 
 
 def whole_number(layer: str, name: str, value: Any) -> int:
-    """``value`` as an int; TypeError if it is not a whole number (2.5, "4", True)."""
+    """``value`` as an int; TypeError if it is not a whole number (2.5, "4", True). NumPy's
+    integers (np.int64(3)) are taken, as PyTorch takes them, and stored as a plain int, which a
+    checkpoint's JSON can hold."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{layer}: {name} must be a whole number, got {value!r}")
     return int(value)
+
+
+def real_number(layer: str, name: str, value: Any) -> float:
+    """``value`` as a float; TypeError if it is not a real number ("0.5", None, True). NumPy's
+    scalars (np.float32(0.5), np.int64(1)) are taken, as PyTorch takes them, and stored as a
+    plain float, which a checkpoint's JSON can hold."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{layer}: {name} must be a number, got {value!r}")
+    return float(value)
 
 
 def boolean(layer: str, name: str, value: Any) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..arrays import Array
+from ._checks import real_number
 from .module import Module
 from .registry import LayerType, register
 
@@ -27,9 +28,10 @@ class Dropout(Module):
     """
 
     def __init__(self, p: float = 0.5, *, rng: np.random.Generator | None = None) -> None:
-        if not (isinstance(p, int | float) and not isinstance(p, bool) and 0 <= p <= 1):
+        p = real_number("Dropout", "p", p)
+        if not 0 <= p <= 1:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
-        self.p = float(p)
+        self.p = p
         self.rng = np.random.default_rng() if rng is None else rng
         self._scale: Array | None = None
         self._shape: tuple[int, ...] | None = None

@@ -21,12 +21,8 @@ class Flatten(Module):
     """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
-        if type(start_dim) is not int or type(end_dim) is not int:
-            raise TypeError(
-                f"Flatten: start_dim and end_dim must be ints, got {start_dim!r}, {end_dim!r}"
-            )
-        self.start_dim = start_dim
-        self.end_dim = end_dim
+        self.start_dim = whole_number("Flatten", "start_dim", start_dim)
+        self.end_dim = whole_number("Flatten", "end_dim", end_dim)
         self._shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None  # x's, y's
 
     def forward(self, x: Array) -> Array:

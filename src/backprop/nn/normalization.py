@@ -3,6 +3,7 @@ per sample). The backward passes are derived step by step in docs/layers.md."""
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..arrays import Array, column_means, column_sums, constant
-from ._checks import float_dtype
+from ._checks import boolean, float_dtype, real_number, whole_number
 from .module import Module, Parameter
 from .registry import LayerType, register
 
@@ -58,17 +59,20 @@ class _BatchNorm(Module):
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
         name = type(self).__name__
-        if type(num_features) is not int or num_features < 1:
-            raise ValueError(f"{name}: num_features must be an int >= 1, got {num_features!r}")
-        if not (isinstance(eps, int | float) and eps >= 0):
-            raise ValueError(f"{name}: eps must be a number >= 0, got {eps!r}")
-        if momentum is not None and not (isinstance(momentum, int | float) and momentum >= 0):
-            raise ValueError(f"{name}: momentum must be a number >= 0 or None, got {momentum!r}")
-        if not isinstance(affine, bool) or not isinstance(track_running_stats, bool):
-            raise TypeError(f"{name}: affine and track_running_stats must be bools")
+        num_features = whole_number(name, "num_features", num_features)
+        eps = real_number(name, "eps", eps)
+        momentum = None if momentum is None else real_number(name, "momentum", momentum)
+        affine = boolean(name, "affine", affine)
+        track_running_stats = boolean(name, "track_running_stats", track_running_stats)
+        if num_features < 1:
+            raise ValueError(f"{name}: num_features must be >= 1, got {num_features!r}")
+        if not eps >= 0:
+            raise ValueError(f"{name}: eps must be >= 0, got {eps!r}")
+        if momentum is not None and not momentum >= 0:
+            raise ValueError(f"{name}: momentum must be >= 0 or None, got {momentum!r}")
         self.num_features = num_features
-        self.eps = float(eps)
-        self.momentum = None if momentum is None else float(momentum)
+        self.eps = eps
+        self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
         dtype = float_dtype(name, dtype)
@@ -310,17 +314,26 @@ class LayerNorm(Module):
         *,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
-        if not all(type(n) is int and n >= 1 for n in shape) or len(shape) == 0:
+        given: Any = normalized_shape
+        if isinstance(given, numbers.Integral) and not isinstance(given, bool):
+            given = (given,)
+        if not isinstance(given, Sequence) or isinstance(given, str):
+            raise TypeError(
+                f"LayerNorm: normalized_shape must be an int or a sequence of ints, "
+                f"got {normalized_shape!r}"
+            )
+        shape = tuple(whole_number("LayerNorm", "normalized_shape", n) for n in given)
+        eps = real_number("LayerNorm", "eps", eps)
+        elementwise_affine = boolean("LayerNorm", "elementwise_affine", elementwise_affine)
+        bias = boolean("LayerNorm", "bias", bias)
+        if not shape or min(shape) < 1:
             raise ValueError(
                 f"LayerNorm: normalized_shape must be an int or ints >= 1, got {normalized_shape!r}"
             )
-        if not (isinstance(eps, int | float) and eps >= 0):
-            raise ValueError(f"LayerNorm: eps must be a number >= 0, got {eps!r}")
-        if not isinstance(elementwise_affine, bool) or not isinstance(bias, bool):
-            raise TypeError("LayerNorm: elementwise_affine and bias must be bools")
-        self.normalized_shape = tuple(shape)
-        self.eps = float(eps)
+        if not eps >= 0:
+            raise ValueError(f"LayerNorm: eps must be >= 0, got {eps!r}")
+        self.normalized_shape = shape
+        self.eps = eps
         self.elementwise_affine = elementwise_affine
         dtype = float_dtype("LayerNorm", dtype)
         self.dtype = dtype

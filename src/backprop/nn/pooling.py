@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..arrays import Array
+from ._checks import boolean, whole_number
 from .conv import (
     IntOrPair,
     empty_as,
@@ -274,9 +275,13 @@ class AvgPool2d(_Pool2d):
         divisor_override: int | None = None,
     ) -> None:
         super().__init__(kernel_size, stride, padding)
-        if divisor_override is not None and divisor_override < 1:
-            raise ValueError(f"AvgPool2d: divisor_override must be >= 1, got {divisor_override}")
-        self.count_include_pad = count_include_pad
+        self.count_include_pad = boolean("AvgPool2d", "count_include_pad", count_include_pad)
+        if divisor_override is not None:
+            divisor_override = whole_number("AvgPool2d", "divisor_override", divisor_override)
+            if divisor_override < 1:
+                raise ValueError(
+                    f"AvgPool2d: divisor_override must be >= 1, got {divisor_override}"
+                )
         self.divisor_override = divisor_override
         # (input shape, padded shape, D (a number, or (H′, W′) counts))
         self._cache: tuple[tuple[int, ...], tuple[int, ...], Array] | None = None
@@ -350,7 +355,11 @@ class AdaptiveAvgPool2d(Module):
                 raise ValueError(
                     f"AdaptiveAvgPool2d: output_size must hold ints >= 1 (or None), got {output_size!r}"
                 )
-        self.output_size = sizes
+        # plain ints, as a checkpoint's JSON holds them
+        self.output_size = (
+            None if sizes[0] is None else int(sizes[0]),
+            None if sizes[1] is None else int(sizes[1]),
+        )
         self._x_shape: tuple[int, ...] | None = None
 
     def _bins(self, H: int, W: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:

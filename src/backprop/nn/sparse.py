@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..arrays import Array, dot
-from ._checks import float_dtype
+from ._checks import float_dtype, whole_number
 from .module import Module, Parameter
 from .registry import LayerType, register
 
@@ -51,8 +51,8 @@ class Embedding(Module):
         rng: np.random.Generator | None = None,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
-        if type(num_embeddings) is not int or type(embedding_dim) is not int:
-            raise TypeError("Embedding: num_embeddings and embedding_dim must be ints")
+        num_embeddings = whole_number("Embedding", "num_embeddings", num_embeddings)
+        embedding_dim = whole_number("Embedding", "embedding_dim", embedding_dim)
         if num_embeddings < 1 or embedding_dim < 1:
             raise ValueError(
                 f"Embedding needs num_embeddings >= 1 and embedding_dim >= 1, "
