@@ -793,8 +793,8 @@ MUTATIONS: list[Mutation] = [
     Mutation(
         "nll-grad-sign",
         "src/backprop/losses/classification.py",
-        "grad[np.arange(shape[0]), labels] = -w_y * np.divide(g, np.float64(total_weight))",
-        "grad[np.arange(shape[0]), labels] = w_y * np.divide(g, np.float64(total_weight))",
+        "at_label = -w_y * np.divide(g, np.float64(total_weight))",
+        "at_label = w_y * np.divide(g, np.float64(total_weight))",
         LOSSES,
         "NLLLoss's gradient with the wrong sign",
     ),
