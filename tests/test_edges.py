@@ -90,6 +90,9 @@ NUMPY_SCALARS: list[tuple[str, Callable[[Any], Any]]] = [
     ("Flatten", lambda m: m.Flatten(np.int64(1), np.int64(-1))),
     ("Dropout", lambda m: m.Dropout(np.float32(0.5))),
     ("Dropout", lambda m: m.Dropout(np.int64(0))),
+    ("Softmax", lambda m: m.Softmax(np.int64(1))),
+    ("LogSoftmax", lambda m: m.LogSoftmax(np.int32(-1))),
+    ("LeakyReLU", lambda m: m.LeakyReLU(np.float32(0.2))),
 ]
 
 
@@ -136,6 +139,10 @@ def test_a_layer_takes_numpy_scalars_as_torch_does_and_keeps_python_numbers(
         ("Dropout", ("0.5",), {}, "p must be a number"),
         ("AvgPool2d", (2,), {"divisor_override": 2.0}, "divisor_override must be a whole number"),
         ("AvgPool2d", (2,), {"count_include_pad": None}, "count_include_pad must be True or False"),
+        ("Linear", (2, 3), {"bias": "no"}, "bias must be True or False"),
+        ("Softmax", (1.0,), {}, "dim must be a whole number"),
+        ("LogSoftmax", (True,), {}, "dim must be a whole number"),
+        ("LeakyReLU", ("0.1",), {}, "negative_slope must be a number"),
     ],
 )
 def test_a_layer_refuses_bools_and_strings_for_its_numbers(

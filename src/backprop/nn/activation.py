@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..arrays import Array, constant
+from ._checks import real_number, whole_number
 from .module import KEEP_FROM, Module
 from .registry import LayerType, register
 
@@ -182,9 +183,7 @@ class LeakyReLU(Module):
     """
 
     def __init__(self, negative_slope: float = 0.01) -> None:
-        if not isinstance(negative_slope, int | float) or isinstance(negative_slope, bool):
-            raise TypeError(f"LeakyReLU: negative_slope must be a number, got {negative_slope!r}")
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = real_number("LeakyReLU", "negative_slope", negative_slope)
         self._positive: Array | None = None
 
     def forward(self, x: Array) -> Array:
@@ -214,9 +213,7 @@ class Softmax(Module):
     """
 
     def __init__(self, dim: int = -1) -> None:
-        if type(dim) is not int:
-            raise TypeError(f"{type(self).__name__}: dim must be an int, got {dim!r}")
-        self.dim = dim
+        self.dim = dim = whole_number(type(self).__name__, "dim", dim)
         self._axis: int | None = dim
         self._y: Array | None = None
 

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..arrays import Array, column_sums, dot
-from ._checks import float_dtype, whole_number
+from ._checks import boolean, float_dtype, whole_number
 from .module import Module, Parameter
 from .registry import LayerType, register
 
@@ -42,6 +42,7 @@ class Linear(Module):
         in_features = whole_number("Linear", "in_features", in_features)
         out_features = whole_number("Linear", "out_features", out_features)
         dtype = float_dtype("Linear", dtype)
+        bias = boolean("Linear", "bias", bias)
         if in_features < 1 or out_features < 1:
             raise ValueError(
                 f"Linear needs in_features >= 1 and out_features >= 1, "
