@@ -9,6 +9,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -178,6 +180,48 @@ def test_live_runs_limit(client: TestClient) -> None:
     assert "runs are live already" in one_line_error(r, 429)
     assert client.delete(f"/api/runs/{ids[0]}").status_code == 204
     assert client.post("/api/runs", json={}).status_code == 201
+
+
+def test_concurrent_creates_cannot_pass_the_live_runs_limit(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creates that arrive while other runs are still being built count those runs: with every
+    build held open, MAX_RUNS of MAX_RUNS + 4 simultaneous creates build and 4 are refused."""
+    import backprop.web.app as web_app
+
+    building, go = [], threading.Event()
+
+    class HeldRun(web_app.Run):
+        def __init__(self, *args: Any) -> None:
+            building.append(self)
+            go.wait(10)
+            super().__init__(*args)
+
+    monkeypatch.setattr(web_app, "Run", HeldRun)
+    statuses: list[int] = []
+
+    def post() -> None:
+        statuses.append(client.post("/api/runs", json={"hidden": [1]}).status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(MAX_RUNS + 4)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 5
+    while len(building) + len(statuses) < MAX_RUNS + 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.set()
+    for t in threads:
+        t.join(10)
+    assert len(building) == MAX_RUNS
+    assert sorted(statuses) == [201] * MAX_RUNS + [429] * 4
+
+
+def test_a_run_that_fails_to_build_gives_its_slot_back(client: TestClient) -> None:
+    for _ in range(MAX_RUNS + 1):
+        r = client.post("/api/runs", json={"batch_size": 400})  # 250 training points
+        assert "larger than the 250 training points" in one_line_error(r, 400)
+    for _ in range(MAX_RUNS):
+        assert client.post("/api/runs", json={"hidden": [1]}).status_code == 201
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from importlib import resources
@@ -167,9 +168,33 @@ class NoRun(Exception):
 
 
 class Runs:
+    """The live runs. A create reserves its slot before the run is built (in a worker thread),
+    so concurrent creates cannot pass MAX_RUNS between the check and the insert."""
+
     def __init__(self) -> None:
         self.runs: dict[str, Run] = {}
         self.counter = 0
+        self.building = 0  # slots reserved by creates whose run is still being built
+        self.lock = threading.Lock()
+
+    def reserve(self) -> str | None:
+        """A new run id with its slot taken, or None when MAX_RUNS runs are live or building."""
+        with self.lock:
+            if len(self.runs) + self.building >= MAX_RUNS:
+                return None
+            self.building += 1
+            self.counter += 1
+            return f"r{self.counter}"
+
+    def add(self, run: Run) -> None:
+        with self.lock:
+            self.building -= 1
+            self.runs[run.id] = run
+
+    def release(self) -> None:
+        """Give back a reserved slot whose run could not be built."""
+        with self.lock:
+            self.building -= 1
 
     def get(self, run_id: str) -> Run:
         run = self.runs.get(run_id)
@@ -225,12 +250,15 @@ def create_app(token: str, hosts: tuple[str, ...] = ()) -> Any:
 
     async def create(request: Request) -> Response:
         settings = parse_settings(await read_json(request))
-        if len(store.runs) >= MAX_RUNS:
+        run_id = store.reserve()
+        if run_id is None:
             return error(429, f"{MAX_RUNS} runs are live already: DELETE /api/runs/ID one first")
-        store.counter += 1
-        run_id = f"r{store.counter}"
-        run = await run_in_threadpool(Run, run_id, settings)
-        store.runs[run_id] = run
+        try:
+            run = await run_in_threadpool(Run, run_id, settings)
+        except BaseException:
+            store.release()
+            raise
+        store.add(run)
         return JSONResponse({"id": run_id, "state": await run_in_threadpool(run.state)}, 201)
 
     async def get(request: Request) -> Response:
