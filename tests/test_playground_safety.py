@@ -4,6 +4,7 @@ on loopback that keeps serving through a loop of bad requests. Also the command'
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
@@ -20,8 +21,9 @@ pytest.importorskip("starlette")
 httpx2 = pytest.importorskip("httpx2")
 
 from starlette.testclient import TestClient, WebSocketDenialResponse  # noqa: E402
+from starlette.websockets import WebSocketDisconnect  # noqa: E402
 
-from backprop.web.app import MAX_BODY, MAX_RUNS, create_app  # noqa: E402
+from backprop.web.app import MAX_BODY, MAX_RUNS, MAX_VIEWS, create_app  # noqa: E402
 from backprop.web.runs import MAX_STEPS_PER_CALL  # noqa: E402
 
 TOKEN = "s3cret"
@@ -222,6 +224,66 @@ def test_a_run_that_fails_to_build_gives_its_slot_back(client: TestClient) -> No
         assert "larger than the 250 training points" in one_line_error(r, 400)
     for _ in range(MAX_RUNS):
         assert client.post("/api/runs", json={"hidden": [1]}).status_code == 201
+
+
+def live_url(run_id: str) -> str:
+    return f"ws://127.0.0.1:8765/api/runs/{run_id}/live?token={TOKEN}"
+
+
+def test_deleting_a_playing_run_stops_it_and_closes_its_sockets(
+    app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import backprop.web.app as web_app
+
+    made: list[Any] = []
+
+    class SeenRun(web_app.Run):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            made.append(self)
+
+    monkeypatch.setattr(web_app, "Run", SeenRun)
+    # one event loop for the socket and the requests, as under uvicorn
+    with TestClient(app, base_url=BASE, headers={"Authorization": f"token {TOKEN}"}) as client:
+        run_id = client.post("/api/runs", json={}).json()["id"]
+        with client.websocket_connect(live_url(run_id)) as ws:
+            ws.send_text(json.dumps({"play": True}))
+            assert ws.receive_json()["step"] > 0
+            assert client.delete(f"/api/runs/{run_id}").status_code == 204
+            for _ in range(100):  # frames sent before the delete, then the close
+                message = ws.receive()
+                if message["type"] == "websocket.close":
+                    break
+            assert message == {
+                "type": "websocket.close", "code": 1001, "reason": "the run was deleted"
+            }  # fmt: skip
+            stopped_at = made[0].step_count
+            time.sleep(0.2)
+            assert made[0].step_count == stopped_at
+        r = client.post(f"/api/runs/{run_id}/step", json={"steps": 1})
+        assert "no run" in one_line_error(r, 404)
+
+
+def test_live_views_per_run_are_capped(client: TestClient) -> None:
+    run_id = client.post("/api/runs", json={}).json()["id"]
+    other = client.post("/api/runs", json={}).json()["id"]
+    with contextlib.ExitStack() as stack:
+        views = [stack.enter_context(client.websocket_connect(live_url(run_id)))
+                 for _ in range(MAX_VIEWS)]  # fmt: skip
+        with client.websocket_connect(live_url(run_id)) as refused:
+            error = refused.receive_json()["error"]
+            assert error == f"{MAX_VIEWS} live views of this run are open already: close one first"
+            with pytest.raises(WebSocketDisconnect) as closed:
+                refused.receive_json()
+            assert closed.value.code == 1008 and closed.value.reason == error
+        with client.websocket_connect(live_url(other)) as ws:  # another run has its own views
+            ws.send_text(json.dumps({"step": 1}))
+            assert ws.receive_json()["step"] == 1
+        views[0].send_text(json.dumps({"step": 2}))
+        assert views[0].receive_json()["step"] == 2
+    with client.websocket_connect(live_url(run_id)) as ws:  # the views closed: room again
+        ws.send_text(json.dumps({"step": 1}))
+        assert ws.receive_json()["step"] == 3
 
 
 @pytest.mark.parametrize(

@@ -13,12 +13,13 @@ API (every request carries the token, as ``?token=…`` or ``Authorization: toke
     GET    /api/defaults              → the default settings and the limits
     WS     /api/runs/{id}/live        send {"play": true|false} or {"step": n}; receives STATE
                                       frames (without the points; ``losses`` from ``losses_from``)
+                                      (MAX_VIEWS per run; closed with 1001 when the run is deleted)
 
 Safety: the Host header must be a loopback name (or the host the server was bound to), against
 DNS rebinding; a WebSocket's Origin, when the client sends one, must be the server's own origin;
-bodies, networks, steps per call and live runs are capped; every refusal is a 4xx with a one-line
-JSON ``{"error": …}``. Files are served only from a list made at start-up, never from a path in
-the request.
+bodies, networks, steps per call, live runs and live views per run are capped; every refusal is a
+4xx with a one-line JSON ``{"error": …}``. Files are served only from a list made at start-up,
+never from a path in the request.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from __future__ import annotations
 import hmac
 import json
 import threading
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from importlib import resources
 from pathlib import Path
@@ -40,11 +40,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from .datasets import TooLarge
 from .export import EXPORTERS, FORMATS
-from .runs import MAX_STEPS_PER_CALL, MAX_TOTAL_STEPS, LimitError, Run
+from .live import live_view
+from .runs import MAX_STEPS_PER_CALL, MAX_TOTAL_STEPS, Run
 from .settings import DEFAULT_STEPS, DEFAULTS, MAX_LAYERS, MAX_WIDTH, parse_settings
 
 Scope = MutableMapping[str, Any]
@@ -55,8 +56,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_BODY = 256 * 1024
 MAX_RUNS = 16
+MAX_VIEWS = 4  # WebSockets open on one run
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-FRAME_SECONDS = 0.02  # training time per live frame: about 30 frames a second reach the page
 STATIC_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -175,6 +176,7 @@ class Runs:
         self.runs: dict[str, Run] = {}
         self.counter = 0
         self.building = 0  # slots reserved by creates whose run is still being built
+        self.views: dict[str, set[anyio.Event]] = {}  # each live view's "run deleted" event
         self.lock = threading.Lock()
 
     def reserve(self) -> str | None:
@@ -201,6 +203,35 @@ class Runs:
         if run is None:
             raise NoRun(run_id)
         return run
+
+    def remove(self, run_id: str) -> None:
+        """Delete a run: it trains no more, and each of its live views is told to close."""
+        with self.lock:
+            run = self.runs.pop(run_id, None)
+            views = self.views.pop(run_id, set())
+        if run is None:
+            raise NoRun(run_id)
+        run.close()
+        for gone in views:
+            gone.set()
+
+    def attach(self, run_id: str) -> anyio.Event | None:
+        """A new live view of a run: the event its deletion sets, or None at MAX_VIEWS."""
+        with self.lock:
+            views = self.views.setdefault(run_id, set())
+            if len(views) >= MAX_VIEWS:
+                return None
+            gone = anyio.Event()
+            views.add(gone)
+            return gone
+
+    def detach(self, run_id: str, gone: anyio.Event) -> None:
+        with self.lock:
+            views = self.views.get(run_id)
+            if views is not None:
+                views.discard(gone)
+                if not views:
+                    del self.views[run_id]
 
 
 async def read_json(request: Request) -> Any:
@@ -246,6 +277,7 @@ def create_app(token: str, hosts: tuple[str, ...] = ()) -> Any:
             "settings": DEFAULTS, "default_steps": DEFAULT_STEPS, "max_layers": MAX_LAYERS,
             "max_width": MAX_WIDTH, "max_steps_per_call": MAX_STEPS_PER_CALL,
             "max_total_steps": MAX_TOTAL_STEPS, "max_runs": MAX_RUNS, "max_body": MAX_BODY,
+            "max_views": MAX_VIEWS,
         })  # fmt: skip
 
     async def create(request: Request) -> Response:
@@ -315,87 +347,28 @@ def create_app(token: str, hosts: tuple[str, ...] = ()) -> Any:
         )
 
     async def delete(request: Request) -> Response:
-        run_of(request)
-        store.runs.pop(request.path_params["run_id"], None)
+        store.remove(request.path_params["run_id"])
         return Response(status_code=204)
 
     async def live(ws: WebSocket) -> None:
-        run = store.runs.get(ws.path_params["run_id"])
+        run_id = ws.path_params["run_id"]
+        run = store.runs.get(run_id)
+        gone = store.attach(run_id) if run is not None else None
         await ws.accept()
-        if run is None:
-            await ws.send_json({"error": "no such run"})
-            await ws.close(code=1008)
-            return
-        playing = False
-        wake = anyio.Event()  # set when play is pressed; replaced after each wake-up
-        # each frame carries only the losses and curve points the client has not had
-        sent, curve_sent = len(run.losses), len(run.curve)
-        per_step = 1e-4
-
-        sending = anyio.Lock()  # the player and a pause both send frames: one at a time
-
-        async def frame(points: bool = False) -> None:
-            nonlocal sent, curve_sent
-            async with sending:
-                since = min(sent, len(run.losses))
-                state = await run_in_threadpool(
-                    run.state, points=points, since=since, curve_since=curve_sent
+        try:
+            if run is None or gone is None:
+                reason = (
+                    "no such run"
+                    if run is None
+                    else f"{MAX_VIEWS} live views of this run are open already: close one first"
                 )
-                sent = since + len(state["losses"])
-                curve_sent = state["curve_from"] + len(state["curve"])
-                await ws.send_text(json.dumps(state))
-
-        async def player() -> None:
-            nonlocal per_step, playing, wake
-            while True:
-                if not playing:
-                    await wake.wait()
-                    wake = anyio.Event()
-                    continue
-                steps = max(1, min(MAX_STEPS_PER_CALL, round(FRAME_SECONDS / per_step)))
-                t0 = time.perf_counter()
-                try:
-                    await run_in_threadpool(run.step, steps)
-                except LimitError as e:
-                    playing = False
-                    await ws.send_json({"error": str(e)})
-                    continue
-                per_step = max(1e-6, (time.perf_counter() - t0) / steps)
-                await frame()
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(player)
-            try:
-                while True:
-                    message = await ws.receive_text()
-                    try:
-                        command = json.loads(message)
-                    except ValueError:
-                        command = None
-                    if not isinstance(command, dict):
-                        await ws.send_json({"error": 'send a JSON object: {"play": true}'})
-                        continue
-                    if command.get("play") is True:
-                        playing = True
-                        wake.set()
-                    elif command.get("play") is False:
-                        playing = False
-                        await frame()
-                    elif isinstance(command.get("step"), int) and not isinstance(
-                        command["step"], bool
-                    ):
-                        try:
-                            await run_in_threadpool(run.step, command["step"])
-                        except LimitError as e:
-                            await ws.send_json({"error": str(e)})
-                            continue
-                        await frame()
-                    else:
-                        await ws.send_json({"error": "unknown command; send play or step"})
-            except WebSocketDisconnect:
-                pass
-            finally:
-                tg.cancel_scope.cancel()
+                await ws.send_json({"error": reason})
+                await ws.close(code=1008, reason=reason)
+                return
+            await live_view(ws, run, gone)
+        finally:
+            if gone is not None:
+                store.detach(run_id, gone)
 
     async def on_value_error(request: Request, exc: Exception) -> Response:
         status = 413 if isinstance(exc, TooLarge) else 400

@@ -133,6 +133,11 @@ class Run:
         self.trace: dict[str, Any] | None = None  # the last step's batch, forward and backward
         self.lock = threading.Lock()
         self.grid = _grid()
+        self.closed = False  # deleted: it trains no more
+
+    def close(self) -> None:
+        """The run was deleted: every later ``step`` is refused (a live player stops on it)."""
+        self.closed = True
 
     # ------------------------------------------------------------------------------ training
 
@@ -147,6 +152,8 @@ class Run:
 
     def step(self, steps: int = 1) -> None:
         """``steps`` updates, each on the next batch: forward, loss, backward by hand, update."""
+        if self.closed:
+            raise LimitError(f"run {self.id} was deleted")
         if not 1 <= steps <= MAX_STEPS_PER_CALL:
             raise LimitError(f"steps must lie in 1 … {MAX_STEPS_PER_CALL}, got {steps}")
         if self.step_count + steps > MAX_TOTAL_STEPS:
