@@ -264,6 +264,45 @@ def test_deleting_a_playing_run_stops_it_and_closes_its_sockets(
         assert "no run" in one_line_error(r, 404)
 
 
+def test_a_weight_edit_waiting_for_a_long_step_blocks_no_other_request(
+    app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import backprop.web.app as web_app
+
+    made: list[Any] = []
+
+    class SeenRun(web_app.Run):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            made.append(self)
+
+    monkeypatch.setattr(web_app, "Run", SeenRun)
+    with TestClient(app, base_url=BASE, headers={"Authorization": f"token {TOKEN}"}) as client:
+        run_id = client.post("/api/runs", json={}).json()["id"]
+        edit = {"layer": 0, "row": 0, "col": 0, "value": 0.5}
+        answers: dict[str, int] = {}
+
+        def request(name: str, method: str, path: str, **kwargs: Any) -> threading.Thread:
+            def go() -> None:
+                answers[name] = client.request(method, path, **kwargs).status_code
+
+            thread = threading.Thread(target=go)
+            thread.start()
+            return thread
+
+        made[0].lock.acquire()  # as a long step holds it
+        try:
+            weight = request("weight", "POST", f"/api/runs/{run_id}/weight", json=edit)
+            time.sleep(0.2)
+            request("defaults", "GET", "/api/defaults").join(3)
+            assert answers == {"defaults": 200}
+        finally:
+            made[0].lock.release()
+        weight.join(10)
+        assert answers == {"defaults": 200, "weight": 200}
+        assert client.get(f"/api/runs/{run_id}").json()["layers"][0]["weight"][0][0] == 0.5
+
+
 def test_live_views_per_run_are_capped(client: TestClient) -> None:
     run_id = client.post("/api/runs", json={}).json()["id"]
     other = client.post("/api/runs", json={}).json()["id"]

@@ -323,7 +323,10 @@ def create_app(token: str, hosts: tuple[str, ...] = ()) -> Any:
         value = body["value"]
         if isinstance(value, bool) or not isinstance(value, int | float) or not abs(value) <= 1e3:
             raise ValueError("value must be a number in -1000 … 1000")
-        run.set_weight(body["layer"], body["row"], body["col"], float(value))
+        # in a worker thread: it waits for the run's lock, which a long step holds
+        await run_in_threadpool(
+            run.set_weight, body["layer"], body["row"], body["col"], float(value)
+        )
         return JSONResponse(await run_in_threadpool(run.state, points=False))
 
     async def backward(request: Request) -> Response:
