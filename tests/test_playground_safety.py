@@ -127,6 +127,13 @@ def test_websocket_needs_token_and_own_origin(client: TestClient, anonymous: Tes
         ({"hidden": [0]}, 400, "hidden[0]"),
         ({"lr": 1e308}, 400, "lr must lie in"),
         ({"lr": "fast"}, 400, "lr must be a finite number"),
+        ({"lr": 10**400}, 400, "lr must be a finite number, got 1000"),
+        ({"momentum": -(10**400)}, 400, "momentum must be a finite number"),
+        ({"noise": 10**400}, 400, "noise must be a finite number"),
+        ({"ratio": 10**400}, 400, "ratio must be a finite number"),
+        ({"batch_size": 10**400}, 400, "batch_size must lie in 1 … 500"),
+        ({"hidden": [10**400]}, 400, "hidden[0] must lie in 1 … 16"),
+        ({"seed": -(10**400)}, 400, "seed must lie in"),
         ({"seed": 2**64}, 400, "seed must lie in"),
         ({"seed": True}, 400, "seed must be a whole number"),
         ({"batch_size": 10**9}, 400, "batch_size"),
@@ -157,7 +164,7 @@ def test_bad_json_and_unknown_ids(client: TestClient) -> None:
 
 def test_steps_per_call_limit(client: TestClient) -> None:
     run_id = client.post("/api/runs", json={}).json()["id"]
-    for steps in (MAX_STEPS_PER_CALL + 1, 0, -5, 10**30):
+    for steps in (MAX_STEPS_PER_CALL + 1, 0, -5, 10**30, 10**400):
         r = client.post(f"/api/runs/{run_id}/step", json={"steps": steps})
         assert "steps must lie in" in one_line_error(r, 400)
     r = client.post(f"/api/runs/{run_id}/step", json={"steps": "many"})
@@ -170,6 +177,10 @@ def test_weight_edit_limits(client: TestClient) -> None:
         ({"layer": 9, "row": 0, "col": 0, "value": 1}, "layer must lie in"),
         ({"layer": 0, "row": 5, "col": 0, "value": 1}, "row must lie in"),
         ({"layer": 0, "row": 0, "col": 0, "value": 1e300}, "value must be a number"),
+        ({"layer": 0, "row": 0, "col": 0, "value": 10**400}, "value must be a number"),
+        ({"layer": 10**400, "row": 0, "col": 0, "value": 1}, "layer must lie in"),
+        ({"layer": 0, "row": -(10**400), "col": 0, "value": 1}, "row must lie in"),
+        ({"layer": 0, "row": None, "col": 10**400, "value": 1}, "col must lie in"),
         ({"layer": 0, "row": 0, "col": 0}, "the body must be"),
     ]:
         r = client.post(f"/api/runs/{run_id}/weight", json=body)

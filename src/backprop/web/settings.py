@@ -54,12 +54,20 @@ def _int(name: str, v: Any, lo: int, hi: int) -> int:
 
 
 def _float(name: str, v: Any, lo: float, hi: float, *, open_lo: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(_as_float(v)):
         raise ValueError(f"{name} must be a finite number, got {v!r}"[:200])
     if v < lo or v > hi or (open_lo and v == lo):
         side = "(" if open_lo else "["
         raise ValueError(f"{name} must lie in {side}{lo:g}, {hi:g}], got {v:g}")
     return float(v)
+
+
+def _as_float(v: float) -> float:
+    """v as a float; an integer past the float range (JSON allows 10**400) is inf."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf
 
 
 def _choice(name: str, v: Any, choices: tuple[str, ...]) -> str:
