@@ -314,6 +314,16 @@ def test_a_weight_edit_waiting_for_a_long_step_blocks_no_other_request(
         assert client.get(f"/api/runs/{run_id}").json()["layers"][0]["weight"][0][0] == 0.5
 
 
+def test_live_view_answers_bad_messages_and_stays_open(client: TestClient) -> None:
+    run_id = client.post("/api/runs", json={}).json()["id"]
+    with client.websocket_connect(live_url(run_id)) as ws:
+        for message in ["hello", "[1]", "[" * 100_000 + "]" * 100_000]:
+            ws.send_text(message)
+            assert ws.receive_json() == {"error": 'send a JSON object: {"play": true}'}
+        ws.send_text(json.dumps({"step": 1}))
+        assert ws.receive_json()["step"] == 1
+
+
 def test_live_views_per_run_are_capped(client: TestClient) -> None:
     run_id = client.post("/api/runs", json={}).json()["id"]
     other = client.post("/api/runs", json={}).json()["id"]

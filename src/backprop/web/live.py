@@ -80,7 +80,7 @@ async def live_view(ws: WebSocket, run: Run, gone: anyio.Event) -> None:
                 message = await ws.receive_text()
                 try:
                     command = json.loads(message)
-                except ValueError:
+                except (ValueError, RecursionError):  # deep nesting: RecursionError
                     command = None
                 if not isinstance(command, dict):
                     await ws.send_json({"error": 'send a JSON object: {"play": true}'})
