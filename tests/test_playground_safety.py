@@ -320,6 +320,8 @@ def test_live_view_answers_bad_messages_and_stays_open(client: TestClient) -> No
         for message in ["hello", "[1]", "[" * 100_000 + "]" * 100_000]:
             ws.send_text(message)
             assert ws.receive_json() == {"error": 'send a JSON object: {"play": true}'}
+        ws.send_bytes(b'{"play": true}')
+        assert ws.receive_json() == {"error": 'send text frames: a JSON object, {"play": true}'}
         ws.send_text(json.dumps({"step": 1}))
         assert ws.receive_json()["step"] == 1
 

@@ -77,9 +77,14 @@ async def live_view(ws: WebSocket, run: Run, gone: anyio.Event) -> None:
         tg.start_soon(watch)
         try:
             while True:
-                message = await ws.receive_text()
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    raise WebSocketDisconnect(message.get("code", 1000))
+                if message.get("text") is None:  # a binary frame
+                    await ws.send_json({"error": 'send text frames: a JSON object, {"play": true}'})
+                    continue
                 try:
-                    command = json.loads(message)
+                    command = json.loads(message["text"])
                 except (ValueError, RecursionError):  # deep nesting: RecursionError
                     command = None
                 if not isinstance(command, dict):
