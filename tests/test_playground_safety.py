@@ -5,6 +5,7 @@ on loopback that keeps serving through a loop of bad requests. Also the command'
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import signal
 import socket
@@ -20,7 +21,7 @@ import pytest
 pytest.importorskip("starlette")
 httpx2 = pytest.importorskip("httpx2")
 
-from starlette.testclient import TestClient, WebSocketDenialResponse  # noqa: E402
+from starlette.testclient import TestClient  # noqa: E402
 from starlette.websockets import WebSocketDisconnect  # noqa: E402
 
 from backprop.web.app import MAX_BODY, MAX_RUNS, MAX_VIEWS, create_app  # noqa: E402
@@ -108,10 +109,12 @@ def test_websocket_needs_token_and_own_origin(client: TestClient, anonymous: Tes
         (f"{url}?token={TOKEN}", {"origin": "http://127.0.0.1:9999"}),
     ]:
         with (
-            pytest.raises(WebSocketDenialResponse),
+            pytest.raises(WebSocketDisconnect) as refused,
             anonymous.websocket_connect(path, headers=headers),
         ):
             pass
+        assert refused.value.code == 1008
+        assert "token" in refused.value.reason or "is not this server's" in refused.value.reason
     with anonymous.websocket_connect(
         f"{url}?token={TOKEN}", headers={"origin": "http://127.0.0.1:8765"}
     ) as ws:
@@ -429,6 +432,28 @@ def test_server_prints_url_with_token_and_survives_bad_requests(
             == 5
         )
     assert proc.poll() is None
+
+
+def test_refused_websocket_handshakes_get_403_and_log_no_error(
+    server: tuple[subprocess.Popen[str], str],
+) -> None:
+    proc, url = server
+    base, token = url.split("/?token=")
+    port = int(base.rsplit(":", 1)[1])
+    upgrade = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}  # fmt: skip
+    for path, headers in [
+        ("/api/runs/r1/live", {}),
+        ("/api/runs/r1/live?token=wrong", {}),
+        (f"/api/runs/r1/live?token={token}", {"Origin": "http://evil.example"}),
+    ]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", path, headers={**upgrade, **headers})
+        assert conn.getresponse().status == 403
+        conn.close()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert err == "Ctrl-C stops the server.\n"
 
 
 def test_ctrl_c_stops_cleanly(server: tuple[subprocess.Popen[str], str]) -> None:

@@ -18,8 +18,8 @@ API (every request carries the token, as ``?token=…`` or ``Authorization: toke
 Safety: the Host header must be a loopback name (or the host the server was bound to), against
 DNS rebinding; a WebSocket's Origin, when the client sends one, must be the server's own origin;
 bodies, networks, steps per call, live runs and live views per run are capped; every refusal is a
-4xx with a one-line JSON ``{"error": …}``. Files are served only from a list made at start-up,
-never from a path in the request.
+4xx with a one-line JSON ``{"error": …}`` (a refused WebSocket handshake: a bare 403). Files are
+served only from a list made at start-up, never from a path in the request.
 """
 
 from __future__ import annotations
@@ -104,13 +104,10 @@ class Guard:
         if problem is not None:
             status, message = problem
             if scope["type"] == "websocket":
-                if "websocket.http.response" not in scope.get("extensions", {}):
-                    await send({"type": "websocket.close", "code": 1008})
-                    return
-                await send({"type": "websocket.http.response.start", "status": status,
-                            "headers": [(b"content-type", b"application/json")]})  # fmt: skip
-                await send({"type": "websocket.http.response.body",
-                            "body": json.dumps({"error": message}).encode()})  # fmt: skip
+                # A close before the handshake is the ASGI way to refuse it: the server answers
+                # 403. (uvicorn's websockets-sansio logs "ASGI callable returned without
+                # completing handshake" as an error after a denial response with a body.)
+                await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
                 return
             await error(status, message)(scope, receive, send)
             return
