@@ -226,6 +226,27 @@ def test_exports(client: TestClient, tmp_path: Any) -> None:
     )
 
 
+def test_pytorch_export_of_a_diverged_run_runs_and_keeps_its_weights(
+    client: TestClient, tmp_path: Any
+) -> None:
+    pytest.importorskip("torch")
+
+    run = create(client, lr=10.0, hidden=[8, 8], activation="relu", seed=1)
+    assert client.post(f"/api/runs/{run['id']}/step", json={"steps": 1000}).status_code == 400
+    path = tmp_path / "run.npz"
+    path.write_bytes(client.get(f"/api/runs/{run['id']}/export", params={"format": "npz"}).content)
+    r = client.get(f"/api/runs/{run['id']}/export", params={"format": "pytorch"})
+    namespace: dict[str, Any] = {"__name__": "exported"}
+    exec(compile(r.text, "exported.py", "exec"), namespace)
+    model = namespace["model"]
+    with np.load(path) as npz:  # the checkpoint's arrays (backprop.load refuses nan weights)
+        assert not all(np.isfinite(npz[k]).all() for k in npz.files if k.startswith("param."))
+        for i in (0, 2, 4):  # the Linears; nan where nan, ±inf where ±inf
+            weight, bias = model[i].weight.detach().numpy(), model[i].bias.detach().numpy()
+            np.testing.assert_array_equal(weight.T, npz[f"param.{i}.weight"])
+            np.testing.assert_array_equal(bias, npz[f"param.{i}.bias"])
+
+
 def test_csv_points(client: TestClient) -> None:
     rng = np.random.default_rng(0)
     pts = rng.uniform(-3, 3, (40, 2))

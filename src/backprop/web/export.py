@@ -7,6 +7,8 @@ import json
 import os
 import tempfile
 
+import numpy as np
+
 from ..checkpoint import save
 from ..nn import Linear
 from .runs import Run
@@ -45,7 +47,9 @@ def export_pytorch(run: Run) -> bytes:
     """A script that builds the same network in PyTorch (float64) and loads these weights.
 
     PyTorch's ``nn.Linear.weight`` is (out, in), the transpose of ours, so each matrix is written
-    transposed.
+    transposed. A diverged run's weights are written as they are: its inf and nan entries as the
+    names ``inf`` and ``nan``, which the script defines (JSON's null would lose which was which,
+    and the npz keeps them too).
     """
     s = run.settings
     lines = [
@@ -67,16 +71,23 @@ def export_pytorch(run: Run) -> bytes:
             )
             if k < len(linears) - 1:
                 lines.append(f"    nn.{TORCH_ACTIVATIONS[s.activation]}(),")
-        lines += [")", "with torch.no_grad():"]
+        lines.append(")")
+        if not all(np.isfinite(p.data).all() for p in run.model.parameters()):
+            lines += [
+                "# the run diverged: some weights are not finite",
+                'nan, inf = float("nan"), float("inf")',
+            ]
+        lines.append("with torch.no_grad():")
         for k, lin in enumerate(linears):
             i = 2 * k  # the Linear's index in the Sequential
             assert lin.bias is not None
-            weight = json.dumps(lin.weight.data.T.tolist())
+            # repr writes floats exactly, as JSON does, and nan/inf as the names defined above
+            weight = repr(lin.weight.data.T.tolist())
             lines.append(
                 f"    model[{i}].weight.copy_(torch.tensor({weight}, dtype=torch.float64))"
             )
             lines.append(
-                f"    model[{i}].bias.copy_(torch.tensor({json.dumps(lin.bias.data.tolist())}, dtype=torch.float64))"
+                f"    model[{i}].bias.copy_(torch.tensor({lin.bias.data.tolist()!r}, dtype=torch.float64))"
             )
     loss = "nn.MSELoss()" if s.loss == "mse" else "nn.CrossEntropyLoss()"
     lines += [
