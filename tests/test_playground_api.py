@@ -256,7 +256,46 @@ def test_csv_points(client: TestClient) -> None:
     assert len(xs) == 40 and np.abs(xs).max() == pytest.approx(0.9)
     r = client.post("/api/runs", json={"dataset": "csv", "csv": "1,2\n3,4\n5,6\n7,8\n"})
     assert r.status_code == 400
-    assert r.json()["error"] == "csv row 1: expected three numbers x1,x2,label, got '1,2'"
+    assert r.json()["error"] == "csv line 1: expected three numbers x1,x2,label, got '1,2'"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a,b,c\n1,2,0\n2,3,1\n3,4,0\n4,x,1\n",
+         "csv line 5: expected three numbers x1,x2,label, got '4,x,1'"),
+        ("1,2,0\n\n2,3,1\r\n\r\n3,4,0\n4,x,1\n",
+         "csv line 6: expected three numbers x1,x2,label, got '4,x,1'"),
+        (",1,0\n1,2,0\n2,3,1\n3,4,0\n4,5,1\n",
+         "csv line 1: cell 1 is empty; expected three numbers x1,x2,label, got ',1,0'"),
+        ("x1,x2,label\n1,2,0\n2, ,1\n3,4,0\n4,5,1\n",
+         "csv line 3: cell 2 is empty; expected three numbers x1,x2,label, got '2, ,1'"),
+        ("1,2,1\n2,3,0\n3,4,-1\n4,5,1\n",
+         "csv labels must be 0/1 or -1/1, not both: line 2 has 0, line 3 has -1"),
+        ("1,2,1\n2,3,0\n3,4,2\n4,5,1\n", "csv line 3: label 2; labels must be 0/1 or -1/1"),
+    ],
+)  # fmt: skip
+def test_csv_errors_name_the_line_of_the_text(client: TestClient, text: str, message: str) -> None:
+    r = client.post("/api/runs", json={"dataset": "csv", "csv": text})
+    assert r.status_code == 400 and r.json() == {"error": message}
+
+
+@pytest.mark.parametrize(
+    ("text", "labels"),
+    [
+        ("1e-310,2e-310,0\n-1e-310,3e-310,1\n0,0,0\n1e-310,-1e-310,1\n", [0, 1, 0, 1]),
+        ("1,2,-1\r3,4,1\r5,6,-1\r7,8,1\r", [0, 1, 0, 1]),  # old Mac line ends
+    ],
+)
+def test_csv_tiny_coordinates_and_bare_cr_lines_train(
+    client: TestClient, text: str, labels: list[int]
+) -> None:
+    run = create(client, dataset="csv", csv=text, batch_size=1, ratio=0.9)
+    state = run["state"]
+    xs = np.array(state["train"]["x"] + state["test"]["x"])
+    assert np.abs(xs).max() == pytest.approx(0.9)
+    assert sorted(state["train"]["label"] + state["test"]["label"]) == sorted(labels)
+    assert step(client, run["id"], 5)["step"] == 5
 
 
 def test_defaults_are_documented(client: TestClient) -> None:

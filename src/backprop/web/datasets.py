@@ -130,35 +130,56 @@ def make(name: str, n: int, noise: float, rng: np.random.Generator) -> Points:
 
 
 def parse_csv(text: str) -> Points:
-    """A user's points: rows ``x1,x2,label`` (label 0/1 or -1/1), an optional header line.
+    """A user's points: rows ``x1,x2,label``, blank lines skipped, and a header line first when
+    that line holds no number (``x1,x2,label``; a line with a number in it is data).
 
-    The inputs are scaled by one factor so the largest |coordinate| is 0.9, inside the drawn
-    plane [-1, 1]². Raises ValueError with
-    the line number of the first bad row.
+    The labels are 0 and 1, or -1 and 1 (not both 0 and -1: each file says which class is which
+    one way). The inputs are scaled by one factor so the largest |coordinate| is 0.9, inside the
+    drawn plane [-1, 1]². Raises ValueError naming the line of the text where the problem is.
     """
     if len(text.encode()) > MAX_CSV_BYTES:
         raise TooLarge(f"csv is larger than {MAX_CSV_BYTES // 1024} KiB")
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
-    if rows and not _is_number(rows[0][0]):
+    rows: list[tuple[int, list[str]]] = []  # (the row's first line, its cells)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    line = 0
+    try:
+        for row in reader:
+            if any(c.strip() for c in row):
+                rows.append((line + 1, row))
+            line = reader.line_num
+    except csv.Error as e:
+        raise ValueError(f"csv line {reader.line_num}: {e}") from None
+    if rows and not any(_is_number(c) for c in rows[0][1]):
         rows = rows[1:]  # a header
     if len(rows) < 4:
         raise ValueError("csv needs at least 4 rows of x1,x2,label")
     if len(rows) > MAX_CSV_ROWS:
         raise ValueError(f"csv has {len(rows)} rows; the limit is {MAX_CSV_ROWS}")
     values = []
-    for i, row in enumerate(rows, 1):
+    for n, row in rows:
         if len(row) != 3 or not all(_is_number(c) for c in row):
+            empty = [k for k, c in enumerate(row, 1) if not c.strip()]
+            what = f"cell {empty[0]} is empty; " if len(row) == 3 and empty else ""
             raise ValueError(
-                f"csv row {i}: expected three numbers x1,x2,label, got {','.join(row)!r}"
+                f"csv line {n}: {what}expected three numbers x1,x2,label, got {','.join(row)!r}"
             )
         values.append([float(c) for c in row])
     data = np.array(values)
     labels = data[:, 2]
-    if not np.all(np.isin(labels, (-1, 0, 1))):
-        raise ValueError("csv labels must be 0/1 or -1/1")
+    lines = [n for n, _ in rows]
+    bad = np.flatnonzero(~np.isin(labels, (-1, 0, 1)))
+    if bad.size:
+        i = bad[0]
+        raise ValueError(f"csv line {lines[i]}: label {labels[i]:g}; labels must be 0/1 or -1/1")
+    if (labels == 0).any() and (labels == -1).any():
+        zero, minus = lines[np.argmax(labels == 0)], lines[np.argmax(labels == -1)]
+        raise ValueError(
+            f"csv labels must be 0/1 or -1/1, not both: line {zero} has 0, line {minus} has -1"
+        )
     x = data[:, :2]
-    scale = float(np.abs(x).max()) or 1.0
-    return Points(x * (0.9 / scale), (labels > 0).astype(np.int64))
+    scale = float(np.abs(x).max())
+    # x / scale first: 0.9 / scale overflows when scale is tiny (a subnormal such as 1e-310)
+    return Points(x / scale * 0.9 if scale > 0 else x, (labels > 0).astype(np.int64))
 
 
 def _is_number(text: str) -> bool:
