@@ -329,6 +329,26 @@ def test_live_websocket_streams_frames(client: TestClient) -> None:
     assert steps == sorted(steps) and steps[0] > 3
 
 
+def test_losses_from_sends_only_the_newer_losses(client: TestClient) -> None:
+    run = create(client)
+    full = step(client, run["id"], 50)["losses"]
+    assert len(full) == 50
+    r = client.get(f"/api/runs/{run['id']}", params={"losses_from": 45})
+    assert r.json()["losses_from"] == 45 and r.json()["losses"] == full[45:]
+    assert "train" in r.json()  # the points, as without losses_from
+    r = client.post(f"/api/runs/{run['id']}/step?losses_from=50", json={"steps": 3})
+    newer = r.json()
+    assert newer["losses_from"] == 50 and len(newer["losses"]) == 3 and newer["step"] == 53
+    edit = {"layer": 0, "row": 0, "col": 0, "value": 0.5}
+    r = client.post(f"/api/runs/{run['id']}/weight?losses_from=53", json=edit)
+    assert r.json()["losses"] == []
+    assert client.get(f"/api/runs/{run['id']}").json()["losses"][:53] == full + newer["losses"]
+    for bad in ("-1", "x", "1.5", "9" * 50):
+        r = client.get(f"/api/runs/{run['id']}", params={"losses_from": bad})
+        assert r.status_code == 400
+        assert r.json()["error"].startswith("losses_from must be a whole number of steps")
+
+
 def test_a_diverging_run_is_stopped_and_still_readable(client: TestClient) -> None:
     run = create(client, lr=10.0, hidden=[8, 8], activation="relu", seed=1)
     first = client.post(f"/api/runs/{run['id']}/step", json={"steps": 1000})

@@ -7,6 +7,7 @@ API (every request carries the token, as ``?token=…`` or ``Authorization: toke
     GET    /api/runs/{id}             → STATE
     POST   /api/runs/{id}/step        {"steps": n}                   → STATE
     POST   /api/runs/{id}/weight      {"layer", "row", "col", "value"} (row null: the bias) → STATE
+           (these three take ?losses_from=k: STATE's ``losses`` from step k on, not from 0)
     GET    /api/runs/{id}/backward    → {"blocks": [...]}: the last step's backward pass
     GET    /api/runs/{id}/export?format=json|npz|pytorch
     DELETE /api/runs/{id}             → 204
@@ -251,8 +252,14 @@ def create_app(token: str, hosts: tuple[str, ...] = ()) -> Any:
     files = static_files()
     allowed = {h.lower() for h in (*LOOPBACK, *hosts)}
 
-    def state_response(run: Run, points: bool = False) -> JSONResponse:
-        return JSONResponse(run.state(points=points))
+    async def state_response(request: Request, run: Run, points: bool = False) -> JSONResponse:
+        """STATE; ``?losses_from=k`` keeps only the batch losses from step k on (the whole list
+        reaches MAX_TOTAL_STEPS numbers, about 4 MB, and a client that has the first k needs
+        only the rest)."""
+        since = request.query_params.get("losses_from", "0")
+        if not (since.isascii() and since.isdigit() and len(since) <= 9):
+            raise ValueError(f"losses_from must be a whole number of steps, got {since[:30]!r}")
+        return JSONResponse(await run_in_threadpool(run.state, points=points, since=int(since)))
 
     def run_of(request: Request) -> Run:
         return store.get(request.path_params["run_id"])
@@ -291,8 +298,7 @@ def create_app(token: str, hosts: tuple[str, ...] = ()) -> Any:
         return JSONResponse({"id": run_id, "state": await run_in_threadpool(run.state)}, 201)
 
     async def get(request: Request) -> Response:
-        run = run_of(request)
-        return JSONResponse(await run_in_threadpool(run.state))
+        return await state_response(request, run_of(request), points=True)
 
     async def step(request: Request) -> Response:
         run = run_of(request)
@@ -305,7 +311,7 @@ def create_app(token: str, hosts: tuple[str, ...] = ()) -> Any:
         if isinstance(steps, bool) or not isinstance(steps, int):
             raise ValueError(f"steps must be a whole number, got {str(steps)[:50]!r}")
         await run_in_threadpool(run.step, steps)
-        return JSONResponse(await run_in_threadpool(run.state, points=False))
+        return await state_response(request, run)
 
     async def weight(request: Request) -> Response:
         run = run_of(request)
@@ -324,7 +330,7 @@ def create_app(token: str, hosts: tuple[str, ...] = ()) -> Any:
         await run_in_threadpool(
             run.set_weight, body["layer"], body["row"], body["col"], float(value)
         )
-        return JSONResponse(await run_in_threadpool(run.state, points=False))
+        return await state_response(request, run)
 
     async def backward(request: Request) -> Response:
         run = run_of(request)
