@@ -38,14 +38,16 @@ def boolean(layer: str, name: str, value: Any) -> bool:
 
 
 def float_dtype(layer: str, dtype: npt.DTypeLike) -> np.dtype[Any]:
-    """``dtype`` as a NumPy dtype; TypeError unless it is a floating type (float32, float64):
+    """``dtype`` as a NumPy dtype; TypeError unless it is a floating type (float16, float32, float64):
     an integer weight would round every initial value to 0."""
     try:
         d = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"{layer}: dtype {dtype!r} is not a NumPy dtype") from None
     if not np.issubdtype(d, np.floating):
-        raise TypeError(f"{layer}: dtype must be a floating type (float32, float64), got {d.name}")
+        raise TypeError(
+            f"{layer}: dtype must be a floating type (float16, float32, float64), got {d.name}"
+        )
     return d
 
 
