@@ -332,3 +332,59 @@ def test_your_own_points_from_a_csv_file(server: Server, page: tuple[Any, list[s
     pg.wait_for_selector("#message:not([hidden])")
     assert pg.inner_text("#message") == "big.csv is larger than 64 KiB"
     assert pg.evaluate("window.playground.run") == run_id
+
+
+def expected_refusals(errors: list[str]) -> None:
+    """Drop the console's line for each 400 the test provoked on purpose."""
+    errors[:] = [e for e in errors if "status of 400" not in e]
+
+
+def upload(pg: Any, name: str, rows: list[str]) -> None:
+    pg.set_input_files(
+        "#csv", files=[{"name": name, "mimeType": "text/csv", "buffer": "\n".join(rows).encode()}]
+    )
+
+
+def test_a_refused_run_keeps_the_run_on_screen_and_its_settings(
+    server: Server, page: tuple[Any, list[str]]
+) -> None:
+    pg, errors = page
+    pg.goto(server.url)
+    pg.wait_for_function("window.playground && window.playground.state")
+    run_id = pg.evaluate("window.playground.run")
+    hint = pg.inner_text("#data-hint")
+    # A row the server refuses: the xor run stays, with its controls, and Step still steps it.
+    upload(pg, "broken.csv", ["x1,x2,label", "1,2,0", "3,4", "5,6,1", "7,8,0", "9,1,1"])
+    pg.wait_for_selector("#message:not([hidden])")
+    assert "expected three numbers x1,x2,label, got '3,4'" in pg.inner_text("#message")
+    assert pg.evaluate("window.playground.settings.dataset") == "xor"
+    assert pg.get_attribute("#datasets button.selected", "data-dataset") == "xor"
+    assert pg.inner_text("#data-hint") == hint
+    assert run_id in str(pg.get_attribute("#export-json", "href"))
+    shot(pg, "14-a-refused-csv")
+    pg.fill("#seed", "99999999999")
+    pg.press("#seed", "Enter")
+    pg.wait_for_function("document.getElementById('seed').value === '0'")
+    pg.click("#step")
+    pg.wait_for_function("document.getElementById('step-count').textContent === '1'")
+    assert pg.evaluate("window.playground.run") == run_id
+    assert server.get(f"/api/runs/{run_id}")["step"] == 1
+    expected_refusals(errors)
+
+
+def test_a_small_csv_gets_a_batch_size_it_can_fill(
+    server: Server, page: tuple[Any, list[str]]
+) -> None:
+    pg, _ = page
+    pg.goto(server.url)
+    pg.wait_for_function("window.playground && window.playground.state")
+    xor_run = pg.evaluate("window.playground.run")
+    upload(pg, "small.csv", ["x1,x2,label"] + [f"{i % 4},{i % 3},{i % 2}" for i in range(12)])
+    pg.wait_for_function(f"window.playground.run !== {json.dumps(xor_run)}")
+    run_id = pg.evaluate("window.playground.run")
+    assert server.get(f"/api/runs/{run_id}")["settings"]["batch_size"] == 6
+    assert pg.inner_text("#batch-value") == "6"
+    assert "Batch size 10 → 6" in pg.inner_text("#message")
+    pg.click("#step")
+    pg.wait_for_function("document.getElementById('step-count').textContent === '1'")
+    shot(pg, "15-a-small-csv")

@@ -15,6 +15,8 @@ const app = {
   csv: null,
   view: { edges: "weight", neurons: "output" },
   run: null, // id
+  current: null, // the settings, csv and csvName of the run on screen
+  note: "", // a remark shown with the next run
   state: null,
   train: null,
   test: null,
@@ -31,38 +33,74 @@ window.playground = app; // for scripting and the browser tests
 let network;
 let drawChart;
 
-function message(text) {
+// An error in red; kind "note" for a remark on settings the page adjusted. An empty text hides it.
+function message(text, kind = "error") {
   const box = $("message");
   box.textContent = text || "";
+  box.className = kind;
   box.hidden = !text;
+}
+
+// The buttons that act on the run; with no run they are disabled, never silently dead.
+function runButtons(enabled) {
+  for (const id of ["replay", "play", "step", "backprop"]) $(id).disabled = !enabled;
+  for (const format of ["json", "npz", "pytorch"]) {
+    const link = $(`export-${format}`);
+    if (enabled) link.href = api.exportUrl(app.run, format);
+    else link.removeAttribute("href");
+  }
+}
+
+// The rows of a CSV text as the server counts them (blank lines left out, and a first line with
+// no number in it, a header), and the training points it makes of them.
+function csvTrainingPoints(text, ratio) {
+  const isNumber = (c) => c.trim() !== "" && Number.isFinite(Number(c));
+  let rows = text.split(/\r?\n/).filter((line) => line.split(",").some((c) => c.trim()));
+  if (rows.length && !rows[0].split(",").some(isNumber)) rows = rows.slice(1);
+  return Math.max(1, Math.min(rows.length - 1, roundHalfEven(rows.length * ratio)));
+}
+
+// Python's round(), which the server uses: halves go to the even neighbour.
+function roundHalfEven(v) {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 ? r - 1 : r;
 }
 
 async function newRun() {
   stopWalk();
   setPlaying(false);
-  if (app.ws) app.ws.close();
-  if (app.run) api.remove(app.run);
-  app.run = null;
   const settings = { ...app.settings };
-  if (settings.dataset === "csv") settings.csv = app.csv;
+  let note = app.note;
+  app.note = "";
+  if (settings.dataset === "csv") {
+    settings.csv = app.csv;
+    const points = csvTrainingPoints(app.csv, settings.ratio);
+    if (settings.batch_size > points) {
+      note = `Batch size ${settings.batch_size} → ${points}: ${app.csvName} gives ${points} training points.`;
+      settings.batch_size = app.settings.batch_size = points;
+    }
+  }
   writeHash(app.settings, app.view);
   showSettings(app.settings);
   let created;
   try {
     created = await api.create(settings);
   } catch (e) {
-    message(e.message);
+    refused(e.message);
     return;
   }
-  message("");
+  if (app.ws) app.ws.close();
+  if (app.run) api.remove(app.run);
+  message(note, "note");
   app.run = created.id;
+  app.current = { settings: { ...app.settings, hidden: [...app.settings.hidden] }, csv: app.csv, csvName: app.csvName };
+  runButtons(true);
   const state = created.state;
   app.train = state.train;
   app.test = state.test;
   app.regression = state.regression;
   const sizes = [2, ...state.layers.map((l) => l.bias.length)];
   network.layout(sizes, inputGrids(state.grid.thumb));
-  for (const fmtName of ["json", "npz", "pytorch"]) $(`export-${fmtName}`).href = api.exportUrl(app.run, fmtName);
   const n = state.train.x.length + state.test.x.length;
   $("data-hint").textContent = app.regression
     ? "slp: the post's task, T = X. Colours show the first target; the output picture shows the first output."
@@ -74,7 +112,26 @@ async function newRun() {
     setPlaying(false);
     message(text);
   });
+  // Play pressed while the run was being made starts it once its live view is open.
+  app.ws.addEventListener("open", () => app.playing && setPlaying(true));
   show(state);
+}
+
+// The server refused the new settings: the run on screen stays, and the controls go back to
+// its settings; with no run on screen, the buttons that need one are disabled.
+function refused(text) {
+  if (!app.current) {
+    runButtons(false);
+    message(text);
+    return;
+  }
+  app.settings = { ...app.current.settings, hidden: [...app.current.settings.hidden] };
+  app.csv = app.current.csv;
+  app.csvName = app.current.csvName;
+  $("csv").value = "";
+  writeHash(app.settings, app.view);
+  showSettings(app.settings);
+  message(`${text}. The run shown keeps its settings.`);
 }
 
 function inputGrids(n) {
