@@ -388,3 +388,42 @@ def test_a_small_csv_gets_a_batch_size_it_can_fill(
     pg.click("#step")
     pg.wait_for_function("document.getElementById('step-count').textContent === '1'")
     shot(pg, "15-a-small-csv")
+
+
+BAD_LINKS = [
+    "hidden=99,3", "batch_size=1000", "seed=-1", "activation=foo", "dataset=slp&loss=cross_entropy"
+]  # fmt: skip
+
+
+def test_a_bad_value_in_the_url_is_ignored_with_a_note(
+    server: Server, page: tuple[Any, list[str]]
+) -> None:
+    pg, _ = page
+    for bad in BAD_LINKS:
+        pg.goto("about:blank")
+        pg.goto(f"{server.url}#lr=0.05&{bad}")
+        pg.wait_for_function("window.playground && window.playground.state")
+        settings = server.get(f"/api/runs/{pg.evaluate('window.playground.run')}")["settings"]
+        assert settings["lr"] == 0.05
+        assert pg.input_value("#lr") == "0.05"  # a rate the list lacks joins it
+        name, value = bad.split("&")[-1].split("=")
+        assert str(settings[name]) != value
+        assert f"Ignored from the link: {name}={value}" in pg.inner_text("#message")
+        pg.click("#step")
+        pg.wait_for_function("document.getElementById('step-count').textContent === '1'")
+        shot(pg, f"16-a-bad-link-{name}")
+
+
+def test_a_seed_the_page_refuses_goes_back_to_the_runs_seed(
+    server: Server, page: tuple[Any, list[str]]
+) -> None:
+    pg, _ = page
+    pg.goto(f"{server.url}#seed=7")
+    pg.wait_for_function("window.playground && window.playground.state")
+    run_id = pg.evaluate("window.playground.run")
+    for typed in ["-3", "99999999999", "1.5"]:
+        pg.fill("#seed", typed)
+        pg.press("#seed", "Enter")
+        pg.wait_for_function("document.getElementById('seed').value === '7'")
+        assert "seed must be a whole number in 0 … 4294967295" in pg.inner_text("#message")
+    assert pg.evaluate("window.playground.run") == run_id

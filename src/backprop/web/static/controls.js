@@ -8,27 +8,72 @@ const NUMBERS = ["lr", "momentum", "batch_size", "seed", "noise", "ratio"];
 const CHOICES = ["dataset", "activation", "loss", "optimizer"];
 export const VIEW = { edges: ["weight", "gradient", "update"], neurons: ["output", "gradient"] };
 
-// Settings and view modes from the hash, over the server's defaults; bad values are ignored.
+const SEED_MAX = 2 ** 32 - 1;
+
+// The limits of each number, as the widgets (or, for the learning rate and momentum, the
+// server) allow it: [lowest, highest, whole numbers only, the lowest excluded].
+function limits() {
+  const range = (id, scale = 1) => {
+    const input = document.getElementById(id);
+    return [Number(input.min) / scale, Number(input.max) / scale];
+  };
+  return {
+    lr: [0, LEARNING_RATES[LEARNING_RATES.length - 1], false, true],
+    momentum: [0, 0.999, false, false],
+    batch_size: [...range("batch_size"), true, false],
+    seed: [0, SEED_MAX, true, false],
+    noise: [...range("noise", 100), false, false],
+    ratio: [...range("ratio", 100), false, false],
+  };
+}
+
+function lies(v, [lo, hi, whole, openLo]) {
+  return Number.isFinite(v) && v <= hi && (openLo ? v > lo : v >= lo) && (!whole || Number.isInteger(v));
+}
+
+function describe([lo, hi, whole, openLo]) {
+  return `${whole ? "a whole number" : "a number"} in ${openLo ? "(" : ""}${lo} … ${hi}`;
+}
+
+// Settings and view modes from the hash, over the server's defaults (`defaults` is the answer of
+// GET /api/defaults). A value outside the controls' limits is ignored and named in `ignored`.
 export function readHash(defaults) {
-  const settings = { ...defaults };
+  const settings = { ...defaults.settings };
   delete settings.csv;
   const view = { edges: "weight", neurons: "output" };
+  const ignored = [];
   const hash = new URLSearchParams(location.hash.slice(1));
-  for (const name of CHOICES) if (hash.has(name)) settings[name] = hash.get(name);
+  const skip = (name, why) => ignored.push(`${name}=${hash.get(name)} (${why})`);
+  for (const name of CHOICES) {
+    if (!hash.has(name)) continue;
+    const choices = name === "dataset" ? DATASETS : [...document.getElementById(name).options].map((o) => o.value);
+    if (choices.includes(hash.get(name))) settings[name] = hash.get(name);
+    else skip(name, `one of ${choices.join(", ")}`);
+  }
+  const bounds = limits();
   for (const name of NUMBERS) {
+    if (!hash.has(name)) continue;
     const v = Number(hash.get(name));
-    if (hash.has(name) && Number.isFinite(v)) settings[name] = v;
+    if (hash.get(name).trim() !== "" && lies(v, bounds[name])) settings[name] = v;
+    else skip(name, describe(bounds[name]));
   }
   if (hash.has("hidden")) {
     const text = hash.get("hidden");
     const widths = text === "" ? [] : text.split(",").map(Number);
-    if (widths.every((w) => Number.isInteger(w) && w >= 1)) settings.hidden = widths;
+    if (widths.length <= defaults.max_layers && widths.every((w) => lies(w, [1, defaults.max_width, true, false]))) {
+      settings.hidden = widths;
+    } else {
+      skip("hidden", `at most ${defaults.max_layers} widths, each 1 … ${defaults.max_width}`);
+    }
   }
-  if (!DATASETS.includes(settings.dataset)) settings.dataset = defaults.dataset;
+  if (settings.dataset === "slp" && settings.loss !== "mse") {
+    skip("loss", "slp is a regression: MSE");
+    settings.loss = "mse";
+  }
   for (const name of ["edges", "neurons"]) {
     if (VIEW[name].includes(hash.get(name))) view[name] = hash.get(name);
   }
-  return { settings, view };
+  return { settings, view, ignored };
 }
 
 export function writeHash(settings, view) {
@@ -50,8 +95,9 @@ function fill(select, values, format = String) {
   }
 }
 
-// Build the widgets once; onChange(settingsPatch) is called for every user change.
-export function setupControls(onChange) {
+// Build the widgets once; onChange(settingsPatch) is called for every user change, and
+// onRefuse(name, text) for a value the page refuses (the widget is shown its setting again).
+export function setupControls(onChange, onRefuse) {
   const $ = (id) => document.getElementById(id);
   fill($("lr"), LEARNING_RATES);
   fill($("momentum"), MOMENTA);
@@ -72,16 +118,20 @@ export function setupControls(onChange) {
   $("ratio").oninput = (e) => ($("ratio-value").textContent = `${e.target.value}%`);
   $("ratio").onchange = (e) => onChange({ ratio: Number(e.target.value) / 100 });
   $("seed").onchange = (e) => {
-    const v = Math.floor(Number(e.target.value));
-    if (Number.isFinite(v) && v >= 0) onChange({ seed: v });
+    const v = Number(e.target.value);
+    if (e.target.value !== "" && lies(v, limits().seed)) onChange({ seed: v });
+    else onRefuse("seed", `seed must be ${describe(limits().seed)}`);
   };
 }
 
 // Show `settings` in the widgets.
 export function showSettings(settings) {
   const $ = (id) => document.getElementById(id);
-  $("lr").value = String(settings.lr);
-  $("momentum").value = String(settings.momentum);
+  for (const [name, values] of [["lr", LEARNING_RATES], ["momentum", MOMENTA]]) {
+    // a value from a link that the list lacks joins it, in order
+    fill($(name), [...new Set([...values, settings[name]])].sort((a, b) => a - b));
+    $(name).value = String(settings[name]);
+  }
   $("momentum").disabled = settings.optimizer !== "sgd";
   for (const name of ["activation", "loss", "optimizer"]) $(name).value = settings[name];
   $("batch_size").value = settings.batch_size;

@@ -355,12 +355,16 @@ async function main() {
   });
   const defaults = await api.defaults();
   app.defaults = defaults;
-  const { settings, view } = readHash(defaults.settings);
+  const { settings, view, ignored } = readHash(defaults);
   app.settings = settings;
   app.view = view;
+  app.note = ignoredNote(ignored);
   setView("edges", view.edges);
   setView("neurons", view.neurons);
-  setupControls(change);
+  setupControls(change, (name, text) => {
+    showSettings(app.settings);
+    message(text);
+  });
   $("replay").onclick = () => newRun();
   $("play").onclick = () => setPlaying(!app.playing);
   $("step").onclick = () => stepOnce();
@@ -400,13 +404,18 @@ async function main() {
   window.addEventListener("pagehide", () => app.run && api.remove(app.run));
   // A link pasted into this tab (or the hash edited by hand): its settings, a new run.
   window.addEventListener("hashchange", () => {
-    const fromUrl = readHash(defaults.settings);
+    const fromUrl = readHash(defaults);
     app.settings = fromUrl.settings;
+    app.note = ignoredNote(fromUrl.ignored);
     setView("edges", fromUrl.view.edges);
     setView("neurons", fromUrl.view.neurons);
     newRun();
   });
   await newRun();
+}
+
+function ignoredNote(ignored) {
+  return ignored.length ? `Ignored from the link: ${ignored.join("; ")}.` : "";
 }
 
 function change(patch) {
