@@ -427,3 +427,48 @@ def test_a_seed_the_page_refuses_goes_back_to_the_runs_seed(
         pg.wait_for_function("document.getElementById('seed').value === '7'")
         assert "seed must be a whole number in 0 … 4294967295" in pg.inner_text("#message")
     assert pg.evaluate("window.playground.run") == run_id
+
+
+def live_steps(pg: Any, n: int) -> None:
+    """Ask for n training steps over the run's live view, once it is open."""
+    pg.wait_for_function("window.playground.ws.readyState === WebSocket.OPEN")
+    pg.evaluate(f"window.playground.ws.send(JSON.stringify({{ step: {n} }}))")
+
+
+def edit_bias(pg: Any, value: str) -> None:
+    pg.click('.node[data-node="1-0"]')
+    pg.wait_for_selector("#editor:not([hidden])")
+    pg.fill("#editor-value", value)
+    pg.press("#editor-value", "Enter")
+
+
+def test_messages_and_the_walk_do_not_outlive_what_they_describe(
+    server: Server, page: tuple[Any, list[str]]
+) -> None:
+    pg, errors = page
+    pg.goto(server.url)
+    pg.wait_for_function("window.playground && window.playground.state")
+    # A refused edit's message goes once a later edit is made.
+    edit_bias(pg, "5000")
+    pg.wait_for_selector("#message:not([hidden])")
+    assert "-1000 … 1000" in pg.inner_text("#message")
+    edit_bias(pg, "2.5")
+    pg.wait_for_function("window.playground.state.layers[0].bias[0] === 2.5")
+    pg.wait_for_selector("#message", state="hidden")
+    expected_refusals(errors)
+    # The walk names its step as the counter does, and closes when training goes on.
+    live_steps(pg, 1234)
+    pg.wait_for_function("window.playground.state.step === 1234")
+    pg.click("#backprop")
+    pg.wait_for_selector("#backward:not([hidden])")
+    assert "of step 1,235's backward pass" in pg.inner_text("#bw-count")
+    pg.click("#play")
+    pg.wait_for_selector("#backward", state="hidden")
+    pg.wait_for_function("window.playground.state.step > 1300")
+    assert pg.locator(".node.hl").count() == 0
+    pg.click("#play")
+    pg.click("#backprop")
+    pg.wait_for_selector("#backward:not([hidden])")
+    pg.click("#step")
+    pg.wait_for_selector("#backward", state="hidden")
+    shot(pg, "17-the-walk-closed-by-a-step")

@@ -177,6 +177,8 @@ function show(state) {
 }
 
 function setPlaying(on) {
+  // training on makes the walk's step stale
+  if (on) stopWalk();
   app.playing = on;
   $("play").textContent = on ? "❚❚ Pause" : "▶ Play";
   if (app.ws && app.ws.readyState === WebSocket.OPEN) app.ws.send(JSON.stringify({ play: on }));
@@ -188,6 +190,7 @@ async function stepOnce() {
   app.pending = true;
   try {
     show(await api.step(app.run, 1));
+    message("");
   } catch (e) {
     message(e.message);
   } finally {
@@ -200,7 +203,13 @@ async function stepOnce() {
 async function startWalk() {
   if (!app.run || app.pending) return;
   await stepOnce();
-  const { blocks } = await api.backward(app.run);
+  let blocks;
+  try {
+    ({ blocks } = await api.backward(app.run));
+  } catch (e) {
+    message(e.message);
+    return;
+  }
   if (!blocks.length) return;
   app.walk = { blocks, index: 0, edges: app.view.edges };
   setView("edges", "gradient");
@@ -211,7 +220,7 @@ async function startWalk() {
 function showBlock() {
   const { blocks, index } = app.walk;
   const block = blocks[index];
-  $("bw-count").textContent = `${index + 1} / ${blocks.length} of step ${app.state.step}'s backward pass`;
+  $("bw-count").textContent = `${index + 1} / ${blocks.length} of step ${app.state.step.toLocaleString("en-US")}'s backward pass`;
   $("bw-title").textContent = block.title;
   $("bw-equation").textContent = block.equation;
   $("bw-shapes").textContent = `shapes  ${block.shapes}`;
@@ -320,6 +329,7 @@ async function submitEditor(event) {
   setPlaying(false);
   try {
     show(await api.weight(app.run, layer, row, col, value));
+    message("");
   } catch (e) {
     message(e.message);
   }
@@ -366,8 +376,14 @@ async function main() {
     message(text);
   });
   $("replay").onclick = () => newRun();
-  $("play").onclick = () => setPlaying(!app.playing);
-  $("step").onclick = () => stepOnce();
+  $("play").onclick = () => {
+    setPlaying(!app.playing);
+    if (app.playing) message("");
+  };
+  $("step").onclick = () => {
+    stopWalk();
+    stepOnce();
+  };
   $("backprop").onclick = () => startWalk();
   $("bw-next").onclick = () => nextBlock();
   $("bw-prev").onclick = () => {
