@@ -472,3 +472,42 @@ def test_messages_and_the_walk_do_not_outlive_what_they_describe(
     pg.click("#step")
     pg.wait_for_selector("#backward", state="hidden")
     shot(pg, "17-the-walk-closed-by-a-step")
+
+
+def coloured_share(pg: Any, node: str) -> float:
+    """The share of a neuron picture's pixels clearly blue or orange (not the grey of zero)."""
+    return float(
+        pg.evaluate(
+            """(key) => {
+            const canvas = document.querySelector(`.node[data-node="${key}"] canvas`);
+            const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+            let coloured = 0;
+            for (let i = 0; i < data.length; i += 4) {
+              const spread = Math.max(data[i], data[i + 1], data[i + 2]) - Math.min(data[i], data[i + 1], data[i + 2]);
+              if (spread > 40) coloured += 1;
+            }
+            return coloured / (data.length / 4);
+          }""",
+            node,
+        )
+    )
+
+
+def test_the_gradient_dots_stay_visible_after_training(
+    server: Server, page: tuple[Any, list[str]]
+) -> None:
+    pg, _ = page
+    pg.goto(f"{server.url}#neurons=gradient")
+    pg.wait_for_function("window.playground && window.playground.state")
+    live_steps(pg, 3000)
+    pg.wait_for_function("window.playground.state.step === 3000", timeout=60000)
+    shares = [coloured_share(pg, f"1-{j}") for j in range(4)]
+    assert min(shares) > 0.08, shares  # a linear scale to the largest leaves about 0.03
+    assert "log scale" in pg.inner_text("#legend-text")
+    # the hover card keeps the exact numbers
+    state = server.get(f"/api/runs/{pg.evaluate('window.playground.run')}")
+    grads = state["layers"][0]["activation_grad"][0]
+    pg.hover('.node[data-node="1-0"]')
+    mean = sum(abs(g) for g in grads) / len(grads)
+    assert f"<b>{js_fixed(mean)}</b>" in pg.inner_html("#tooltip")
+    shot(pg, "18-gradient-dots-after-training")

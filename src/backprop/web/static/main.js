@@ -4,7 +4,7 @@
 import { api, live } from "./api.js";
 import { readHash, setupControls, showSettings, writeHash } from "./controls.js";
 import { NetworkView, sub, sup } from "./network.js";
-import { heatmap, lossChart, points } from "./plots.js";
+import { DECADES, heatmap, lossChart, points } from "./plots.js";
 
 const $ = (id) => document.getElementById(id);
 const fmt = (v) => (v === null || v === undefined ? "–" : Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(4) : v.toExponential(3));
@@ -154,7 +154,7 @@ const LEGENDS = {
 
 function legend() {
   const neurons = app.view.neurons === "gradient"
-    ? "Neurons: ∂L/∂a at each training point (one dot per point; blue: raising a would raise the loss), scaled to the layer's largest."
+    ? `Neurons: ∂L/∂a at each training point (one dot per point; blue: raising a would raise the loss), on a log scale per layer: full colour at the layer's largest |∂L/∂a|, fading to grey at 1/${10 ** DECADES} of it.`
     : "Neurons: their output a over the input plane [-1, 1]²; the small square is the bias.";
   $("legend-text").textContent = `${LEGENDS[app.view.edges]}blue positive, orange negative, thicker for a larger magnitude. ${neurons} Hover for the numbers; click an edge or a neuron to edit its weight or bias.`;
 }

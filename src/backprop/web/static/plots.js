@@ -65,8 +65,19 @@ export function points(canvas, xs, labels, { stroke = "white", radius = 4, regre
   });
 }
 
+// The decades of |value| a log colour scale spans: full colour at its top, grey 10³ below.
+export const DECADES = 3;
+
+// A signed colour depth in [-1, 1] on a log scale: ±1 at |v| = scale, 0 at scale / 10^DECADES and
+// below. A few large values then leave the others visible, where a linear scale greys them out.
+export function logDepth(v, scale) {
+  if (!scale || !v) return 0;
+  const t = 1 + Math.log10(Math.abs(v) / scale) / DECADES;
+  return Math.sign(v) * Math.max(0, Math.min(1, t));
+}
+
 // A neuron's gradient dL/da at each training point: one dot per point, coloured by its sign
-// and size relative to `scale` (the largest |dL/da| of the layer).
+// and, on the log scale of logDepth, its size against `scale` (the largest |dL/da| of the layer).
 export function gradientDots(canvas, xs, values, scale, radius = 1.6) {
   const ctx = canvas.getContext("2d");
   ctx.fillStyle = "#f7f7f8";
@@ -74,7 +85,7 @@ export function gradientDots(canvas, xs, values, scale, radius = 1.6) {
   const order = xs.map((_, i) => i).sort((a, b) => Math.abs(values[a]) - Math.abs(values[b]));
   for (const i of order) {
     const [px, py] = place(canvas, xs[i]);
-    ctx.fillStyle = css(scale ? values[i] / scale : 0);
+    ctx.fillStyle = css(logDepth(values[i], scale));
     ctx.fillRect(px - radius, py - radius, 2 * radius, 2 * radius);
   }
 }
