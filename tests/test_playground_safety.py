@@ -244,19 +244,23 @@ def live_url(run_id: str) -> str:
     return f"ws://127.0.0.1:8765/api/runs/{run_id}/live?token={TOKEN}"
 
 
-def test_deleting_a_playing_run_stops_it_and_closes_its_sockets(
-    app: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def made(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every Run the app builds from here on, in order (the app's Run class, recording)."""
     import backprop.web.app as web_app
 
-    made: list[Any] = []
+    runs: list[Any] = []
 
     class SeenRun(web_app.Run):
         def __init__(self, *args: Any) -> None:
             super().__init__(*args)
-            made.append(self)
+            runs.append(self)
 
     monkeypatch.setattr(web_app, "Run", SeenRun)
+    return runs
+
+
+def test_deleting_a_playing_run_stops_it_and_closes_its_sockets(app: Any, made: list[Any]) -> None:
     # one event loop for the socket and the requests, as under uvicorn
     with TestClient(app, base_url=BASE, headers={"Authorization": f"token {TOKEN}"}) as client:
         run_id = client.post("/api/runs", json={}).json()["id"]
@@ -279,18 +283,8 @@ def test_deleting_a_playing_run_stops_it_and_closes_its_sockets(
 
 
 def test_a_weight_edit_waiting_for_a_long_step_blocks_no_other_request(
-    app: Any, monkeypatch: pytest.MonkeyPatch
+    app: Any, made: list[Any]
 ) -> None:
-    import backprop.web.app as web_app
-
-    made: list[Any] = []
-
-    class SeenRun(web_app.Run):
-        def __init__(self, *args: Any) -> None:
-            super().__init__(*args)
-            made.append(self)
-
-    monkeypatch.setattr(web_app, "Run", SeenRun)
     with TestClient(app, base_url=BASE, headers={"Authorization": f"token {TOKEN}"}) as client:
         run_id = client.post("/api/runs", json={}).json()["id"]
         edit = {"layer": 0, "row": 0, "col": 0, "value": 0.5}
