@@ -13,7 +13,6 @@ them out flat for a checkpoint: ``"step"`` and ``"<name>.<i>"``.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -21,6 +20,7 @@ import numpy as np
 
 from ..arrays import Array
 from ..nn import Parameter
+from ..nn._checks import real_number
 
 # Updates of a large parameter run block by block, BLOCK elements at a time (256 KiB of float32,
 # which stays in the core's cache): the temporaries of an update rule such as lr · g are then
@@ -218,9 +218,7 @@ def real(
     cls = type(optimizer).__name__
     if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
         value = value.item()
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{cls}: {name} must be a number, got {value!r}")
-    number = float(value)
+    number = real_number(cls, name, value)
     if math.isnan(number):
         raise ValueError(f"{cls}: {name} must be a number, got nan")
     if not ((signed or number >= 0) and (below is None or number < below)):
