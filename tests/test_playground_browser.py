@@ -118,6 +118,13 @@ def edge_point(pg: Any, k: int, i: int, j: int) -> tuple[float, float]:
     return point[0], point[1]
 
 
+def open_page(pg: Any, url: str) -> str:
+    """Load the page at ``url`` and wait for its first run: that run's id."""
+    pg.goto(url)
+    pg.wait_for_function("window.playground && window.playground.state")
+    return str(pg.evaluate("window.playground.run"))
+
+
 def hover_edge(pg: Any, k: int, i: int, j: int) -> str:
     x, y = edge_point(pg, k, i, j)
     pg.mouse.move(x, y)
@@ -129,9 +136,7 @@ def test_a_learner_steps_walks_the_backward_pass_edits_and_exports(
     server: Server, page: tuple[Any, list[str]]
 ) -> None:
     pg, errors = page
-    pg.goto(server.url)
-    pg.wait_for_function("window.playground && window.playground.state")
-    run_id = pg.evaluate("window.playground.run")
+    run_id = open_page(pg, server.url)
     initial = server.get(f"/api/runs/{run_id}")
     assert step_shown(pg) == 0
     assert pg.locator(".node").count() == 2 + 4 + 4 + 1  # the default 2-4-4-1 network
@@ -261,11 +266,10 @@ def test_a_learner_steps_walks_the_backward_pass_edits_and_exports(
 
 def test_settings_come_from_the_url(server: Server, page: tuple[Any, list[str]]) -> None:
     pg, _ = page
-    pg.goto(
-        f"{server.url}#dataset=circle&hidden=3,2&activation=relu&loss=cross_entropy&edges=gradient"
+    run_id = open_page(
+        pg,
+        f"{server.url}#dataset=circle&hidden=3,2&activation=relu&loss=cross_entropy&edges=gradient",
     )
-    pg.wait_for_function("window.playground && window.playground.state")
-    run_id = pg.evaluate("window.playground.run")
     settings = server.get(f"/api/runs/{run_id}")["settings"]
     assert settings["dataset"] == "circle" and settings["hidden"] == [3, 2]
     assert settings["activation"] == "relu" and settings["loss"] == "cross_entropy"
@@ -309,8 +313,7 @@ def test_settings_come_from_the_url(server: Server, page: tuple[Any, list[str]])
 
 def test_your_own_points_from_a_csv_file(server: Server, page: tuple[Any, list[str]]) -> None:
     pg, _ = page
-    pg.goto(server.url)
-    pg.wait_for_function("window.playground && window.playground.state")
+    open_page(pg, server.url)
     rows = ["x1,x2,label"] + [f"{i % 7 - 3},{i % 5 - 2},{int(i % 7 > 3)}" for i in range(60)]
     pg.set_input_files(
         "#csv",
@@ -349,9 +352,7 @@ def test_a_refused_run_keeps_the_run_on_screen_and_its_settings(
     server: Server, page: tuple[Any, list[str]]
 ) -> None:
     pg, errors = page
-    pg.goto(server.url)
-    pg.wait_for_function("window.playground && window.playground.state")
-    run_id = pg.evaluate("window.playground.run")
+    run_id = open_page(pg, server.url)
     hint = pg.inner_text("#data-hint")
     # A row the server refuses: the xor run stays, with its controls, and Step still steps it.
     upload(pg, "broken.csv", ["x1,x2,label", "1,2,0", "3,4", "5,6,1", "7,8,0", "9,1,1"])
@@ -376,9 +377,7 @@ def test_a_small_csv_gets_a_batch_size_it_can_fill(
     server: Server, page: tuple[Any, list[str]]
 ) -> None:
     pg, _ = page
-    pg.goto(server.url)
-    pg.wait_for_function("window.playground && window.playground.state")
-    xor_run = pg.evaluate("window.playground.run")
+    xor_run = open_page(pg, server.url)
     upload(pg, "small.csv", ["x1,x2,label"] + [f"{i % 4},{i % 3},{i % 2}" for i in range(12)])
     pg.wait_for_function(f"window.playground.run !== {json.dumps(xor_run)}")
     run_id = pg.evaluate("window.playground.run")
@@ -401,9 +400,8 @@ def test_a_bad_value_in_the_url_is_ignored_with_a_note(
     pg, _ = page
     for bad in BAD_LINKS:
         pg.goto("about:blank")
-        pg.goto(f"{server.url}#lr=0.05&{bad}")
-        pg.wait_for_function("window.playground && window.playground.state")
-        settings = server.get(f"/api/runs/{pg.evaluate('window.playground.run')}")["settings"]
+        run_id = open_page(pg, f"{server.url}#lr=0.05&{bad}")
+        settings = server.get(f"/api/runs/{run_id}")["settings"]
         assert settings["lr"] == 0.05
         assert pg.input_value("#lr") == "0.05"  # a rate the list lacks joins it
         name, value = bad.split("&")[-1].split("=")
@@ -418,9 +416,7 @@ def test_a_seed_the_page_refuses_goes_back_to_the_runs_seed(
     server: Server, page: tuple[Any, list[str]]
 ) -> None:
     pg, _ = page
-    pg.goto(f"{server.url}#seed=7")
-    pg.wait_for_function("window.playground && window.playground.state")
-    run_id = pg.evaluate("window.playground.run")
+    run_id = open_page(pg, f"{server.url}#seed=7")
     for typed in ["-3", "99999999999", "1.5"]:
         pg.fill("#seed", typed)
         pg.press("#seed", "Enter")
@@ -446,8 +442,7 @@ def test_messages_and_the_walk_do_not_outlive_what_they_describe(
     server: Server, page: tuple[Any, list[str]]
 ) -> None:
     pg, errors = page
-    pg.goto(server.url)
-    pg.wait_for_function("window.playground && window.playground.state")
+    open_page(pg, server.url)
     # A refused edit's message goes once a later edit is made.
     edit_bias(pg, "5000")
     pg.wait_for_selector("#message:not([hidden])")
@@ -497,8 +492,7 @@ def test_the_gradient_dots_stay_visible_after_training(
     server: Server, page: tuple[Any, list[str]]
 ) -> None:
     pg, _ = page
-    pg.goto(f"{server.url}#neurons=gradient")
-    pg.wait_for_function("window.playground && window.playground.state")
+    open_page(pg, f"{server.url}#neurons=gradient")
     live_steps(pg, 3000)
     pg.wait_for_function("window.playground.state.step === 3000", timeout=60000)
     shares = [coloured_share(pg, f"1-{j}") for j in range(4)]
